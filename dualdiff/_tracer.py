@@ -1,0 +1,397 @@
+"""Base of Dual and Var: trace levels, the numpy hooks, operator dunders, and clear errors.
+
+Every transform call opens a fresh level (a number from one increasing counter, so an inner
+transform always outranks the outer one that called it). A numpy call on tracers is handled by
+the tracer class of the highest level among its inputs; lower-level tracers ride along as
+constants inside its primal values, which is how Dual-in-Var and Var-in-Dual nest to any order.
+"""
+
+import functools
+import itertools
+
+import numpy as np
+
+from dualdiff._registry import (
+    COMPOSITE,
+    CONSTANT,
+    IMPLEMENTATION,
+    JVP,
+    UFUNC_PARTIALS,
+    VJP,
+    missing_rule,
+)
+
+_levels = itertools.count(1)
+
+
+def new_level() -> int:
+    """A level above every level opened before (thread-safe: ``count`` is atomic in CPython)."""
+    return next(_levels)
+
+
+def top_tracer(args):
+    """The tracer of highest level among ``args`` (one level of list/tuple nesting), or None."""
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            if top is None or a.level > top.level:
+                top = a
+        elif type(a) is list or type(a) is tuple:
+            for e in a:
+                if isinstance(e, Tracer) and (top is None or e.level > top.level):
+                    top = e
+    return top
+
+
+def unwrap(args, level):
+    """Primal values of ``args`` at ``level`` and the ``(argnum, tracer-or-list)`` traced there."""
+    vals = list(args)
+    traced = []
+    for pos, a in enumerate(args):
+        if isinstance(a, Tracer):
+            if a.level == level:
+                vals[pos] = a.value
+                traced.append((pos, a))
+        elif (type(a) is list or type(a) is tuple) and _has_level(a, level):
+            vals[pos] = type(a)(e.value if _at(e, level) else e for e in a)
+            traced.append((pos, [e if _at(e, level) else None for e in a]))
+    return vals, traced
+
+
+def _at(x, level):
+    return isinstance(x, Tracer) and x.level == level
+
+
+def _has_level(seq, level):
+    return any(_at(e, level) for e in seq)
+
+
+def strip(x, level):
+    """``x`` with its tracer at ``level`` replaced by the primal value (for constant ops)."""
+    return x.value if _at(x, level) else x
+
+
+def apply_function(fn, args, kwargs):
+    """Run a non-ufunc op on tracers through the rule table of the top tracer's mode."""
+    top = top_tracer(args)
+    for key, v in kwargs.items():
+        if isinstance(v, Tracer):
+            raise TypeError(
+                f"{getattr(fn, '__name__', fn)}: pass the traced argument {key!r} positionally; "
+                "dualdiff differentiates positional arguments only."
+            )
+    if fn in CONSTANT:
+        vals = [strip(a, top.level) for a in args]
+        return IMPLEMENTATION.get(fn, fn)(*vals, **kwargs)
+    return top.apply(fn, IMPLEMENTATION.get(fn, fn), args, kwargs)
+
+
+def apply_ufunc(ufunc, inputs, kwargs):
+    """Run an elementwise ufunc on tracers (operators land here directly, skipping numpy)."""
+    top = top_tracer(inputs)
+    if ufunc in CONSTANT:
+        return ufunc(*[strip(a, top.level) for a in inputs], **kwargs)
+    if "out" in kwargs or "where" in kwargs:
+        raise TypeError(
+            f"numpy.{ufunc.__name__}: out= and where= are not supported on traced arrays; "
+            "use the result of the call (or np.where) instead of writing into an array."
+        )
+    return top.ufunc(ufunc, inputs, kwargs)
+
+
+_REDUCE = {"add": np.sum, "multiply": np.prod, "maximum": np.amax, "minimum": np.amin}
+_ACCUMULATE = {"add": np.cumsum, "multiply": np.cumprod}
+
+
+def _ufunc_method(ufunc, method, inputs, kwargs):
+    name = ufunc.__name__
+    if method == "reduce" and name in _REDUCE:
+        return apply_function(_REDUCE[name], inputs, kwargs)
+    if method == "accumulate" and name in _ACCUMULATE:
+        return apply_function(_ACCUMULATE[name], inputs, kwargs)
+    if method == "outer" and len(inputs) == 2:
+        a, b = inputs
+        return ufunc(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b, **kwargs)
+    raise NotImplementedError(
+        f"dualdiff has no rule for numpy.{name}.{method}; call an equivalent numpy function "
+        f"(np.sum, np.cumsum, ...) or register one with @dualdiff.primitive."
+    )
+
+
+def primitive(f):
+    """Make ``f`` an opaque op: dualdiff calls it on primal values and uses your rules.
+
+    Give it rules with :func:`dualdiff.defjvp` and :func:`dualdiff.defvjp`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> @dd.primitive
+    ... def logcosh(x):
+    ...     return np.log(np.cosh(x))
+    >>> @dd.defjvp(logcosh)
+    ... def logcosh_jvp(t, ans, x):
+    ...     return t * np.tanh(x)
+    >>> @dd.defvjp(logcosh)
+    ... def logcosh_vjp(g, ans, x):
+    ...     return g * np.tanh(x)
+    >>> round(float(dd.grad(logcosh)(0.5)), 6)
+    0.462117
+    """
+
+    @functools.wraps(f)
+    def op(*args, **kwargs):
+        if top_tracer(args) is None:
+            return f(*args, **kwargs)
+        return apply_function(op, args, kwargs)
+
+    IMPLEMENTATION[op] = f
+    return op
+
+
+def _no_conversion(self, *args, **kwargs):
+    raise TypeError(
+        f"A dualdiff {type(self).__name__} (a traced array) cannot become a plain NumPy array "
+        "or Python number: that would silently drop its derivative. Keep it traced: use "
+        "dualdiff.numpy.array / dualdiff.numpy.stack to build arrays from traced values, "
+        "np.where / y = x.copy(); y[i] = v instead of writing into a NumPy array, and "
+        "dualdiff.scipy.special (logsumexp, softmax, ...) for SciPy functions that call "
+        "np.asarray. Use .value to read the primal value on purpose."
+    )
+
+
+def _ufunc_dunder(ufunc, reflected=False):
+    if reflected:
+        return lambda self, other: apply_ufunc(ufunc, (other, self), {})
+    return lambda self, other: apply_ufunc(ufunc, (self, other), {})
+
+
+class Tracer:
+    """Common base of :class:`dualdiff.Dual` and the reverse-mode ``Var``."""
+
+    __slots__ = ()
+    __array_priority__ = 100.0
+
+    # -- numpy hooks ------------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__":
+            return _ufunc_method(ufunc, method, inputs, kwargs)
+        if ufunc is np.matmul:
+            return apply_function(np.matmul, inputs, kwargs)
+        if ufunc in UFUNC_PARTIALS or ufunc in CONSTANT:
+            return apply_ufunc(ufunc, inputs, kwargs)
+        argnum = next(i for i, x in enumerate(inputs) if isinstance(x, Tracer))
+        raise missing_rule(ufunc, argnum, self.mode)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in JVP or func in VJP or func in CONSTANT:
+            return apply_function(func, args, kwargs)
+        if func in COMPOSITE:
+            return func._implementation(*args, **kwargs)
+        argnum = next((i for i, x in enumerate(args) if top_tracer((x,)) is not None), 0)
+        raise missing_rule(func, argnum, top_tracer(args).mode)
+
+    __array__ = _no_conversion
+    __float__ = _no_conversion
+    __int__ = _no_conversion
+    __complex__ = _no_conversion
+    __index__ = _no_conversion
+    item = _no_conversion
+    tolist = _no_conversion
+
+    def __bool__(self):
+        # Control flow on a value does not drop a derivative, so it is allowed (as on ndarrays).
+        return bool(self.value)
+
+    # -- array attributes -------------------------------------------------------------------
+    @property
+    def shape(self):
+        return np.shape(self.value)
+
+    @property
+    def ndim(self):
+        return np.ndim(self.value)
+
+    @property
+    def size(self):
+        return np.size(self.value)
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # -- operators --------------------------------------------------------------------------
+    __add__ = _ufunc_dunder(np.add)
+    __radd__ = _ufunc_dunder(np.add, reflected=True)
+    __sub__ = _ufunc_dunder(np.subtract)
+    __rsub__ = _ufunc_dunder(np.subtract, reflected=True)
+    __mul__ = _ufunc_dunder(np.multiply)
+    __rmul__ = _ufunc_dunder(np.multiply, reflected=True)
+    __truediv__ = _ufunc_dunder(np.true_divide)
+    __rtruediv__ = _ufunc_dunder(np.true_divide, reflected=True)
+    __pow__ = _ufunc_dunder(np.power)
+    __rpow__ = _ufunc_dunder(np.power, reflected=True)
+    __floordiv__ = _ufunc_dunder(np.floor_divide)
+    __rfloordiv__ = _ufunc_dunder(np.floor_divide, reflected=True)
+    __mod__ = _ufunc_dunder(np.remainder)
+    __rmod__ = _ufunc_dunder(np.remainder, reflected=True)
+    __lt__ = _ufunc_dunder(np.less)
+    __le__ = _ufunc_dunder(np.less_equal)
+    __gt__ = _ufunc_dunder(np.greater)
+    __ge__ = _ufunc_dunder(np.greater_equal)
+    __eq__ = _ufunc_dunder(np.equal)
+    __ne__ = _ufunc_dunder(np.not_equal)
+    __hash__ = None
+
+    def __matmul__(self, other):
+        return apply_function(np.matmul, (self, other), {})
+
+    def __rmatmul__(self, other):
+        return apply_function(np.matmul, (other, self), {})
+
+    def __neg__(self):
+        return apply_ufunc(np.negative, (self,), {})
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply_ufunc(np.absolute, (self,), {})
+
+    def __getitem__(self, idx):
+        return getitem(self, idx)
+
+    def __setitem__(self, idx, v):
+        # Tracers are immutable values; item assignment rebinds this tracer to the functional
+        # update, so aliases see the new value as they would with an ndarray.
+        self._rebind(setitem(self, idx, v))
+
+    # -- ndarray methods ---------------------------------------------------------------------
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, out=None, keepdims=False):
+        return np.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, out=None, keepdims=False):
+        return np.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return np.cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        return np.cumprod(self, axis=axis)
+
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return np.reshape(self, shape)
+
+    def ravel(self):
+        return np.ravel(self)
+
+    def flatten(self):
+        return np.ravel(self)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        return np.transpose(self, axes or None)
+
+    def swapaxes(self, axis1, axis2):
+        return np.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None):
+        return np.squeeze(self, axis=axis)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return np.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return np.trace(self, offset, axis1, axis2)
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    def clip(self, min=None, max=None):
+        return np.clip(self, min, max)
+
+    def repeat(self, repeats, axis=None):
+        return np.repeat(self, repeats, axis=axis)
+
+    def take(self, indices, axis=None):
+        return np.take(self, indices, axis=axis)
+
+    def copy(self):
+        # A new tracer object of the same value, so item assignment on it leaves ``self`` alone.
+        return self._clone()
+
+    def astype(self, dtype, **kwargs):
+        return astype(self, np.dtype(dtype))
+
+    def conj(self):
+        return self
+
+    def argmax(self, axis=None):
+        return np.argmax(self.value, axis=axis)
+
+    def argmin(self, axis=None):
+        return np.argmin(self.value, axis=axis)
+
+    def argsort(self, axis=-1):
+        return np.argsort(self.value, axis=axis)
+
+    def nonzero(self):
+        return np.nonzero(self.value)
+
+    def any(self, axis=None):
+        return np.any(self.value, axis=axis)
+
+    def all(self, axis=None):
+        return np.all(self.value, axis=axis)
+
+
+def _getitem(x, idx):
+    return x[idx]
+
+
+def _setitem(x, idx, v):
+    out = x.copy()
+    out[idx] = v
+    return out
+
+
+def _astype(x, dtype):
+    return x.astype(dtype)
+
+
+getitem = primitive(_getitem)
+getitem.__name__ = "getitem"
+setitem = primitive(_setitem)
+setitem.__name__ = "setitem"
+astype = primitive(_astype)
+astype.__name__ = "astype"
+

@@ -1,0 +1,26 @@
+"""Nested tuples, lists and dicts of arrays: flatten to leaves and rebuild the same structure."""
+
+
+def flatten(tree):
+    """Leaves of ``tree`` in a fixed order, and a function that rebuilds it from new leaves."""
+    leaves = []
+    spec = _flatten(tree, leaves)
+    return leaves, lambda new: _unflatten(spec, iter(new))
+
+
+def _flatten(tree, leaves):
+    if type(tree) is tuple or type(tree) is list:
+        return (type(tree), [_flatten(x, leaves) for x in tree])
+    if type(tree) is dict:
+        return (dict, {k: _flatten(v, leaves) for k, v in tree.items()})
+    leaves.append(tree)
+    return None
+
+
+def _unflatten(spec, it):
+    if spec is None:
+        return next(it)
+    kind, children = spec
+    if kind is dict:
+        return {k: _unflatten(v, it) for k, v in children.items()}
+    return kind(_unflatten(c, it) for c in children)

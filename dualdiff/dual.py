@@ -1,0 +1,133 @@
+"""Forward mode: dual arrays (primal value + batched tangent) and their op handlers."""
+
+import numpy as np
+
+from dualdiff._batch import align
+from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
+from dualdiff._tracer import Tracer, new_level, unwrap
+
+
+class Dual(Tracer):
+    """A primal value with tangents: ``value`` of shape ``s`` and ``tangent`` of ``(k, *s)``.
+
+    A tangent given with the primal's own shape is read as one direction (k = 1).
+
+    Parameters
+    ----------
+    value : array_like
+        The primal value (float or complex-free real array).
+    tangent : array_like
+        Tangent directions, shape ``(k, *value.shape)`` or ``value.shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> x = dd.Dual(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
+    >>> y = np.sin(x) * 2
+    >>> y.tangent
+    array([[2.        , 1.08060461]])
+    """
+
+    __slots__ = ("value", "tangent", "level")
+    mode = "forward"
+
+    def __init__(self, value, tangent, level=None):
+        if level is None:
+            value, tangent = _as_primal(value), _as_tangent(tangent, value)
+            level = new_level()
+        self.value = value
+        self.tangent = tangent
+        self.level = level
+
+    def __repr__(self):
+        return f"Dual(value={self.value!r}, tangent={self.tangent!r})"
+
+    def _clone(self):
+        return Dual(self.value, self.tangent, self.level)
+
+    def _rebind(self, other):
+        self.value, self.tangent = other.value, other.tangent
+
+    def ufunc(self, ufunc, inputs, kwargs):
+        level = self.level
+        vals = list(inputs)
+        tangents = []
+        for i, x in enumerate(inputs):
+            if isinstance(x, Dual) and x.level == level:
+                vals[i] = x.value
+                tangents.append((i, x.tangent))
+        ans = ufunc(*vals, **kwargs)
+        partials = UFUNC_PARTIALS[ufunc]
+        ndim = ans.ndim
+        out = None
+        for i, t in tangents:
+            if t.ndim <= ndim:
+                t = align(t, ndim)
+            d = partials[i]
+            if type(d) is float:  # linear ufunc: the partial is +1 or -1
+                c = t if d > 0 else -t
+            else:
+                c = t * d(ans, *vals)
+            out = c if out is None else out + c
+        shape = ans.shape
+        if out.shape[1:] != shape:
+            out = np.broadcast_to(out, out.shape[:1] + shape)
+        return Dual(ans, out, level)
+
+    def apply(self, fn, impl, args, kwargs):
+        level = self.level
+        vals, traced = unwrap(args, level)
+        rules = JVP.get(fn, {})
+        for pos, _ in traced:
+            if pos not in rules:
+                raise missing_rule(fn, pos, "forward")
+        ans = impl(*vals, **kwargs)
+        out = None
+        for pos, x in traced:
+            t = [e.tangent if e is not None else None for e in x] if type(x) is list else x.tangent
+            c = rules[pos](t, ans, *vals, **kwargs)
+            out = c if out is None else _add(out, c)
+        return _wrap(ans, out, level)
+
+
+def _add(a, b):
+    if type(a) is tuple:
+        return tuple(y if x is None else x if y is None else x + y for x, y in zip(a, b))
+    return a + b
+
+
+def _wrap(ans, tangent, level):
+    """Pair outputs with tangents; tuple outputs give tuples of Duals, zero tangents plain."""
+    if type(ans) is tuple or type(ans) is list or isinstance(ans, tuple):
+        outs = [_wrap(a, t, level) for a, t in zip(ans, tangent)]
+        return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
+    if tangent is None:
+        return ans
+    return Dual(ans, tangent, level)
+
+
+def _as_primal(value):
+    value = np.asarray(value)
+    if np.iscomplexobj(value):
+        raise TypeError("dualdiff differentiates real arrays; got a complex value.")
+    if not np.issubdtype(value.dtype, np.floating):
+        value = value.astype(np.float64)
+    return value
+
+
+def _as_tangent(tangent, value):
+    tangent = np.asarray(tangent, dtype=value.dtype)
+    if tangent.shape == value.shape:
+        return tangent[None]
+    if tangent.shape[1:] != value.shape:
+        raise ValueError(
+            f"tangent shape {tangent.shape} does not match the primal shape {value.shape}: "
+            f"expected {value.shape} or (k, *{value.shape})."
+        )
+    return tangent
+
+
+def seed(x, tangent, level):
+    """A Dual at ``level`` for primal ``x`` with batched tangent ``tangent`` (internal)."""
+    return Dual(x, tangent, level)

@@ -1,0 +1,117 @@
+"""Elementwise ufuncs as partial derivatives: ``d_i(ans, *inputs)`` for each input.
+
+The engine turns these into JVPs (``sum_i t_i * d_i``) and VJPs (``g * d_i``) and handles
+broadcasting. Partials are written in numpy calls so they are differentiable again. Linear
+ufuncs give the constants +1.0 / -1.0 and skip the multiplication.
+"""
+
+import numpy as np
+
+from dualdiff._registry import defconstant, defpartials
+
+LN2 = np.log(2.0)
+LN10 = np.log(10.0)
+
+# -- arithmetic ----------------------------------------------------------------------------------
+defpartials(np.add, 1.0, 1.0)
+defpartials(np.subtract, 1.0, -1.0)
+defpartials(np.negative, -1.0)
+defpartials(np.positive, 1.0)
+defpartials(np.conjugate, 1.0)  # real inputs only: conj is the identity
+defpartials(np.multiply, lambda ans, x, y: y, lambda ans, x, y: x)
+defpartials(np.true_divide, lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y)
+defpartials(np.reciprocal, lambda ans, x: -(ans * ans))
+defpartials(np.square, lambda ans, x: 2.0 * x)
+
+
+def _power_dx(ans, x, y):
+    if type(y) is int or type(y) is float:  # the common x ** 2: no second power call
+        return y * x if y == 2 else y * x ** (y - 1)
+    # y * x**(y-1), with the y == 0 branch held at 0 so that 0 ** -1 cannot poison it.
+    return np.where(y == 0, 0.0, y * x ** np.where(y == 0, 1.0, y - 1))
+
+
+def _power_dy(ans, x, y):
+    # ans * log(x); at x == 0 the limit of the product is 0, not 0 * -inf.
+    return np.where(x == 0, 0.0, ans * np.log(np.where(x == 0, 1.0, x)))
+
+
+defpartials(np.power, _power_dx, _power_dy)
+defpartials(np.float_power, _power_dx, _power_dy)
+defpartials(np.sqrt, lambda ans, x: 0.5 / ans)
+defpartials(np.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans))
+defpartials(np.absolute, lambda ans, x: np.sign(x))
+defpartials(np.fabs, lambda ans, x: np.sign(x))
+defpartials(np.fmod, lambda ans, x, y: np.ones_like(ans), lambda ans, x, y: -np.trunc(x / y))
+defpartials(np.remainder, lambda ans, x, y: np.ones_like(ans), lambda ans, x, y: -np.floor(x / y))
+defpartials(
+    np.copysign,
+    lambda ans, x, y: np.sign(x) * np.where(np.signbit(y), -1.0, 1.0),
+    lambda ans, x, y: np.zeros_like(ans),
+)
+defpartials(np.ldexp, lambda ans, x, i: np.ldexp(1.0, i))
+defpartials(np.hypot, lambda ans, x, y: x / ans, lambda ans, x, y: y / ans)
+
+# -- exponentials and logarithms -------------------------------------------------------------------
+defpartials(np.exp, lambda ans, x: ans)
+defpartials(np.exp2, lambda ans, x: ans * LN2)
+defpartials(np.expm1, lambda ans, x: ans + 1.0)
+defpartials(np.log, lambda ans, x: 1.0 / x)
+defpartials(np.log2, lambda ans, x: 1.0 / (x * LN2))
+defpartials(np.log10, lambda ans, x: 1.0 / (x * LN10))
+defpartials(np.log1p, lambda ans, x: 1.0 / (x + 1.0))
+defpartials(
+    np.logaddexp,
+    lambda ans, x, y: np.exp(x - ans),
+    lambda ans, x, y: np.exp(y - ans),
+)
+defpartials(
+    np.logaddexp2,
+    lambda ans, x, y: np.exp2(x - ans),
+    lambda ans, x, y: np.exp2(y - ans),
+)
+
+# -- trigonometric and hyperbolic ------------------------------------------------------------------
+defpartials(np.sin, lambda ans, x: np.cos(x))
+defpartials(np.cos, lambda ans, x: -np.sin(x))
+defpartials(np.tan, lambda ans, x: 1.0 + ans * ans)
+defpartials(np.arcsin, lambda ans, x: 1.0 / np.sqrt(1.0 - x * x))
+defpartials(np.arccos, lambda ans, x: -1.0 / np.sqrt(1.0 - x * x))
+defpartials(np.arctan, lambda ans, x: 1.0 / (1.0 + x * x))
+defpartials(
+    np.arctan2,
+    lambda ans, y, x: x / (x * x + y * y),
+    lambda ans, y, x: -y / (x * x + y * y),
+)
+defpartials(np.sinh, lambda ans, x: np.cosh(x))
+defpartials(np.cosh, lambda ans, x: np.sinh(x))
+defpartials(np.tanh, lambda ans, x: 1.0 - ans * ans)
+defpartials(np.arcsinh, lambda ans, x: 1.0 / np.sqrt(x * x + 1.0))
+defpartials(np.arccosh, lambda ans, x: 1.0 / np.sqrt(x * x - 1.0))
+defpartials(np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x))
+defpartials(np.deg2rad, lambda ans, x: np.pi / 180.0 + 0.0 * x)
+defpartials(np.rad2deg, lambda ans, x: 180.0 / np.pi + 0.0 * x)
+
+# -- selection: the partial goes to the chosen input (the first one on ties) -----------------------
+defpartials(np.maximum, lambda ans, x, y: x >= y, lambda ans, x, y: x < y)
+defpartials(np.minimum, lambda ans, x, y: x <= y, lambda ans, x, y: x > y)
+# fmax/fmin ignore NaNs: the derivative follows the input that was picked.
+defpartials(
+    np.fmax,
+    lambda ans, x, y: (x >= y) | np.isnan(y),
+    lambda ans, x, y: ~((x >= y) | np.isnan(y)),
+)
+defpartials(
+    np.fmin,
+    lambda ans, x, y: (x <= y) | np.isnan(y),
+    lambda ans, x, y: ~((x <= y) | np.isnan(y)),
+)
+
+# -- constant output: comparisons, predicates, and piecewise-constant functions ---------------------
+defconstant(
+    np.floor, np.ceil, np.trunc, np.rint, np.sign, np.signbit, np.heaviside, np.floor_divide,
+    np.spacing, np.nextafter,
+    np.isnan, np.isinf, np.isfinite,
+    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
+    np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
+)  # fmt: skip

@@ -1,0 +1,1 @@
+"""The rule test table: one module per rule family, each exporting ``CASES``."""
