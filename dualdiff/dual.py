@@ -99,11 +99,14 @@ def _add(a, b):
 
 def _wrap(ans, tangent, level):
     """Pair outputs with tangents; tuple outputs give tuples of Duals, zero tangents plain."""
-    if type(ans) is tuple or type(ans) is list or isinstance(ans, tuple):
+    if isinstance(ans, tuple | list):
         outs = [_wrap(a, t, level) for a, t in zip(ans, tangent)]
         return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
     if tangent is None:
         return ans
+    shape = np.shape(ans) if not isinstance(ans, Tracer) else ans.shape
+    if tangent.shape[1:] != shape:  # a rule that broadcasts (np.where with a scalar branch)
+        tangent = np.broadcast_to(tangent, tangent.shape[:1] + shape)
     return Dual(ans, tangent, level)
 
 
