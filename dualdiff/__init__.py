@@ -1,8 +1,9 @@
 """dualdiff: exact derivatives of NumPy code, forward and reverse mode over one rule table."""
 
-from dualdiff import rules  # noqa: F401  (fills the rule table)
+from dualdiff import numpy, rules, testing  # noqa: F401  (rules fills the rule table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
+from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
 from dualdiff.transforms import (
     grad,
@@ -24,9 +25,12 @@ __all__ = [
     "hessian",
     "hvp",
     "jacfwd",
+    "jacobian",
     "jacrev",
     "jvp",
+    "numpy",
     "primitive",
+    "testing",
     "value_and_grad",
     "vjp",
 ]

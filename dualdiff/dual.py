@@ -34,7 +34,8 @@ class Dual(Tracer):
 
     def __init__(self, value, tangent, level=None):
         if level is None:
-            value, tangent = _as_primal(value), _as_tangent(tangent, value)
+            value = _as_primal(value)
+            tangent = _as_tangent(tangent, value)
             level = new_level()
         self.value = value
         self.tangent = tangent

@@ -1,0 +1,112 @@
+"""Bad input gets a clear error, never a wrong number."""
+
+import numpy as np
+import pytest
+
+import dualdiff as dd
+
+X = np.array([1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "transform, mode",
+    [(lambda f: dd.jacfwd(f), "forward"), (lambda f: dd.jacrev(f), "reverse")],
+)
+def test_unsupported_function_names_function_argument_mode_and_the_way_out(transform, mode):
+    with pytest.raises(NotImplementedError) as info:
+        transform(lambda x: np.fft.fft(x).real)(X)
+    msg = str(info.value)
+    assert "numpy.fft" in msg and "fft" in msg
+    assert "argument 0" in msg and f"{mode}-mode" in msg
+    assert "defjvp" in msg or "defvjp" in msg
+    assert "primitive" in msg
+
+
+def test_unsupported_ufunc_is_named():
+    with pytest.raises(NotImplementedError, match="numpy.frexp"):
+        dd.grad(lambda x: np.sum(np.frexp(x)[0]))(X)
+
+
+def test_missing_rule_raises_during_the_forward_pass():
+    calls = []
+
+    def f(x):
+        y = np.fft.rfft(x)
+        calls.append("after")
+        return y
+
+    with pytest.raises(NotImplementedError):
+        dd.grad(f)(X)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [np.asarray, np.array, float, lambda x: x[0].item(), lambda x: np.array([x[0], x[1]])],
+)
+def test_tracer_to_plain_array_or_float_raises_type_error(convert):
+    for transform in (dd.grad, lambda f: lambda x: dd.jvp(f, (x,), (X,))[1]):
+        with pytest.raises(TypeError, match="dualdiff.numpy"):
+            transform(lambda x: np.sum(convert(x)))(X)
+
+
+def test_writing_a_tracer_into_a_plain_array_raises():
+    def f(x):
+        out = np.zeros(3)
+        out[:2] = x[1:]
+        return np.sum(out)
+
+    with pytest.raises(TypeError, match="drop its derivative"):
+        dd.grad(f)(X)
+
+
+def test_writing_a_traced_scalar_into_a_plain_array_element_raises():
+    # NumPy decides this one before any hook runs and raises its own ValueError ("setting an
+    # array element with a sequence"); what matters is that no number is silently written.
+    def f(x):
+        out = np.zeros(3)
+        out[0] = x[0]
+        return np.sum(out)
+
+    with pytest.raises(ValueError, match="sequence"):
+        dd.grad(f)(X)
+
+
+def test_grad_of_non_scalar_output_names_the_shape():
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        dd.grad(lambda x: x**2)(X)
+
+
+def test_jvp_tangent_shape_mismatch():
+    with pytest.raises(ValueError, match="tangent shape"):
+        dd.jvp(np.sin, (X,), (np.ones(2),))
+    with pytest.raises(ValueError, match="tangent shape"):
+        dd.Dual(X, np.ones((2, 2)))
+
+
+def test_vjp_cotangent_shape_mismatch():
+    _, pullback = dd.vjp(np.sin, X)
+    with pytest.raises(ValueError, match="cotangent shape"):
+        pullback(np.ones(4))
+
+
+def test_complex_input_is_refused():
+    with pytest.raises(TypeError, match="real"):
+        dd.grad(lambda z: np.sum(np.abs(z)))(np.array([1 + 2j]))
+    with pytest.raises(TypeError, match="complex"):
+        dd.Dual(np.array([1j]), np.array([1.0]))
+
+
+def test_out_argument_on_traced_ufunc_is_refused():
+    def f(x):
+        buf = np.empty(3)
+        np.sin(x, out=buf)
+        return np.sum(buf)
+
+    with pytest.raises(TypeError, match="out="):
+        dd.grad(f)(X)
+
+
+def test_unknown_jacobian_mode():
+    with pytest.raises(ValueError, match="mode"):
+        dd.jacobian(np.sin, mode="sideways")(X)
