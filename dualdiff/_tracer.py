@@ -161,9 +161,20 @@ def _no_conversion(self, *args, **kwargs):
     )
 
 
+_NO_KWARGS: dict = {}
+
+
 def _ufunc_dunder(ufunc, reflected=False):
-    if reflected:
-        return lambda self, other: apply_ufunc(ufunc, (other, self), {})
+    # Operators go straight to the top tracer's handler: no numpy dispatch, no table scan.
+    def op(self, other):
+        top = other if isinstance(other, Tracer) and other.level > self.level else self
+        inputs = (other, self) if reflected else (self, other)
+        return top.ufunc(ufunc, inputs, _NO_KWARGS)
+
+    return op
+
+
+def _constant_dunder(ufunc):
     return lambda self, other: apply_ufunc(ufunc, (self, other), {})
 
 
@@ -175,6 +186,8 @@ class Tracer:
 
     # -- numpy hooks ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs and ufunc in UFUNC_PARTIALS:  # the hot path
+            return top_tracer(inputs).ufunc(ufunc, inputs, kwargs)
         if method != "__call__":
             return _ufunc_method(ufunc, method, inputs, kwargs)
         if ufunc is np.matmul:
@@ -246,12 +259,12 @@ class Tracer:
     __rfloordiv__ = _ufunc_dunder(np.floor_divide, reflected=True)
     __mod__ = _ufunc_dunder(np.remainder)
     __rmod__ = _ufunc_dunder(np.remainder, reflected=True)
-    __lt__ = _ufunc_dunder(np.less)
-    __le__ = _ufunc_dunder(np.less_equal)
-    __gt__ = _ufunc_dunder(np.greater)
-    __ge__ = _ufunc_dunder(np.greater_equal)
-    __eq__ = _ufunc_dunder(np.equal)
-    __ne__ = _ufunc_dunder(np.not_equal)
+    __lt__ = _constant_dunder(np.less)
+    __le__ = _constant_dunder(np.less_equal)
+    __gt__ = _constant_dunder(np.greater)
+    __ge__ = _constant_dunder(np.greater_equal)
+    __eq__ = _constant_dunder(np.equal)
+    __ne__ = _constant_dunder(np.not_equal)
     __hash__ = None
 
     def __matmul__(self, other):
@@ -261,7 +274,7 @@ class Tracer:
         return apply_function(np.matmul, (other, self), {})
 
     def __neg__(self):
-        return apply_ufunc(np.negative, (self,), {})
+        return self.ufunc(np.negative, (self,), _NO_KWARGS)
 
     def __pos__(self):
         return self

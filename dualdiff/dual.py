@@ -52,6 +52,14 @@ class Dual(Tracer):
 
     def ufunc(self, ufunc, inputs, kwargs):
         level = self.level
+        partials = UFUNC_PARTIALS[ufunc]
+        if len(inputs) == 1:  # unary: same shapes, nothing to align or broadcast
+            x = self.value
+            ans = ufunc(x, **kwargs)
+            d = partials[0]
+            if type(d) is float:
+                return Dual(ans, self.tangent if d > 0 else -self.tangent, level)
+            return Dual(ans, self.tangent * d(ans, x), level)
         vals = list(inputs)
         tangents = []
         for i, x in enumerate(inputs):
@@ -59,7 +67,6 @@ class Dual(Tracer):
                 vals[i] = x.value
                 tangents.append((i, x.tangent))
         ans = ufunc(*vals, **kwargs)
-        partials = UFUNC_PARTIALS[ufunc]
         ndim = ans.ndim
         out = None
         for i, t in tangents:

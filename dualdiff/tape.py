@@ -50,14 +50,18 @@ class Var(Tracer):
 
     def ufunc(self, ufunc, inputs, kwargs):
         level = self.level
-        vals = list(inputs)
-        parents = []
-        for i, x in enumerate(inputs):
-            if type(x) is Var and x.level == level:
-                vals[i] = x.value
-                parents.append((i, x.index))
-        ans = ufunc(*vals, **kwargs)
         tape = self.tape
+        if len(inputs) == 1:
+            vals = (self.value,)
+            parents = ((0, self.index),)
+        else:
+            vals = list(inputs)
+            parents = []
+            for i, x in enumerate(inputs):
+                if type(x) is Var and x.level == level:
+                    vals[i] = x.value
+                    parents.append((i, x.index))
+        ans = ufunc(*vals, **kwargs)
         tape.append(Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], vals, None, ans, parents))
         return Var(ans, tape, len(tape) - 1, level)
 
