@@ -283,7 +283,8 @@ class Tracer:
         return apply_ufunc(np.absolute, (self,), {})
 
     def __getitem__(self, idx):
-        return getitem(self, idx)
+        # Indices are never traced, so this tracer is the top one: skip the generic dispatch.
+        return self.apply(getitem, _getitem, (self, idx), _NO_KWARGS)
 
     def __setitem__(self, idx, v):
         # Tracers are immutable values; item assignment rebinds this tracer to the functional

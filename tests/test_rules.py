@@ -42,7 +42,7 @@ def test_every_registered_op_has_both_modes():
         for fn in set(_registry.JVP) | set(_registry.VJP)
         if set(_registry.JVP.get(fn, {})) != set(_registry.VJP.get(fn, {}))
     ]
-    assert not lopsided, f"ops whose forward and reverse rules cover different arguments: {lopsided}"
+    assert not lopsided, f"forward and reverse rules cover different arguments: {lopsided}"
 
 
 def test_registered_op_count():

@@ -105,7 +105,7 @@ def test_perturbation_confusion():
     # d/dx [x * d/dy (x + y)] at any point is 1: the inner derivative must not see x's tangent.
     for outer in (dd.grad, lambda f: lambda x: dd.jvp(f, (x,), (1.0,))[1]):
         for inner in (dd.grad, lambda f: lambda y: dd.jvp(f, (y,), (1.0,))[1]):
-            d = outer(lambda x: x * inner(lambda y: x + y)(np.array(2.0)))(np.array(1.0))
+            d = outer(lambda x, inner=inner: x * inner(lambda y: x + y)(np.array(2.0)))(1.0)
             assert float(d) == pytest.approx(1.0)
 
 

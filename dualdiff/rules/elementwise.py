@@ -107,7 +107,7 @@ defpartials(
     lambda ans, x, y: ~((x <= y) | np.isnan(y)),
 )
 
-# -- constant output: comparisons, predicates, and piecewise-constant functions ---------------------
+# -- constant output: comparisons, predicates, and piecewise-constant functions ------------------
 defconstant(
     np.floor, np.ceil, np.trunc, np.rint, np.sign, np.signbit, np.heaviside, np.floor_divide,
     np.spacing, np.nextafter,

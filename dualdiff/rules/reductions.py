@@ -8,7 +8,9 @@ from dualdiff._registry import defjvp, defvjp
 
 def _expand(g, x, axis, keepdims):
     """Broadcast a reduced cotangent ``g`` back over the reduced axes of ``x`` (batched)."""
-    if not keepdims:
+    if axis is None and not keepdims:  # the common full reduction: one reshape
+        g = np.reshape(g, g.shape[:1] + (1,) * x.ndim)
+    elif not keepdims:
         axes = tuple(a % x.ndim + 1 for a in np.atleast_1d(neg_axis(axis, x.ndim)))
         g = np.expand_dims(g, axes) if axes else g
     return np.broadcast_to(g, g.shape[:1] + x.shape)

@@ -1,0 +1,112 @@
+"""Engine overhead and gradient cost, as ratios measured in one run.
+
+    python -m benchmarks.bench_engine [--quick]
+
+Reports microseconds per op of a 100-op elementwise chain on a length-10 array (forward
+``jvp`` and reverse ``grad``) beside plain NumPy, the ratio grad / f for vectorized Rosenbrock
+at n = 1e3 and 1e6, and hvp / f at n = 1e5. Peers (autograd, torch, jax) are timed when
+installed.
+"""
+
+import argparse
+import os
+
+import numpy as np
+from scipy.optimize import rosen_der
+
+import dualdiff as dd
+from benchmarks._timing import best_time, optional
+
+CHAIN_OPS = 100
+
+
+def chain(x, xp=np):
+    for _ in range(CHAIN_OPS // 4):
+        x = xp.sin(x)
+        x = x * 1.1
+        x = x + 0.5
+        x = xp.tanh(x)
+    return xp.sum(x)
+
+
+def rosen(x, xp=np):
+    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def peer_grads(fn):
+    """Gradient callables of the installed peers for ``fn(x, xp)``."""
+    out = {}
+    ag = optional("autograd")
+    if ag is not None:
+        anp = optional("autograd.numpy")
+        g = ag.grad(lambda x: fn(x, anp))
+        out["autograd"] = lambda x: g(x)
+    torch = optional("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+        def tgrad(x):
+            t = torch.from_numpy(x).requires_grad_(True)
+            fn(t, torch).backward()
+            return t.grad.numpy()
+
+        out["torch"] = tgrad
+    jax = optional("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+        jnp = optional("jax.numpy")
+        jg = jax.jit(jax.grad(lambda x: fn(x, jnp)))
+        out["jax jit"] = lambda x: jg(x).block_until_ready()
+    return out
+
+
+def chain_report():
+    x = np.linspace(0.0, 1.0, 10)
+    t_np = best_time(lambda: chain(x)) / CHAIN_OPS
+    g = dd.grad(chain)
+    t_rev = best_time(lambda: g(x)) / CHAIN_OPS
+    t_fwd = best_time(lambda: dd.jvp(chain, (x,), (x,))) / CHAIN_OPS
+    rows = [
+        ("numpy f", t_np),
+        ("dualdiff jvp (forward)", t_fwd),
+        ("dualdiff grad (reverse)", t_rev),
+    ]
+    for name, pg in peer_grads(chain).items():
+        rows.append((f"{name} grad", best_time(lambda pg=pg: pg(x)) / CHAIN_OPS))
+    print("100-op elementwise chain, n = 10 (targets: grad <= 3 us/op, jvp <= 2.5 us/op)")
+    for name, t in rows:
+        print(f"  {name:28s} {t * 1e6:7.2f} us/op   {t / t_np:6.1f}x numpy")
+
+
+def rosen_report(sizes, hvp_n):
+    print("Rosenbrock: grad time / f time (targets: <= 10x at 1e3, <= 2.5x at 1e6)")
+    for n in sizes:
+        x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
+        g = dd.grad(rosen)
+        np.testing.assert_allclose(g(x), rosen_der(x), rtol=1e-10)
+        t_f = best_time(lambda x=x: rosen(x))
+        rows = [("dualdiff grad", g), ("scipy rosen_der (by hand)", rosen_der)]
+        rows += [(f"{k} grad", v) for k, v in peer_grads(rosen).items()]
+        for name, fn in rows:
+            print(f"  n={n:<8d} {name:28s} {best_time(lambda fn=fn, x=x: fn(x)) / t_f:6.2f}x f")
+    x = np.random.default_rng(1).uniform(-1.0, 1.0, hvp_n)
+    v = np.ones(hvp_n)
+    t_f = best_time(lambda: rosen(x))
+    t_h = best_time(lambda: dd.hvp(rosen, x, v))
+    print(f"Rosenbrock hvp / f at n={hvp_n} (target <= 5x): {t_h / t_f:.2f}x")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for smoke tests")
+    args = parser.parse_args(argv)
+    print(f"numpy {np.__version__}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
+    chain_report()
+    if args.quick:
+        rosen_report([1000], 1000)
+    else:
+        rosen_report([1000, 1_000_000], 100_000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""``scipy.special`` with differentiable ``logsumexp``, ``softmax``, ``log_softmax``, ``polygamma``.
+
+These four are Python functions in SciPy that call ``np.asarray`` on their input, so a traced
+array never reaches a hook. Here they are dualdiff primitives (their rules live in
+:mod:`dualdiff.rules.special`); on plain arrays they return exactly what SciPy returns. Every
+other name is looked up in ``scipy.special`` (its ufuncs are differentiable through the hooks).
+
+Examples
+--------
+>>> import numpy as np
+>>> import dualdiff as dd
+>>> import dualdiff.scipy.special as sp
+>>> x = np.array([0.0, 1.0, 2.0])
+>>> np.allclose(dd.grad(sp.logsumexp)(x), sp.softmax(x))
+True
+>>> float(dd.grad(lambda x: sp.gammaln(x))(3.0)) == float(sp.digamma(3.0))
+True
+"""
+
+import functools
+
+import scipy.special
+
+from dualdiff._tracer import primitive, top_tracer
+
+__all__ = ["log_softmax", "logsumexp", "polygamma", "softmax"]
+
+
+def _primitive(f):
+    """``dualdiff.primitive(f)`` whose implementation passes outer-level tracers back to the op.
+
+    Under nested transforms (a Hessian) the engine runs a primitive's implementation on the
+    primal values of the innermost level, which may still be tracers of an outer level; SciPy
+    would call np.asarray on them. Dispatching them to the op again lets the outer level use
+    the same rules.
+    """
+
+    @functools.wraps(f)
+    def impl(*args, **kwargs):
+        if top_tracer(args) is None:
+            return f(*args, **kwargs)
+        return op(*args, **kwargs)
+
+    op = primitive(impl)
+    return op
+
+
+@_primitive
+def _logsumexp(a, b, axis, keepdims, return_sign):
+    """The op behind :func:`logsumexp`, with ``a`` and ``b`` positional (both may be traced)."""
+    return scipy.special.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """``log(sum(b * exp(a), axis))`` computed stably, differentiable in ``a`` and ``b``.
+
+    Same signature and results as :func:`scipy.special.logsumexp`. ``b`` may be traced or a
+    constant; with ``return_sign=True`` the sign output carries no derivative.
+
+    Parameters
+    ----------
+    a : array_like
+        Input array.
+    axis : None or int or tuple of int
+        Axes to reduce over; None reduces over all axes.
+    b : array_like, optional
+        Scaling factors for ``exp(a)``, broadcast against ``a``.
+    keepdims : bool
+        Keep the reduced axes with length one.
+    return_sign : bool
+        Also return the sign of the sum (then ``b`` may hold negative numbers).
+
+    Returns
+    -------
+    res : ndarray
+        ``log(abs(sum(b * exp(a), axis)))``.
+    sgn : ndarray
+        The sign of the sum, only if ``return_sign`` is True.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff.scipy.special import logsumexp
+    >>> x = np.array([0.0, np.log(3.0)])
+    >>> float(logsumexp(x))
+    1.3862943611198906
+    >>> dd.grad(logsumexp)(x)
+    array([0.25, 0.75])
+    """
+    return _logsumexp(a, b, axis, keepdims, return_sign)
+
+
+@_primitive
+def softmax(x, axis=None):
+    """``exp(x) / sum(exp(x), axis)`` computed stably; :func:`scipy.special.softmax`, traced.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array.
+    axis : None or int or tuple of int
+        Axes the probabilities sum to one over; None means all axes.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff.scipy.special import softmax
+    >>> out, t = dd.jvp(lambda x: softmax(x), (np.zeros(2),), (np.array([1.0, 0.0]),))
+    >>> out, t
+    (array([0.5, 0.5]), array([ 0.25, -0.25]))
+    """
+    return scipy.special.softmax(x, axis=axis)
+
+
+@_primitive
+def log_softmax(x, axis=None):
+    """``x - logsumexp(x, axis)`` computed stably; :func:`scipy.special.log_softmax`, traced.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array.
+    axis : None or int or tuple of int
+        Axes to normalise over; None means all axes.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff.scipy.special import log_softmax
+    >>> dd.grad(lambda x: log_softmax(x)[0])(np.zeros(2))
+    array([ 0.5, -0.5])
+    """
+    return scipy.special.log_softmax(x, axis=axis)
+
+
+@_primitive
+def polygamma(n, x):
+    """The ``n``-th derivative of the digamma function; :func:`scipy.special.polygamma`, traced.
+
+    Differentiable in ``x``; the integer order ``n`` is a constant.
+
+    Parameters
+    ----------
+    n : array_like of int
+        Order of the derivative of digamma.
+    x : array_like
+        Real argument.
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> import dualdiff as dd
+    >>> from dualdiff.scipy.special import polygamma
+    >>> bool(dd.grad(lambda x: polygamma(1, x))(2.5) == polygamma(2, 2.5))
+    True
+    """
+    return scipy.special.polygamma(n, x)
+
+
+def __getattr__(name):
+    # Everything not served here is SciPy's own (its ufuncs are differentiable via the hooks).
+    try:
+        return getattr(scipy.special, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(dir(scipy.special)))
