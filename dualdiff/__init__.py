@@ -3,7 +3,7 @@
 from dualdiff import numpy, rules, testing  # noqa: F401  (rules fills the rule table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
-from dualdiff.dispatch import jacobian
+from dualdiff.dispatch import JacobianPlan, jacobian, plan_jacobian
 from dualdiff.dual import Dual
 from dualdiff.transforms import (
     grad,
@@ -18,6 +18,7 @@ from dualdiff.transforms import (
 
 __all__ = [
     "Dual",
+    "JacobianPlan",
     "defconstant",
     "defjvp",
     "defvjp",
@@ -29,6 +30,7 @@ __all__ = [
     "jacrev",
     "jvp",
     "numpy",
+    "plan_jacobian",
     "primitive",
     "testing",
     "value_and_grad",

@@ -24,7 +24,6 @@ JVP: dict = {}  # fn -> {argnum: jvp}
 VJP: dict = {}  # fn -> {argnum: vjp}
 CONSTANT: set = set()  # ops whose output carries no derivative (comparisons, floor, argmax)
 COMPOSITE: set = set()  # numpy functions whose own Python implementation is traced through
-IMPLEMENTATION: dict = {}  # fn -> callable run on primal values (primitives, internal ops)
 
 
 def defpartials(ufunc, *partials) -> None:

@@ -14,7 +14,6 @@ import numpy as np
 from dualdiff._registry import (
     COMPOSITE,
     CONSTANT,
-    IMPLEMENTATION,
     JVP,
     UFUNC_PARTIALS,
     VJP,
@@ -82,8 +81,8 @@ def apply_function(fn, args, kwargs):
             )
     if fn in CONSTANT:
         vals = [strip(a, top.level) for a in args]
-        return IMPLEMENTATION.get(fn, fn)(*vals, **kwargs)
-    return top.apply(fn, IMPLEMENTATION.get(fn, fn), args, kwargs)
+        return fn(*vals, **kwargs)
+    return top.apply(fn, fn, args, kwargs)
 
 
 def apply_ufunc(ufunc, inputs, kwargs):
@@ -146,7 +145,8 @@ def primitive(f):
             return f(*args, **kwargs)
         return apply_function(op, args, kwargs)
 
-    IMPLEMENTATION[op] = f
+    # The engine calls ``op`` itself on the unwrapped arguments: tracers of an outer level
+    # still in them dispatch again (to that level's rules), and plain arrays reach ``f``.
     return op
 
 
@@ -284,7 +284,7 @@ class Tracer:
 
     def __getitem__(self, idx):
         # Indices are never traced, so this tracer is the top one: skip the generic dispatch.
-        return self.apply(getitem, _getitem, (self, idx), _NO_KWARGS)
+        return self.apply(getitem, getitem, (self, idx), _NO_KWARGS)
 
     def __setitem__(self, idx, v):
         # Tracers are immutable values; item assignment rebinds this tracer to the functional

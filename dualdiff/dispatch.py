@@ -1,13 +1,169 @@
-"""``jacobian``: the one place where forward or reverse mode is chosen for a Jacobian."""
+"""``jacobian`` and ``plan_jacobian``: the one place where a Jacobian's mode is chosen.
 
+Forward mode pushes the input basis (n directions), reverse mode pulls the output basis (m
+directions); both push a whole chunk of directions through one batched pass. A probe records
+``f`` once on a tape: that gives m, the number of ops and the work per direction, and when
+reverse mode wins without an executor, the same tape is swept again for every chunk.
+
+The cost model, in seconds, with N ops on the tape, work W (the elements an op touches,
+summed over the tape) and p passes (chunks)::
+
+    forward  = p * N * OP_FORWARD + n * W * ELEMENT_FORWARD
+    reverse  = N * OP_RECORD + p * N * OP_REVERSE + m * W * ELEMENT_REVERSE
+
+The per-op constants are the Python overhead of one op in each mode (a Dual op, recording a
+node, one step of the sweep); the per-element constants are the cost of one element of one
+direction flowing through an op (a tangent in forward mode; a cotangent and its partials,
+usually about twice the work, in reverse mode). They were calibrated on the mode-comparison
+benchmark (``python -m dualdiff bench``), which prints the fitted values and the
+dispatcher's regret on its grid.
+"""
+
+import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from dualdiff.transforms import jacfwd, jacrev
+from dualdiff._tracer import Tracer
+from dualdiff.transforms import _pull, _record, as_input, push_tree
 
 MODES = ("auto", "forward", "reverse")
+DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of tangents/cotangents in flight for one chunk
+
+OP_FORWARD = 2.0e-6
+OP_RECORD = 2.5e-6
+OP_REVERSE = 2.0e-6
+ELEMENT_FORWARD = 1.0e-9
+ELEMENT_REVERSE = 1.6e-9
+
+
+@dataclass(frozen=True)
+class JacobianPlan:
+    """What :func:`jacobian` will do for one argument, and why (``print(plan)`` explains)."""
+
+    mode: str
+    n: int
+    m: int
+    chunk_size: int
+    passes: int
+    memory: int
+    cost_forward: float
+    cost_reverse: float
+    ops: int
+    work: int
+    reason: str
+
+    def __str__(self):
+        return (
+            f"Jacobian plan: {self.mode} mode, {self.passes} pass(es) of up to {self.chunk_size} "
+            f"direction(s)\n"
+            f"  input size n = {self.n}, output size m = {self.m}, {self.ops} ops on the tape, "
+            f"work {self.work} elements per direction\n"
+            f"  estimated cost: forward {self.cost_forward * 1e3:.3g} ms, "
+            f"reverse {self.cost_reverse * 1e3:.3g} ms\n"
+            f"  estimated memory per pass: {self.memory / 2**20:.3g} MiB\n"
+            f"  why: {self.reason}"
+        )
+
+
+@dataclass
+class _Probe:
+    """One recording of ``f``: sizes, and the tape to reuse in reverse mode."""
+
+    n: int
+    m: int
+    out_shape: tuple
+    ops: int
+    work: int
+    live: int
+    recording: tuple
+
+
+def _probe(f, args, argnum):
+    recording = _record(f, args, (argnum,))
+    out, tape, level, n_leaves, _ = recording
+    value = out.value if isinstance(out, Tracer) and out.level == level else out
+    if isinstance(value, tuple | list | dict):
+        raise TypeError("jacobian needs a function with one array output")
+    work = live = 0
+    for node in tape[n_leaves:]:
+        size = np.size(node.ans) if not isinstance(node.ans, tuple | list) else 0
+        args_size = max((np.size(a) for a in node.args or () if _is_array(a)), default=0)
+        work += max(size, args_size)
+        live += size
+    n = int(np.size(args[argnum]))
+    return _Probe(n, int(np.size(value)), np.shape(value), len(tape) - n_leaves, work, live,
+                  recording)
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray | Tracer)
+
+
+def _choose(probe, mode, chunk_size, max_memory):
+    bytes_per_direction = 8 * (probe.live + probe.n + probe.m)
+    budget = max(1, max_memory // bytes_per_direction)
+    costs = {}
+    for name, directions in (("forward", probe.n), ("reverse", probe.m)):
+        k = min(chunk_size or budget, max(directions, 1))
+        passes = math.ceil(directions / k) if directions else 0
+        if name == "forward":
+            cost = passes * probe.ops * OP_FORWARD + directions * probe.work * ELEMENT_FORWARD
+        else:
+            cost = probe.ops * (OP_RECORD + passes * OP_REVERSE)
+            cost += directions * probe.work * ELEMENT_REVERSE
+        costs[name] = (cost, k, passes)
+    if mode == "auto":
+        chosen = min(costs, key=lambda name: costs[name][0])
+        reason = (
+            f"{chosen} mode is estimated cheaper "
+            f"({costs[chosen][0] * 1e3:.3g} ms vs "
+            f"{costs['reverse' if chosen == 'forward' else 'forward'][0] * 1e3:.3g} ms): "
+            f"{'n' if chosen == 'forward' else 'm'} = "
+            f"{probe.n if chosen == 'forward' else probe.m} directions"
+        )
+    else:
+        chosen, reason = mode, f"mode={mode!r} was requested"
+    _, k, passes = costs[chosen]
+    limit = "chunk_size" if chunk_size else f"max_memory={max_memory / 2**20:.3g} MiB"
+    if passes > 1:
+        reason += f"; chunked to {k} directions per pass by {limit}"
+    return JacobianPlan(
+        mode=chosen, n=probe.n, m=probe.m, chunk_size=k, passes=passes,
+        memory=k * bytes_per_direction, cost_forward=costs["forward"][0],
+        cost_reverse=costs["reverse"][0], ops=probe.ops, work=probe.work, reason=reason,
+    )  # fmt: skip
+
+
+def _check_mode(mode):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def plan_jacobian(
+    f: Callable,
+    *args,
+    argnums: int = 0,
+    mode: Literal["auto", "forward", "reverse"] = "auto",
+    chunk_size: int | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> JacobianPlan:
+    """The dispatcher's plan for ``jacobian(f, argnums)(*args)``: mode, chunks, and why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> plan = dd.plan_jacobian(lambda x: np.sin(x) * np.sum(x), np.ones(3))
+    >>> plan.mode, plan.n, plan.m
+    ('forward', 3, 3)
+    """
+    _check_mode(mode)
+    args = tuple(as_input(a) if i == argnums else a for i, a in enumerate(args))
+    return _choose(_probe(f, args, argnums), mode, chunk_size, max_memory)
 
 
 def jacobian(
@@ -15,19 +171,29 @@ def jacobian(
     argnums: int | Sequence[int] = 0,
     *,
     mode: Literal["auto", "forward", "reverse"] = "auto",
+    chunk_size: int | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    executor: Executor | None = None,
 ) -> Callable:
-    """Jacobian of ``f`` with shape ``out.shape + in.shape``, by the cheaper mode.
+    """Jacobian of ``f`` with shape ``out.shape + in.shape``, by the cheaper mode, in chunks.
 
     Parameters
     ----------
     f : callable
-        Function written with ``numpy``.
+        Function of arrays with one array output, written with ``numpy``.
     argnums : int or tuple of int
         Arguments to differentiate; a tuple gives a tuple of Jacobians.
     mode : {"auto", "forward", "reverse"}
-        ``"forward"`` pushes the input basis (cost grows with the input size n),
-        ``"reverse"`` pulls the output basis (cost grows with the output size m);
-        ``"auto"`` evaluates ``f`` once to find m and takes forward when n <= m.
+        ``"forward"`` pushes the input basis, ``"reverse"`` pulls the output basis; ``"auto"``
+        lets the cost model choose (see :func:`plan_jacobian` to see the choice and why).
+    chunk_size : int, optional
+        Directions per batched pass; by default as many as fit in ``max_memory``.
+    max_memory : int
+        Bytes of tangents or cotangents in flight per pass (default 256 MiB). The Jacobian
+        itself and ``f``'s own intermediates come on top.
+    executor : concurrent.futures.Executor, optional
+        Runs the chunks; any executor works (a thread pool, or a ``dask.distributed``
+        client's ``get_executor()`` to spread a large Jacobian over many machines).
 
     Examples
     --------
@@ -37,17 +203,71 @@ def jacobian(
     array([[ 2.,  6.],
            [ 4., 12.]])
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    _check_mode(mode)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
     def jac(*args):
-        chosen = mode
-        if chosen == "auto":
-            nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-            n = sum(np.size(args[i]) for i in nums)
-            m = np.size(f(*args))
-            chosen = "forward" if n <= m else "reverse"
-        transform = jacfwd if chosen == "forward" else jacrev
-        return transform(f, argnums)(*args)
+        args = tuple(as_input(a) if i in nums else a for i, a in enumerate(args))
+        jacs = tuple(_jacobian_one(f, args, i, mode, chunk_size, max_memory, executor)
+                     for i in nums)  # fmt: skip
+        return jacs[0] if isinstance(argnums, int) else jacs
 
     return jac
+
+
+def _jacobian_one(f, args, argnum, mode, chunk_size, max_memory, executor):
+    probe = _probe(f, args, argnum)
+    plan = _choose(probe, mode, chunk_size, max_memory)
+    in_shape = np.shape(args[argnum])
+    forward = plan.mode == "forward"
+    total = plan.n if forward else plan.m
+    bounds = [(s, min(s + plan.chunk_size, total)) for s in range(0, total, plan.chunk_size)]
+    if executor is not None:
+        task = _forward_chunk if forward else _reverse_chunk
+        futures = [executor.submit(task, f, args, argnum, a, b) for a, b in bounds]
+        blocks = [fut.result() for fut in futures]
+    elif forward:
+        blocks = [_forward_chunk(f, args, argnum, a, b) for a, b in bounds]
+    else:
+        blocks = [_sweep(probe.recording, probe.out_shape, a, b) for a, b in bounds]
+    return _assemble(blocks, forward, probe.out_shape, in_shape)
+
+
+def _basis_chunk(shape, start, stop):
+    """Rows ``start:stop`` of the identity basis for a primal of ``shape``."""
+    size = int(np.prod(shape, dtype=np.int64))
+    rows = np.zeros((stop - start, size))
+    rows[np.arange(stop - start), np.arange(start, stop)] = 1.0
+    return rows.reshape((stop - start,) + tuple(shape))
+
+
+def _forward_chunk(f, args, argnum, start, stop):
+    """Tangents of the output for input basis directions ``start:stop``: (k, *out.shape)."""
+    tangents = [None] * len(args)
+    tangents[argnum] = _basis_chunk(np.shape(args[argnum]), start, stop)
+    return push_tree(f, args, tangents)
+
+
+def _reverse_chunk(f, args, argnum, start, stop):
+    """Cotangents of the input for output basis directions ``start:stop``: (k, *in.shape)."""
+    recording = _record(f, args, (argnum,))
+    out = recording[0]
+    shape = np.shape(out.value if isinstance(out, Tracer) else out)
+    return _sweep(recording, shape, start, stop)
+
+
+def _sweep(recording, out_shape, start, stop):
+    out, tape, level, n_leaves, rebuild = recording
+    return _pull(out, tape, level, n_leaves, rebuild, _basis_chunk(out_shape, start, stop))[0]
+
+
+def _assemble(blocks, forward, out_shape, in_shape):
+    """Stack chunk blocks into the Jacobian of shape ``out_shape + in_shape``."""
+    if not blocks:
+        return np.zeros(tuple(out_shape) + tuple(in_shape))
+    stacked = np.concatenate(blocks, axis=0)
+    if forward:  # (n, *out) -> (*out, *in)
+        return np.moveaxis(stacked.reshape((-1,) + tuple(out_shape)), 0, -1).reshape(
+            tuple(out_shape) + tuple(in_shape)
+        )
+    return stacked.reshape(tuple(out_shape) + tuple(in_shape))

@@ -88,7 +88,8 @@ def _project(ans, tape, index, level):
     """One Var per floating output of a multi-output op, each on a projection node."""
     outs = []
     for j, a in enumerate(ans):
-        if not np.issubdtype(np.result_type(a), np.inexact):
+        dtype = a.dtype if hasattr(a, "dtype") else np.result_type(a)
+        if not np.issubdtype(dtype, np.inexact):
             outs.append(a)
             continue
         tape.append(Node(_proj_pullback, j, None, None, len(ans), ((0, index),)))

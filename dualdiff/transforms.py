@@ -340,7 +340,7 @@ def hvp(f: Callable, x: Any, v: Any) -> Any:
 def push_tree(f, args, batched_tangents):
     """Batched output tangents of ``f`` for batched input tangents (leading axis k)."""
     out, level = push(f, args, batched_tangents)
-    k = flatten(batched_tangents)[0][0].shape[0]
+    k = next(t for t in flatten(batched_tangents)[0] if t is not None).shape[0]
     leaves, unflatten = flatten(out)
     return unflatten([_tangent_of(o, level, k) for o in leaves])
 

@@ -1,46 +1,911 @@
-"""Linear algebra: products, contractions, decompositions and solves."""
+"""Linear algebra: products, contractions, decompositions, solves and norms.
+
+Products and contractions (dot, inner, outer, vdot, tensordot, kron, multi_dot, einsum) share
+one pair of einsum helpers: an operand's tangent is the contraction with that operand replaced
+by its tangent (the batch axis gets a label of its own), and its cotangent contracts the output
+cotangent with the other operands back onto the operand's labels. Rules call numpy functions
+that have rules themselves (mostly matmul, einsum, solve, inv, svd, eigh), so they can be
+differentiated again. matmul keeps direct rules: it is the hot path of neural networks.
+
+Decompositions of symmetric matrices (cholesky, eigh, eigvalsh, and svd / pinv with
+``hermitian=True``) read one triangle of their input, as LAPACK does. Their derivatives are
+those of the function numpy computes, ``f(tril(a) + tril(a, -1).T)`` (upper triangle alike),
+so they agree with finite differences along any direction, symmetric or not.
+
+Eigen- and singular-vector derivatives need distinct eigen- / singular values; inv, solve, det,
+pinv and lstsq need full rank. QR is differentiated for ``m >= n`` (reduced, or complete when
+square); svd with ``full_matrices=True`` for square input only (the extra columns of U or V of
+a rectangular matrix are not unique).
+"""
+
+import functools
+import string
+from collections import Counter
 
 import numpy as np
 
-from dualdiff._registry import defjvp, defvjp
+from dualdiff._batch import align, neg_axis
+from dualdiff._registry import defconstant, defjvp, defvjp
+
+defconstant(np.linalg.matrix_rank)
+
+_LETTERS = string.ascii_letters
+_SUBLIST_LABELS = string.ascii_uppercase + string.ascii_lowercase  # numpy's int -> label map
+
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def _ndim(x):
+    return len(_shape(x))
+
+
+def _array(x):
+    """A user's Python list or scalar operand as an array (tracers and arrays pass through)."""
+    return x if hasattr(x, "shape") else np.asarray(x)
 
 
 def _mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-# -- matmul: 1-d operands are promoted to matrices, as numpy does --------------------------------
+def _diag(x):
+    """Diagonal of the last two axes, by a mask (differentiable with elementwise rules)."""
+    return np.sum(x * np.eye(x.shape[-1]), axis=-1)
+
+
+def _diag_embed(v):
+    """Batched diagonal matrices from the vectors on the last axis of ``v``."""
+    return v[..., None] * np.eye(v.shape[-1])
+
+
+# -- matmul: 1-d operands become a row (left) or a column (right), as numpy promotes them ----
+def _row(x, vec):
+    return x[..., None, :] if vec else x
+
+
+def _col(x, vec):
+    return x[..., None] if vec else x
+
+
+def _unpromote(x, a_vec, b_vec):
+    x = x[..., 0, :] if a_vec else x
+    return x[..., 0] if b_vec else x
+
+
 @defjvp(np.matmul, argnum=0)
 def matmul_jvp_a(t, ans, a, b, **kwargs):
-    if np.ndim(b) == 1:
-        return np.matmul(t, b)
-    return np.matmul(t, b)
-
-
-@defjvp(np.matmul, argnum=1)
-def matmul_jvp_b(t, ans, a, b, **kwargs):
-    if np.ndim(b) == 1:
-        return np.matmul(t[..., None, :], _mT(a))[..., 0, :] if np.ndim(a) > 1 else t @ a
-    return np.matmul(a, t)
+    b = _array(b)
+    av, bv = _ndim(a) == 1, b.ndim == 1
+    bm = _col(b, bv)
+    # b may carry more batch dims than a: align so they never meet the tangent's batch axis
+    return _unpromote(np.matmul(align(_row(t, av), bm.ndim), bm), av, bv)
 
 
 @defvjp(np.matmul, argnum=0)
 def matmul_vjp_a(g, ans, a, b, **kwargs):
-    if np.ndim(b) == 1:
-        if np.ndim(a) == 1:
-            return g[..., None] * b
-        return g[..., None] * b
-    if np.ndim(a) == 1:
-        return np.matmul(g[..., None, :], _mT(b))[..., 0, :]
-    return np.matmul(g, _mT(b))
+    b = _array(b)
+    av, bv = _ndim(a) == 1, b.ndim == 1
+    c = np.matmul(_row(_col(g, bv), av), _mT(_col(b, bv)))
+    return c[..., 0, :] if av else c
+
+
+@defjvp(np.matmul, argnum=1)
+def matmul_jvp_b(t, ans, a, b, **kwargs):
+    a = _array(a)
+    av, bv = a.ndim == 1, _ndim(b) == 1
+    am = _row(a, av)
+    return _unpromote(np.matmul(am, align(_col(t, bv), am.ndim)), av, bv)
 
 
 @defvjp(np.matmul, argnum=1)
 def matmul_vjp_b(g, ans, a, b, **kwargs):
-    if np.ndim(b) == 1:
-        if np.ndim(a) == 1:
-            return g[..., None] * a
-        return np.matmul(g[..., None, :], a)[..., 0, :]
-    if np.ndim(a) == 1:
-        return a[:, None] * g[..., None, :]
-    return np.matmul(_mT(a), g)
+    a = _array(a)
+    av, bv = a.ndim == 1, _ndim(b) == 1
+    c = np.matmul(_mT(_row(a, av)), _row(_col(g, bv), av))
+    return c[..., 0] if bv else c
+
+
+for _i, (_jvp, _vjp) in enumerate([(matmul_jvp_a, matmul_vjp_a), (matmul_jvp_b, matmul_vjp_b)]):
+    defjvp(np.linalg.matmul, _i)(_jvp)
+    defvjp(np.linalg.matmul, _i)(_vjp)
+
+
+# -- einsum helpers: every contraction's rules ------------------------------------------------
+def _spare(ins, out):
+    used = set("".join(ins) + out)
+    return [c for c in _LETTERS if c not in used]
+
+
+def _contract_jvp(ins, out, ops, i, t, optimize=False):
+    """Tangent of ``einsum(ins -> out, *ops)`` along operand ``i`` (batched ``t``)."""
+    z = _spare(ins, out)[-1]
+    terms = ins[:i] + [z + ins[i]] + ins[i + 1 :]
+    ops = ops[:i] + [t] + ops[i + 1 :]
+    return np.einsum(",".join(terms) + "->" + z + out, *ops, optimize=optimize)
+
+
+def _contract_vjp(ins, out, ops, i, g, optimize=False):
+    """Cotangent of operand ``i`` of ``einsum(ins -> out, *ops)`` (batched ``g``)."""
+    spare = _spare(ins, out)
+    z = spare.pop()
+    terms = [z + out] + ins[:i] + ins[i + 1 :]
+    operands = [g] + ops[:i] + ops[i + 1 :]
+    shape = _shape(ops[i])
+    target = ""
+    for c, n in zip(ins[i], shape):
+        if c in target:  # a repeated label reads a diagonal: write the cotangent back onto it
+            r = spare.pop()
+            terms.append(c + r)
+            operands.append(np.eye(n))
+            target += r
+        else:
+            target += c
+    present = set("".join(terms))
+    for c, n in zip(target, shape):
+        if c not in present:  # summed over by this operand alone: constant along that axis
+            terms.append(c)
+            operands.append(np.ones(n))
+    return np.einsum(",".join(terms) + "->" + z + target, *operands, optimize=optimize)
+
+
+def _reshaped_jvp(labels, i):
+    """JVP of a product given by ``labels(*args, **kwargs) -> (ins, out, operands)``.
+
+    The operands may be reshaped views of the arguments (outer, vdot, kron); the tangent is
+    reshaped alike, and the contraction's result is reshaped to the answer's shape.
+    """
+
+    def jvp(t, ans, *args, **kwargs):
+        ins, out, ops = labels(*args, **kwargs)
+        shape = _shape(ops[i])
+        if t.shape[1:] != shape:
+            t = np.reshape(t, t.shape[:1] + shape)
+        c = _contract_jvp(ins, out, ops, i, t, optimize=len(ops) > 2)
+        return c if c.shape[1:] == _shape(ans) else np.reshape(c, c.shape[:1] + _shape(ans))
+
+    return jvp
+
+
+def _reshaped_vjp(labels, i):
+    """VJP counterpart of :func:`_reshaped_jvp`."""
+
+    def vjp(g, ans, *args, **kwargs):
+        ins, out, ops = labels(*args, **kwargs)
+        size = {c: n for term, op in zip(ins, ops) for c, n in zip(term, _shape(op))}
+        shape = tuple(size[c] for c in out)
+        if g.shape[1:] != shape:
+            g = np.reshape(g, g.shape[:1] + shape)
+        c = _contract_vjp(ins, out, ops, i, g, optimize=len(ops) > 2)
+        x_shape = _shape(args[i])
+        return c if c.shape[1:] == x_shape else np.reshape(c, c.shape[:1] + x_shape)
+
+    return vjp
+
+
+def _defproduct(fn, labels):
+    """Register both modes for both operands of a bilinear product described by ``labels``."""
+    for i in (0, 1):
+        defjvp(fn, argnum=i)(_reshaped_jvp(labels, i))
+        defvjp(fn, argnum=i)(_reshaped_vjp(labels, i))
+
+
+def _flat(x):
+    return x if _ndim(x) == 1 else np.reshape(x, (-1,))
+
+
+def dot_labels(a, b):
+    # the last axis of a meets the only (1-d) or the second-to-last axis of b; scalars multiply
+    na, nb = _ndim(a), _ndim(b)
+    la, lb = _LETTERS[:na], list(_LETTERS[na : na + nb])
+    if not (na and nb):
+        return [la, "".join(lb)], la + "".join(lb), [a, b]
+    k = 0 if nb == 1 else nb - 2
+    lb[k] = la[-1]
+    out = la[:-1] + "".join(c for j, c in enumerate(lb) if j != k)
+    return [la, "".join(lb)], out, [a, b]
+
+
+def inner_labels(a, b):
+    na, nb = _ndim(a), _ndim(b)
+    la, lb = _LETTERS[:na], _LETTERS[na : na + nb]
+    if na and nb:
+        lb = lb[:-1] + la[-1]
+        return [la, lb], la[:-1] + lb[:-1], [a, b]
+    return [la, lb], la + lb, [a, b]
+
+
+def outer_labels(a, b):
+    return ["i", "j"], "ij", [_flat(a), _flat(b)]
+
+
+def vdot_labels(a, b):
+    return ["i", "i"], "", [_flat(a), _flat(b)]
+
+
+def tensordot_labels(a, b, axes=2):
+    na, nb = _ndim(a), _ndim(b)
+    if isinstance(axes, int):
+        axes_a, axes_b = range(na - axes, na), range(axes)
+    else:
+        axes_a, axes_b = ([x] if isinstance(x, int) else x for x in axes)
+    axes_a, axes_b = [x % na for x in axes_a], [x % nb for x in axes_b]
+    la, lb = list(_LETTERS[:na]), list(_LETTERS[na : na + nb])
+    for i, j in zip(axes_a, axes_b):
+        lb[j] = la[i]
+    out = [c for i, c in enumerate(la) if i not in axes_a]
+    out += [c for j, c in enumerate(lb) if j not in axes_b]
+    return ["".join(la), "".join(lb)], "".join(out), [a, b]
+
+
+def kron_labels(a, b):
+    # kron is the outer product with the axes of a and b interleaved, then merged pairwise
+    nd = max(_ndim(a), _ndim(b))
+    ops = [
+        x if _ndim(x) == nd else np.reshape(x, (1,) * (nd - _ndim(x)) + _shape(x)) for x in (a, b)
+    ]
+    la, lb = _LETTERS[:nd], _LETTERS[nd : 2 * nd]
+    return [la, lb], "".join(x + y for x, y in zip(la, lb)), ops
+
+
+_defproduct(np.dot, dot_labels)
+_defproduct(np.inner, inner_labels)
+_defproduct(np.outer, outer_labels)
+_defproduct(np.linalg.outer, outer_labels)
+_defproduct(np.vdot, vdot_labels)
+_defproduct(np.tensordot, tensordot_labels)
+_defproduct(np.linalg.tensordot, tensordot_labels)
+_defproduct(np.kron, kron_labels)
+
+
+# -- einsum: any subscripts, implicit or explicit, ellipses, repeated labels, both call forms --
+def _einsum_key(args):
+    """Subscripts, operand positions and shapes of an einsum call (hashable, for the cache)."""
+    if isinstance(args[0], str):
+        positions = tuple(range(1, len(args)))
+        spec = args[0]
+    else:  # interleaved: einsum(op0, sublist0, op1, sublist1, ..., [sublist_out])
+        positions = tuple(range(0, len(args) - 1, 2))
+        subs = [_sublist(args[p + 1]) for p in positions]
+        spec = ",".join(subs) + ("->" + _sublist(args[-1]) if len(args) % 2 else "")
+    return spec, positions, tuple(_shape(args[p]) for p in positions)
+
+
+def _sublist(sub):
+    return "".join("..." if s is Ellipsis else _SUBLIST_LABELS[s] for s in sub)
+
+
+@functools.lru_cache(maxsize=256)
+def _einsum_labels(spec, shapes):
+    """Explicit labels ``(ins, out)``: ellipses become letters, and an axis of size 1 that
+    broadcasts against a longer one gets a label of its own (summed away), so each label has
+    one size across operands."""
+    lhs, arrow, rhs = spec.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    spare = _spare([t.replace(".", "") for t in terms], rhs.replace(".", ""))
+    ranks = [len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes)]
+    n_ell = max((r for t, r in zip(terms, ranks) if "..." in t), default=0)
+    ell = "".join(spare.pop() for _ in range(n_ell))
+    ins = [t.replace("...", ell[n_ell - r :]) for t, r in zip(terms, ranks)]
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:  # implicit mode: broadcast axes first, then the labels seen once, in label order
+        counts = Counter(lhs.replace(",", "").replace(".", ""))
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
+    size = {}
+    for term, shape in zip(ins, shapes):
+        for c, n in zip(term, shape):
+            size[c] = max(size.get(c, 1), n)
+    ins = [
+        "".join(c if n == size[c] else spare.pop() for c, n in zip(term, shape))
+        for term, shape in zip(ins, shapes)
+    ]
+    return ins, out
+
+
+def einsum_jvp(argnum, t, ans, *args, optimize=False, **kwargs):
+    spec, positions, shapes = _einsum_key(args)
+    ins, out = _einsum_labels(spec, shapes)
+    ops = [args[p] for p in positions]
+    return _contract_jvp(list(ins), out, ops, positions.index(argnum), t, optimize)
+
+
+def einsum_vjp(argnum, g, ans, *args, optimize=False, **kwargs):
+    spec, positions, shapes = _einsum_key(args)
+    ins, out = _einsum_labels(spec, shapes)
+    ops = [args[p] for p in positions]
+    return _contract_vjp(list(ins), out, ops, positions.index(argnum), g, optimize)
+
+
+# Operands are varargs, so each position is its own argnum. numpy's einsum takes at most 63
+# operands; the interleaved form puts them at even positions, hence 126 registered argnums.
+for _argnum in range(126):
+    defjvp(np.einsum, argnum=_argnum)(functools.partial(einsum_jvp, _argnum))
+    defvjp(np.einsum, argnum=_argnum)(functools.partial(einsum_vjp, _argnum))
+
+
+# -- multi_dot: a chain of matrix products (first and last may be vectors) ----------------------
+def _multi_dot_labels(arrays):
+    n = len(arrays)
+    chain = _LETTERS[: n + 1]
+    ins = [chain[j : j + 2] for j in range(n)]
+    first, last = _ndim(arrays[0]) == 2, _ndim(arrays[-1]) == 2
+    ins[0] = ins[0] if first else ins[0][1:]
+    ins[-1] = ins[-1] if last else ins[-1][:1]
+    return ins, (chain[0] if first else "") + (chain[n] if last else "")
+
+
+@defjvp(np.linalg.multi_dot)
+def multi_dot_jvp(t, ans, arrays, **kwargs):
+    ins, out = _multi_dot_labels(arrays)
+    ops = list(arrays)
+    terms = [
+        _contract_jvp(ins, out, ops, i, ti, optimize="greedy")
+        for i, ti in enumerate(t)
+        if ti is not None
+    ]
+    return functools.reduce(np.add, terms)
+
+
+@defvjp(np.linalg.multi_dot)
+def multi_dot_vjp(g, ans, arrays, **kwargs):
+    ins, out = _multi_dot_labels(arrays)
+    ops = list(arrays)
+    return [_contract_vjp(ins, out, ops, i, g, optimize="greedy") for i in range(len(ops))]
+
+
+# -- cross products of 3-vectors ------------------------------------------------------------------
+def _cross_axes(a, b, ans, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    axisa, axisb = neg_axis(axisa, _ndim(a)), neg_axis(axisb, _ndim(b))
+    if _shape(a)[axisa] != 3 or _shape(b)[axisb] != 3:
+        raise NotImplementedError("dualdiff differentiates np.cross of 3-vectors only.")
+    return dict(axisa=axisa, axisb=axisb, axisc=neg_axis(axisc, _ndim(ans)))
+
+
+@defjvp(np.cross, argnum=0)
+def cross_jvp_a(t, ans, a, b, **kwargs):
+    ax = _cross_axes(a, b, ans, **kwargs)
+    return np.cross(align(t, max(_ndim(a), _ndim(b))), b, **ax)
+
+
+@defvjp(np.cross, argnum=0)
+def cross_vjp_a(g, ans, a, b, **kwargs):
+    # <g, da x b> = <da, b x g>
+    ax = _cross_axes(a, b, ans, **kwargs)
+    return np.cross(b, g, axisa=ax["axisb"], axisb=ax["axisc"], axisc=ax["axisa"])
+
+
+@defjvp(np.cross, argnum=1)
+def cross_jvp_b(t, ans, a, b, **kwargs):
+    ax = _cross_axes(a, b, ans, **kwargs)
+    return np.cross(a, align(t, max(_ndim(a), _ndim(b))), **ax)
+
+
+@defvjp(np.cross, argnum=1)
+def cross_vjp_b(g, ans, a, b, **kwargs):
+    # <g, a x db> = <db, g x a>
+    ax = _cross_axes(a, b, ans, **kwargs)
+    return np.cross(g, a, axisa=ax["axisc"], axisb=ax["axisa"], axisc=ax["axisb"])
+
+
+for _i, (_jvp, _vjp) in enumerate([(cross_jvp_a, cross_vjp_a), (cross_jvp_b, cross_vjp_b)]):
+    defjvp(np.linalg.cross, _i)(_jvp)
+    defvjp(np.linalg.cross, _i)(_vjp)
+
+
+# -- vecdot and matrix_transpose (numpy 2's array-API names) --------------------------------------
+def _vecdot_operands(x1, x2, axis):
+    # vecdot's axis counts within each operand; move it last, where broadcasting is plain
+    return np.moveaxis(x1, axis, -1), np.moveaxis(x2, axis, -1)
+
+
+@defjvp(np.linalg.vecdot, argnum=0)
+def vecdot_jvp_x1(t, ans, x1, x2, axis=-1):
+    _, y = _vecdot_operands(x1, x2, axis)
+    t = np.moveaxis(t, neg_axis(axis, _ndim(x1)), -1)
+    return np.sum(align(t, y.ndim) * y, axis=-1)
+
+
+@defvjp(np.linalg.vecdot, argnum=0)
+def vecdot_vjp_x1(g, ans, x1, x2, axis=-1):
+    _, y = _vecdot_operands(x1, x2, axis)
+    return np.moveaxis(g[..., None] * y, -1, neg_axis(axis, _ndim(x1)))
+
+
+@defjvp(np.linalg.vecdot, argnum=1)
+def vecdot_jvp_x2(t, ans, x1, x2, axis=-1):
+    x, _ = _vecdot_operands(x1, x2, axis)
+    t = np.moveaxis(t, neg_axis(axis, _ndim(x2)), -1)
+    return np.sum(x * align(t, x.ndim), axis=-1)
+
+
+@defvjp(np.linalg.vecdot, argnum=1)
+def vecdot_vjp_x2(g, ans, x1, x2, axis=-1):
+    x, _ = _vecdot_operands(x1, x2, axis)
+    return np.moveaxis(g[..., None] * x, -1, neg_axis(axis, _ndim(x2)))
+
+
+@defjvp(np.linalg.matrix_transpose)
+def matrix_transpose_jvp(t, ans, x):
+    return _mT(t)
+
+
+@defvjp(np.linalg.matrix_transpose)
+def matrix_transpose_vjp(g, ans, x):
+    return _mT(g)
+
+
+# -- inverse, solve, determinants ----------------------------------------------------------------
+@defjvp(np.linalg.inv)
+def inv_jvp(t, ans, a):
+    return -np.matmul(ans, np.matmul(t, ans))
+
+
+@defvjp(np.linalg.inv)
+def inv_vjp(g, ans, a):
+    ans_t = _mT(ans)
+    return -np.matmul(ans_t, np.matmul(g, ans_t))
+
+
+# numpy 2 reads b as a vector only when it is 1-d; otherwise b is a (stack of) matrices.
+@defjvp(np.linalg.solve, argnum=0)
+def solve_jvp_a(t, ans, a, b):
+    vec = _ndim(b) == 1
+    x = _col(ans, vec)
+    return _unpromote(-np.linalg.solve(a, np.matmul(align(t, x.ndim), x)), False, vec)
+
+
+@defvjp(np.linalg.solve, argnum=0)
+def solve_vjp_a(g, ans, a, b):
+    vec = _ndim(b) == 1
+    gb = np.linalg.solve(_mT(a), _col(g, vec))
+    return -np.matmul(gb, _mT(_col(ans, vec)))
+
+
+@defjvp(np.linalg.solve, argnum=1)
+def solve_jvp_b(t, ans, a, b):
+    vec = _ndim(b) == 1
+    return _unpromote(np.linalg.solve(a, align(_col(t, vec), _ndim(a))), False, vec)
+
+
+@defvjp(np.linalg.solve, argnum=1)
+def solve_vjp_b(g, ans, a, b):
+    vec = _ndim(b) == 1
+    return _unpromote(np.linalg.solve(_mT(a), _col(g, vec)), False, vec)
+
+
+def _logdet_jvp(t, a):
+    # d log|det a| = trace(a^-1 da)
+    return np.sum(_mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+
+
+@defjvp(np.linalg.det)
+def det_jvp(t, ans, a):
+    return ans * _logdet_jvp(t, a)
+
+
+@defvjp(np.linalg.det)
+def det_vjp(g, ans, a):
+    return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
+
+
+@defjvp(np.linalg.slogdet)
+def slogdet_jvp(t, ans, a):
+    return None, _logdet_jvp(t, a)  # the sign is piecewise constant
+
+
+@defvjp(np.linalg.slogdet)
+def slogdet_vjp(g, ans, a):
+    if g[1] is None:
+        return None
+    return g[1][..., None, None] * _mT(np.linalg.inv(a))
+
+
+# -- symmetric input read from one triangle (cholesky, eigh, hermitian svd / pinv) --------------
+def _sym_tangent(t, lower):
+    """Tangent of the symmetric matrix numpy builds from one triangle of its input."""
+    strict = np.tri(t.shape[-1], k=-1)
+    strict = strict if lower else strict.T
+    return t * (strict + np.eye(t.shape[-1])) + _mT(t * strict)
+
+
+def _sym_cotangent(g, lower):
+    """Adjoint of :func:`_sym_tangent`: the other triangle gets no cotangent."""
+    strict = np.tri(g.shape[-1], k=-1)
+    strict = strict if lower else strict.T
+    return (g + _mT(g)) * strict + g * np.eye(g.shape[-1])
+
+
+def _phi(x):
+    """Lower triangle with half the diagonal (the Cholesky factor's share of a symmetric step)."""
+    n = x.shape[-1]
+    return x * (np.tri(n, k=-1) + 0.5 * np.eye(n))
+
+
+@defjvp(np.linalg.cholesky)
+def cholesky_jvp(t, ans, a, upper=False):
+    low = _mT(ans) if upper else ans
+    low_inv = np.linalg.inv(low)
+    ds = _sym_tangent(t, not upper)
+    dlow = np.matmul(low, _phi(np.matmul(low_inv, np.matmul(ds, _mT(low_inv)))))
+    return _mT(dlow) if upper else dlow
+
+
+@defvjp(np.linalg.cholesky)
+def cholesky_vjp(g, ans, a, upper=False):
+    low, glow = (_mT(ans), _mT(g)) if upper else (ans, g)
+    low_inv = np.linalg.inv(low)
+    gs = np.matmul(_mT(low_inv), np.matmul(_phi(np.matmul(_mT(low), glow)), low_inv))
+    return _sym_cotangent(gs, not upper)
+
+
+def _gaps(w):
+    """``1 / (w_j - w_i)`` off the diagonal, 0 on it (eigen- and singular-vector rules)."""
+    eye = np.eye(w.shape[-1])
+    return (1.0 - eye) / (w[..., None, :] - w[..., :, None] + eye)
+
+
+@defjvp(np.linalg.eigh)
+def eigh_jvp(t, ans, a, UPLO="L"):
+    w, v = ans
+    p = np.matmul(_mT(v), np.matmul(_sym_tangent(t, UPLO.upper() == "L"), v))
+    return _diag(p), np.matmul(v, _gaps(w) * p)
+
+
+@defvjp(np.linalg.eigh)
+def eigh_vjp(g, ans, a, UPLO="L"):
+    w, v = ans
+    gw, gv = g
+    if gw is None and gv is None:
+        return None
+    inner = 0.0 if gw is None else _diag_embed(gw)
+    if gv is not None:
+        inner = inner + _gaps(w) * np.matmul(_mT(v), gv)
+    return _sym_cotangent(np.matmul(v, np.matmul(inner, _mT(v))), UPLO.upper() == "L")
+
+
+@defjvp(np.linalg.eigvalsh)
+def eigvalsh_jvp(t, ans, a, UPLO="L"):
+    v = np.linalg.eigh(a, UPLO=UPLO)[1]
+    return np.sum(v * np.matmul(_sym_tangent(t, UPLO.upper() == "L"), v), axis=-2)
+
+
+@defvjp(np.linalg.eigvalsh)
+def eigvalsh_vjp(g, ans, a, UPLO="L"):
+    v = np.linalg.eigh(a, UPLO=UPLO)[1]
+    return _sym_cotangent(np.matmul(v * g[..., None, :], _mT(v)), UPLO.upper() == "L")
+
+
+# -- singular value decomposition ---------------------------------------------------------------
+def _svd_input(x, hermitian, sym):
+    """With ``hermitian=True`` numpy reads the lower triangle: map tangents or cotangents."""
+    return sym(x, True) if hermitian else x
+
+
+def _reduced(u, vh, a, full_matrices, want_vectors):
+    """The reduced factors; rectangular full_matrices factors are refused if they are used."""
+    m, n = _shape(a)[-2:]
+    if not full_matrices or m == n:
+        return u, vh
+    if want_vectors:
+        raise NotImplementedError(
+            "dualdiff differentiates np.linalg.svd(a, full_matrices=True) for square a only: "
+            "the extra singular vectors of a rectangular matrix are not unique. "
+            "Pass full_matrices=False."
+        )
+    k = min(m, n)
+    return u[..., :, :k], vh[..., :k, :]
+
+
+def _svdvals_jvp(t, a, hermitian=False):
+    u, _, vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+    da = _svd_input(t, hermitian, _sym_tangent)
+    return np.sum(u * np.matmul(da, _mT(vh)), axis=-2)
+
+
+def _svdvals_vjp(g, a, hermitian=False):
+    u, _, vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+    return _svd_input(np.matmul(u * g[..., None, :], vh), hermitian, _sym_cotangent)
+
+
+@defjvp(np.linalg.svd)
+def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    if not compute_uv:
+        return _svdvals_jvp(t, a, hermitian)
+    u, s, vh = ans
+    _reduced(u, vh, a, full_matrices, want_vectors=True)
+    v = _mT(vh)
+    da = _svd_input(t, hermitian, _sym_tangent)
+    dav = np.matmul(da, v)
+    dp = np.matmul(_mT(u), dav)
+    f = _gaps(s * s)
+    dp_s, s_dp = dp * s[..., None, :], s[..., :, None] * dp
+    du = np.matmul(u, f * (dp_s + _mT(dp_s)))
+    dv = np.matmul(v, f * (s_dp + _mT(s_dp)))
+    m, n = _shape(a)[-2:]
+    k = min(m, n)
+    if m > k:  # the part of da v outside the span of u
+        du = du + (dav - np.matmul(u, dp)) / s[..., None, :]
+    if n > k:
+        dv = dv + (np.matmul(_mT(da), u) - np.matmul(v, _mT(dp))) / s[..., None, :]
+    return du, _diag(dp), _mT(dv)
+
+
+@defvjp(np.linalg.svd)
+def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    if not compute_uv:
+        return _svdvals_vjp(g, a, hermitian)
+    gu, gs, gvh = g
+    u, s, vh = _reduced(ans[0], ans[2], a, full_matrices, gu is not None or gvh is not None)
+    m, n = _shape(a)[-2:]
+    k = min(m, n)
+    v = _mT(vh)
+    f = _gaps(s * s)
+    inner = 0.0 if gs is None else _diag_embed(gs)
+    outer = 0.0
+    if gu is not None:
+        j = f * np.matmul(_mT(u), gu)
+        inner = inner + (j + _mT(j)) * s[..., None, :]
+        if m > k:
+            proj = gu - np.matmul(u, np.matmul(_mT(u), gu))
+            outer = outer + np.matmul(proj / s[..., None, :], vh)
+    if gvh is not None:
+        gv = _mT(gvh)
+        j = f * np.matmul(vh, gv)
+        inner = inner + s[..., :, None] * (j + _mT(j))
+        if n > k:
+            proj = gv - np.matmul(v, np.matmul(vh, gv))
+            outer = outer + np.matmul(u / s[..., None, :], _mT(proj))
+    if gs is None and gu is None and gvh is None:
+        return None
+    ga = np.matmul(u, np.matmul(inner, vh)) + outer
+    return _svd_input(ga, hermitian, _sym_cotangent)
+
+
+@defjvp(np.linalg.svdvals)
+def svdvals_jvp(t, ans, x):
+    return _svdvals_jvp(t, x)
+
+
+@defvjp(np.linalg.svdvals)
+def svdvals_vjp(g, ans, x):
+    return _svdvals_vjp(g, x)
+
+
+# -- QR (m >= n) --------------------------------------------------------------------------------
+def _qr_factors(ans, a, mode):
+    m, n = _shape(a)[-2:]
+    if m < n or mode not in ("reduced", "complete", "r") or (mode == "complete" and m != n):
+        raise NotImplementedError(
+            "dualdiff differentiates np.linalg.qr for m >= n in mode 'reduced' or 'r' "
+            f"('complete' when square); got shape {_shape(a)} and mode {mode!r}."
+        )
+    return np.linalg.qr(a) if mode == "r" else ans
+
+
+@defjvp(np.linalg.qr)
+def qr_jvp(t, ans, a, mode="reduced"):
+    q, r = _qr_factors(ans, a, mode)
+    r_inv = np.linalg.inv(r)
+    c = np.matmul(_mT(q), np.matmul(t, r_inv))
+    low = c * np.tri(c.shape[-1], k=-1)
+    dr_rinv = c - (low - _mT(low))  # dR R^-1: c minus its antisymmetric (Q^T dQ) part
+    dr = np.matmul(dr_rinv, r)
+    if mode == "r":
+        return dr
+    return np.matmul(t, r_inv) - np.matmul(q, dr_rinv), dr
+
+
+@defvjp(np.linalg.qr)
+def qr_vjp(g, ans, a, mode="reduced"):
+    q, r = _qr_factors(ans, a, mode)
+    gq, gr = (None, g) if mode == "r" else g
+    if gq is None and gr is None:
+        return None
+    m = 0.0 if gr is None else np.matmul(r, _mT(gr))
+    if gq is not None:
+        m = m - np.matmul(_mT(gq), q)
+    b = np.matmul(q, _sym_tangent(m, True))  # the lower triangle of m copied to the upper
+    b = b if gq is None else b + gq
+    return np.matmul(b, _mT(np.linalg.inv(r)))
+
+
+# -- pseudo-inverse and least squares (full rank) ---------------------------------------------
+def _pinv_jvp(p, a, da):
+    """Tangent of p = pinv(a) at full rank."""
+    pp_t = np.matmul(p, _mT(p))
+    pt_p = np.matmul(_mT(p), p)
+    da_t = _mT(da)
+    y = np.matmul(pp_t, da_t)
+    z = np.matmul(da_t, pt_p)
+    return (
+        -np.matmul(p, np.matmul(da, p))
+        + y - np.matmul(np.matmul(y, a), p)
+        + z - np.matmul(p, np.matmul(a, z))
+    )  # fmt: skip
+
+
+def _pinv_vjp(p, a, g):
+    """Cotangent of a from the cotangent g of p = pinv(a) at full rank."""
+    p_t = _mT(p)
+    g_t = _mT(g)
+    w = np.matmul(g_t, np.matmul(p, p_t))
+    x = np.matmul(np.matmul(p_t, p), g_t)
+    return (
+        -np.matmul(p_t, np.matmul(g, p_t))
+        + w - np.matmul(a, np.matmul(p, w))
+        + x - np.matmul(np.matmul(x, p), a)
+    )  # fmt: skip
+
+
+@defjvp(np.linalg.pinv)
+def pinv_jvp(t, ans, a, rcond=None, hermitian=False, **kwargs):
+    a_eff = _svd_input(a, hermitian, _sym_tangent)
+    return _pinv_jvp(ans, a_eff, _svd_input(t, hermitian, _sym_tangent))
+
+
+@defvjp(np.linalg.pinv)
+def pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kwargs):
+    a_eff = _svd_input(a, hermitian, _sym_tangent)
+    return _svd_input(_pinv_vjp(ans, a_eff, g), hermitian, _sym_cotangent)
+
+
+def _lstsq_parts(ans, a, b):
+    x, _, rank, _ = ans
+    if rank < min(_shape(a)):
+        raise NotImplementedError("dualdiff differentiates np.linalg.lstsq at full rank only.")
+    vec = _ndim(b) == 1
+    x, b = _col(x, vec), _col(b, vec)
+    return np.linalg.pinv(a), x, b, b - np.matmul(a, x), vec
+
+
+# outputs: x, residuals (non-empty when m > n), rank (an int), singular values of a
+@defjvp(np.linalg.lstsq, argnum=0)
+def lstsq_jvp_a(t, ans, a, b, rcond=None):
+    p, x, bm, r, vec = _lstsq_parts(ans, a, b)
+    dx = _unpromote(np.matmul(_pinv_jvp(p, a, t), bm), False, vec)
+    # at the optimum a^T r = 0, so the residuals move only through da x
+    dres = -2.0 * np.sum(r * np.matmul(t, x), axis=-2) if np.size(ans[1]) else None
+    return dx, dres, None, _svdvals_jvp(t, a)
+
+
+@defvjp(np.linalg.lstsq, argnum=0)
+def lstsq_vjp_a(g, ans, a, b, rcond=None):
+    p, x, bm, r, vec = _lstsq_parts(ans, a, b)
+    gx, gres, _, gs = g
+    terms = []
+    if gx is not None:
+        terms.append(_pinv_vjp(p, a, np.matmul(_col(gx, vec), _mT(bm))))
+    if gres is not None and np.size(ans[1]):
+        terms.append(-2.0 * np.matmul(r * gres[..., None, :], _mT(x)))
+    if gs is not None:
+        terms.append(_svdvals_vjp(gs, a))
+    return functools.reduce(np.add, terms) if terms else None
+
+
+@defjvp(np.linalg.lstsq, argnum=1)
+def lstsq_jvp_b(t, ans, a, b, rcond=None):
+    p, x, bm, r, vec = _lstsq_parts(ans, a, b)
+    dx = np.matmul(p, _col(t, vec))
+    dres = 2.0 * np.sum(r * _col(t, vec), axis=-2) if np.size(ans[1]) else None
+    return _unpromote(dx, False, vec), dres, None, None
+
+
+@defvjp(np.linalg.lstsq, argnum=1)
+def lstsq_vjp_b(g, ans, a, b, rcond=None):
+    p, x, bm, r, vec = _lstsq_parts(ans, a, b)
+    gx, gres, _, _ = g
+    terms = []
+    if gx is not None:
+        terms.append(np.matmul(_mT(p), _col(gx, vec)))
+    if gres is not None and np.size(ans[1]):
+        terms.append(2.0 * r * gres[..., None, :])
+    return _unpromote(functools.reduce(np.add, terms), False, vec) if terms else None
+
+
+# -- matrix powers ---------------------------------------------------------------------------
+def _powers(x, m):
+    """``[x^0 (None), x, x^2, ..., x^(m-1)]``, None standing for the identity."""
+    out = [None, x]
+    while len(out) < m:
+        out.append(np.matmul(out[-1], x))
+    return out[:m]
+
+
+def _sandwich(left, mid, right):
+    mid = mid if left is None else np.matmul(left, mid)
+    return mid if right is None else np.matmul(mid, right)
+
+
+def _power_sum(x, d, m, transpose=False):
+    # d(x^m) = sum_i x^i dx x^(m-1-i); its adjoint uses the transposed powers
+    pw = [p if p is None or not transpose else _mT(p) for p in _powers(x, m)]
+    return functools.reduce(np.add, [_sandwich(pw[i], d, pw[m - 1 - i]) for i in range(m)])
+
+
+@defjvp(np.linalg.matrix_power)
+def matrix_power_jvp(t, ans, a, n):
+    if n == 0:
+        return None
+    if n > 0:
+        return _power_sum(a, t, n)
+    b = np.linalg.inv(a)
+    return _power_sum(b, -np.matmul(b, np.matmul(t, b)), -n)
+
+
+@defvjp(np.linalg.matrix_power)
+def matrix_power_vjp(g, ans, a, n):
+    if n == 0:
+        return None
+    if n > 0:
+        return _power_sum(a, g, n, transpose=True)
+    b_t = _mT(np.linalg.inv(a))
+    return -np.matmul(b_t, np.matmul(_power_sum(_mT(b_t), g, -n, transpose=True), b_t))
+
+
+# -- norms: jvp = sum(t * d) over the reduced axes, vjp = g * d, with d = d norm / d x ------------
+def _vector_norm_axes(x, axis):
+    return tuple(a % _ndim(x) for a in np.atleast_1d(neg_axis(axis, _ndim(x))))
+
+
+def _vector_norm_d(x, ans, axes, keepdims, ord):
+    a = ans if keepdims else np.expand_dims(ans, axes)
+    if ord == 0:
+        return None  # a count of nonzeros
+    if ord in (np.inf, -np.inf):
+        hit = np.abs(x) == a
+        return np.sign(x) * hit / np.sum(hit, axis=axes, keepdims=True)
+    if ord == 2 or ord is None:
+        zero = a == 0  # the norm is not differentiable at 0: use the subgradient 0
+        return np.where(zero, 0.0, x / np.where(zero, 1.0, a))
+    return np.sign(x) * (np.abs(x) / a) ** (ord - 1)
+
+
+@defjvp(np.linalg.vector_norm)
+def vector_norm_jvp(t, ans, x, axis=None, keepdims=False, ord=2):
+    axes = _vector_norm_axes(x, axis)
+    d = _vector_norm_d(x, ans, axes, keepdims, ord)
+    if d is None:
+        return None
+    return np.sum(t * d, axis=tuple(a - _ndim(x) for a in axes), keepdims=keepdims)
+
+
+@defvjp(np.linalg.vector_norm)
+def vector_norm_vjp(g, ans, x, axis=None, keepdims=False, ord=2):
+    axes = _vector_norm_axes(x, axis)
+    d = _vector_norm_d(x, ans, axes, keepdims, ord)
+    if d is None:
+        return None
+    return (g if keepdims else np.expand_dims(g, tuple(a + 1 for a in axes))) * d
+
+
+def _matrix_norm_d(x, ans, keepdims, ord):
+    if ord == "fro":
+        return _vector_norm_d(x, ans, (_ndim(x) - 2, _ndim(x) - 1), keepdims, 2)
+    if ord in ("nuc", 2, -2):
+        u, _, vh = np.linalg.svd(x, full_matrices=False)
+        if ord == "nuc":
+            return np.matmul(u, vh)
+        i = slice(0, 1) if ord == 2 else slice(-1, None)
+        return np.matmul(u[..., :, i], vh[..., i, :])
+    # 1 / -1: extreme column of absolute sums; inf / -inf: extreme row
+    axis = -2 if ord in (1, -1) else -1
+    sums = np.sum(np.abs(x), axis=axis, keepdims=True)
+    other = -1 if axis == -2 else -2
+    pick = np.argmax if ord in (1, np.inf) else np.argmin  # constant ops: a one-hot subgradient
+    hit = np.expand_dims(np.arange(sums.shape[other]), axis) == pick(sums, other, keepdims=True)
+    return np.sign(x) * hit
+
+
+@defjvp(np.linalg.matrix_norm)
+def matrix_norm_jvp(t, ans, x, keepdims=False, ord="fro"):
+    return np.sum(t * _matrix_norm_d(x, ans, keepdims, ord), axis=(-2, -1), keepdims=keepdims)
+
+
+@defvjp(np.linalg.matrix_norm)
+def matrix_norm_vjp(g, ans, x, keepdims=False, ord="fro"):
+    g = g if keepdims else g[..., None, None]
+    return g * _matrix_norm_d(x, ans, keepdims, ord)

@@ -12,11 +12,18 @@ derivative: their partial raises, so pass them as constants.
 
 import numpy as np
 import scipy.special as sc
-from scipy.special import _ufuncs  # the Hurwitz zeta and spherical Bessel ufuncs
+from scipy.special import _ufuncs  # the Hurwitz zeta ufunc behind scipy.special.zeta(x, q)
 
 from dualdiff._batch import align, neg_axis
-from dualdiff._registry import defjvp, defpartials, defvjp
-from dualdiff.scipy.special import _logsumexp, log_softmax, polygamma, softmax
+from dualdiff._registry import defconstant, defjvp, defpartials, defvjp
+from dualdiff.scipy.special import (
+    _logsumexp,
+    _logsumexp_sign,
+    log_softmax,
+    polygamma,
+    softmax,
+    spherical_jn,
+)
 
 SQRT_PI = np.sqrt(np.pi)
 SQRT_2PI = np.sqrt(2.0 * np.pi)
@@ -166,19 +173,10 @@ defpartials(
 )
 
 
-def _spherical_jn_dz(ans, n, z):
-    # (n j_{n-1} - (n+1) j_{n+1}) / (2n+1): no 1/z, so exact at z = 0; n = 0 drops j_{-1}.
-    below = n * _ufuncs._spherical_jn(np.maximum(n - 1, 0), z)
-    return (below - (n + 1) * _ufuncs._spherical_jn(n + 1, z)) / (2 * n + 1)
-
-
-defpartials(_ufuncs._spherical_jn, _constant("spherical_jn", "n"), _spherical_jn_dz)
-
-
 # -- NumPy's special functions (Python functions, dispatched through __array_function__) ----------
 def _dsinc(x):
     # sinc(x) = j_0(pi x), so sinc' = -pi j_1(pi x): smooth through x = 0, no 0 / 0.
-    return -np.pi * _ufuncs._spherical_jn(1, np.pi * x)
+    return -np.pi * spherical_jn(1, np.pi * x)
 
 
 @defjvp(np.sinc)
@@ -202,6 +200,9 @@ def i0_vjp(g, ans, x):
 
 
 # -- dualdiff.scipy.special: SciPy's Python-level functions as primitives --------------------------
+defconstant(_logsumexp_sign)
+
+
 @defjvp(polygamma, argnum=1)
 def polygamma_jvp(t, ans, n, x):
     return align(t, np.ndim(ans)) * polygamma(np.add(n, 1), x)
@@ -212,37 +213,49 @@ def polygamma_vjp(g, ans, n, x):
     return g * polygamma(np.add(n, 1), x)
 
 
+@defjvp(spherical_jn, argnum=1)
+def spherical_jn_jvp(t, ans, n, z, derivative=False):
+    return align(t, np.ndim(ans)) * _spherical_jn_dz(n, z, derivative)
+
+
+@defvjp(spherical_jn, argnum=1)
+def spherical_jn_vjp(g, ans, n, z, derivative=False):
+    return g * _spherical_jn_dz(n, z, derivative)
+
+
+def _spherical_jn_dz(n, z, derivative):
+    # (n f_{n-1} - (n+1) f_{n+1}) / (2n+1) for f = j or j': no 1/z, so exact at z = 0 (where
+    # SciPy's j_{n-1} - (n+1) j_n / z is 0 / 0); n = 0 drops the j_{-1} term.
+    below = n * spherical_jn(np.maximum(np.subtract(n, 1), 0), z, derivative)
+    above = np.add(n, 1) * spherical_jn(np.add(n, 1), z, derivative)
+    return (below - above) / np.add(np.multiply(n, 2), 1)
+
+
 def _lse_weights(ans, a, b, axis, return_sign):
     """``exp(a - out) * sign`` (the derivative of out in ``b * exp(a)``), its shape and axes.
 
     ``out`` is kept on the reduced axes so it broadcasts back; a slice that is all ``-inf``
     (out = -inf) gets zero weights instead of exp(-inf + inf) = NaN.
     """
-    out, sgn = ans if return_sign else (ans, None)
     shape = np.broadcast_shapes(np.shape(a), np.shape(b)) if b is not None else np.shape(a)
     shape = shape or (1,)  # SciPy reduces a 0-d input as shape (1,)
     axes = neg_axis(axis, len(shape))
     reduced = set(np.atleast_1d(axes).tolist())
     kept = tuple(1 if i - len(shape) in reduced else n for i, n in enumerate(shape))
-    out = np.reshape(out, kept)
+    out = np.reshape(ans, kept)
     e = np.exp(a - np.where(out == -np.inf, 0.0, out))
-    if sgn is not None:
-        e = e * np.reshape(sgn, kept)
+    if return_sign:  # out = log|s|, so d out = ds / s
+        e = e * _logsumexp_sign(a, b, axis, True)
     return e, shape, kept, axes
 
 
 def _lse_jvp(t, ans, a, b, axis, keepdims, return_sign, scale):
     e, shape, _, axes = _lse_weights(ans, a, b, axis, return_sign)
     w = e if scale is None else scale * e
-    dout = np.sum(align(t, len(shape)) * w, axis=axes, keepdims=keepdims)
-    return (dout, None) if return_sign else dout
+    return np.sum(align(t, len(shape)) * w, axis=axes, keepdims=keepdims)
 
 
 def _lse_vjp(g, ans, a, b, axis, keepdims, return_sign, scale):
-    if return_sign:
-        g = g[0]  # the sign carries no derivative
-        if g is None:
-            return None
     e, shape, kept, _ = _lse_weights(ans, a, b, axis, return_sign)
     w = e if scale is None else scale * e
     # Over the full broadcast shape of a and b; the engine sums it back to the argument's.

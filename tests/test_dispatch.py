@@ -1,0 +1,84 @@
+"""jacobian(mode=...), the cost-model plan, memory-aware chunking, executors."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import dualdiff as dd
+
+
+def f_tall(x):  # n = 4 inputs, m = 40 outputs
+    return np.sin(x)[:, None] * np.cos(np.arange(10.0)) + x[:, None] ** 2
+
+
+def f_wide(x):  # n = 60 inputs, m = 3 outputs
+    return np.stack([np.sum(np.sin(x)), np.sum(x**2), np.sum(np.tanh(x) * x)])
+
+
+def analytic_tall(x):
+    J = np.zeros((4, 10, 4))
+    for i in range(4):
+        J[i, :, i] = np.cos(x[i]) * np.cos(np.arange(10.0)) + 2 * x[i]
+    return J
+
+
+X4 = np.linspace(0.1, 0.9, 4)
+X60 = np.linspace(-1.0, 1.0, 60)
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+@pytest.mark.parametrize("chunk_size", [None, 1, 3])
+def test_every_mode_and_chunking_gives_the_same_jacobian(mode, chunk_size):
+    J = dd.jacobian(f_tall, mode=mode, chunk_size=chunk_size)(X4)
+    np.testing.assert_allclose(J, analytic_tall(X4), rtol=1e-12)
+
+
+def test_wide_function_rows_are_gradients():
+    J = dd.jacobian(f_wide)(X60)
+    expected = np.stack([np.cos(X60), 2 * X60, np.tanh(X60) + X60 / np.cosh(X60) ** 2])
+    np.testing.assert_allclose(J, expected, rtol=1e-12)
+
+
+def test_auto_picks_forward_for_tall_and_reverse_for_wide():
+    tall = dd.plan_jacobian(lambda x: np.tanh(np.outer(np.sin(x), np.ones(1000))), np.ones(10))
+    wide = dd.plan_jacobian(lambda x: np.sin(x)[:10] * np.sum(x), np.ones(1000))
+    assert (tall.mode, tall.n, tall.m) == ("forward", 10, 10000)
+    assert (wide.mode, wide.n, wide.m) == ("reverse", 1000, 10)
+    assert "forward" in str(tall) and "why" in str(tall) and "n = 10" in str(tall)
+
+
+def test_max_memory_chunks_the_basis():
+    plan = dd.plan_jacobian(f_wide, X60, mode="forward", max_memory=8 * 1000)
+    assert plan.passes > 1 and plan.chunk_size < 60 and plan.memory <= 8 * 1000
+    J = dd.jacobian(f_wide, mode="forward", max_memory=8 * 1000)(X60)
+    np.testing.assert_allclose(J, dd.jacrev(f_wide)(X60), rtol=1e-12)
+
+
+def test_plan_reports_requested_mode_and_passes():
+    plan = dd.plan_jacobian(f_tall, X4, mode="reverse", chunk_size=7)
+    assert plan.mode == "reverse" and plan.chunk_size == 7 and plan.passes == 6
+    assert "chunk_size" in plan.reason
+
+
+def test_tuple_argnums():
+    g = lambda a, b: np.sin(a) * b  # noqa: E731
+    Ja, Jb = dd.jacobian(g, argnums=(0, 1))(X4, X4 + 1)
+    np.testing.assert_allclose(Ja, np.diag(np.cos(X4) * (X4 + 1)), rtol=1e-12)
+    np.testing.assert_allclose(Jb, np.diag(np.sin(X4)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_thread_pool_executor(mode):
+    with ThreadPoolExecutor(4) as ex:
+        J = dd.jacobian(f_tall, mode=mode, chunk_size=3, executor=ex)(X4)
+    np.testing.assert_allclose(J, analytic_tall(X4), rtol=1e-12)
+
+
+def test_dask_distributed_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        J = dd.jacobian(f_tall, mode="reverse", chunk_size=8, executor=client.get_executor())(X4)
+    np.testing.assert_allclose(J, analytic_tall(X4), rtol=1e-12)
