@@ -206,31 +206,40 @@ def jacobian(
     _check_mode(mode)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
+    plans = {}  # the probe runs once per argument shapes; later calls reuse its plan
+
     def jac(*args):
         args = tuple(as_input(a) if i in nums else a for i, a in enumerate(args))
-        jacs = tuple(_jacobian_one(f, args, i, mode, chunk_size, max_memory, executor)
-                     for i in nums)  # fmt: skip
-        return jacs[0] if isinstance(argnums, int) else jacs
+        key = tuple(np.shape(a) for a in args)
+        jacs = []
+        for i in nums:
+            probe = None
+            if (i, key) not in plans:
+                probe = _probe(f, args, i)
+                plans[i, key] = (_choose(probe, mode, chunk_size, max_memory), probe.out_shape)
+            plan, out_shape = plans[i, key]
+            jacs.append(_run(plan, f, args, i, out_shape, executor, probe))
+        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
 
     return jac
 
 
-def _jacobian_one(f, args, argnum, mode, chunk_size, max_memory, executor):
-    probe = _probe(f, args, argnum)
-    plan = _choose(probe, mode, chunk_size, max_memory)
-    in_shape = np.shape(args[argnum])
+def _run(plan, f, args, argnum, out_shape, executor, probe):
+    """Carry out ``plan``: chunks of directions, sequentially or on ``executor``."""
     forward = plan.mode == "forward"
     total = plan.n if forward else plan.m
-    bounds = [(s, min(s + plan.chunk_size, total)) for s in range(0, total, plan.chunk_size)]
+    k = plan.chunk_size
+    bounds = [(s, min(s + k, total)) for s in range(0, total, k)]
     if executor is not None:
         task = _forward_chunk if forward else _reverse_chunk
         futures = [executor.submit(task, f, args, argnum, a, b) for a, b in bounds]
         blocks = [fut.result() for fut in futures]
     elif forward:
         blocks = [_forward_chunk(f, args, argnum, a, b) for a, b in bounds]
-    else:
-        blocks = [_sweep(probe.recording, probe.out_shape, a, b) for a, b in bounds]
-    return _assemble(blocks, forward, probe.out_shape, in_shape)
+    else:  # one recording, swept once per chunk (the probe's, when it just ran)
+        recording = probe.recording if probe is not None else _record(f, args, (argnum,))
+        blocks = [_sweep(recording, out_shape, a, b) for a, b in bounds]
+    return _assemble(blocks, forward, out_shape, np.shape(args[argnum]))
 
 
 def _basis_chunk(shape, start, stop):

@@ -585,19 +585,9 @@ def _svd_input(x, hermitian, sym):
     return sym(x, True) if hermitian else x
 
 
-def _reduced(u, vh, a, full_matrices, want_vectors):
-    """The reduced factors; rectangular full_matrices factors are refused if they are used."""
+def _full_rectangular(a, full_matrices):
     m, n = _shape(a)[-2:]
-    if not full_matrices or m == n:
-        return u, vh
-    if want_vectors:
-        raise NotImplementedError(
-            "dualdiff differentiates np.linalg.svd(a, full_matrices=True) for square a only: "
-            "the extra singular vectors of a rectangular matrix are not unique. "
-            "Pass full_matrices=False."
-        )
-    k = min(m, n)
-    return u[..., :, :k], vh[..., :k, :]
+    return full_matrices and m != n
 
 
 def _svdvals_jvp(t, a, hermitian=False):
@@ -611,12 +601,24 @@ def _svdvals_vjp(g, a, hermitian=False):
     return _svd_input(np.matmul(u * g[..., None, :], vh), hermitian, _sym_cotangent)
 
 
+def _nan_pad(x, size, axis):
+    """Append ``size`` NaN slices along ``axis``: tangents of non-unique singular vectors."""
+    if size == 0:
+        return x
+    shape = list(x.shape)
+    shape[axis] = size
+    return np.concatenate([x, np.full(shape, np.nan)], axis=axis)
+
+
 @defjvp(np.linalg.svd)
 def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         return _svdvals_jvp(t, a, hermitian)
     u, s, vh = ans
-    _reduced(u, vh, a, full_matrices, want_vectors=True)
+    m, n = _shape(a)[-2:]
+    k = min(m, n)
+    if _full_rectangular(a, full_matrices):
+        u, vh = u[..., :, :k], vh[..., :k, :]
     v = _mT(vh)
     da = _svd_input(t, hermitian, _sym_tangent)
     dav = np.matmul(da, v)
@@ -625,23 +627,43 @@ def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     dp_s, s_dp = dp * s[..., None, :], s[..., :, None] * dp
     du = np.matmul(u, f * (dp_s + _mT(dp_s)))
     dv = np.matmul(v, f * (s_dp + _mT(s_dp)))
-    m, n = _shape(a)[-2:]
-    k = min(m, n)
     if m > k:  # the part of da v outside the span of u
         du = du + (dav - np.matmul(u, dp)) / s[..., None, :]
     if n > k:
         dv = dv + (np.matmul(_mT(da), u) - np.matmul(v, _mT(dp))) / s[..., None, :]
-    return du, _diag(dp), _mT(dv)
+    dvh = _mT(dv)
+    if _full_rectangular(a, full_matrices):
+        # The extra columns of u (rows of vh) are any basis of a complement: NaN says so loudly,
+        # while everything computed from s and the first min(m, n) vectors stays exact.
+        du, dvh = _nan_pad(du, m - k, -1), _nan_pad(dvh, n - k, -2)
+    return du, _diag(dp), dvh
+
+
+def _unique_part(g, k, axis):
+    """The cotangent of the first ``k`` singular vectors; the rest must be exactly zero."""
+    if g is None or g.shape[axis] == k:
+        return g
+    rest = g[..., :, k:] if axis == -1 else g[..., k:, :]
+    if np.any(rest != 0):
+        raise NotImplementedError(
+            "np.linalg.svd(a, full_matrices=True) of a rectangular matrix: the result uses the "
+            "extra singular vectors, which are not unique, so it has no derivative here. "
+            "Pass full_matrices=False (or use only s and the first min(m, n) vectors)."
+        )
+    return g[..., :, :k] if axis == -1 else g[..., :k, :]
 
 
 @defvjp(np.linalg.svd)
 def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         return _svdvals_vjp(g, a, hermitian)
-    gu, gs, gvh = g
-    u, s, vh = _reduced(ans[0], ans[2], a, full_matrices, gu is not None or gvh is not None)
+    u, s, vh = ans
     m, n = _shape(a)[-2:]
     k = min(m, n)
+    gu, gs, gvh = _unique_part(g[0], k, -1), g[1], _unique_part(g[2], k, -2)
+    if gs is None and gu is None and gvh is None:
+        return None
+    u, vh = u[..., :, :k], vh[..., :k, :]
     v = _mT(vh)
     f = _gaps(s * s)
     inner = 0.0 if gs is None else _diag_embed(gs)
@@ -659,8 +681,6 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
         if n > k:
             proj = gv - np.matmul(v, np.matmul(vh, gv))
             outer = outer + np.matmul(u / s[..., None, :], _mT(proj))
-    if gs is None and gu is None and gvh is None:
-        return None
     ga = np.matmul(u, np.matmul(inner, vh)) + outer
     return _svd_input(ga, hermitian, _sym_cotangent)
 
@@ -844,68 +864,3 @@ def matrix_power_vjp(g, ans, a, n):
         return _power_sum(a, g, n, transpose=True)
     b_t = _mT(np.linalg.inv(a))
     return -np.matmul(b_t, np.matmul(_power_sum(_mT(b_t), g, -n, transpose=True), b_t))
-
-
-# -- norms: jvp = sum(t * d) over the reduced axes, vjp = g * d, with d = d norm / d x ------------
-def _vector_norm_axes(x, axis):
-    return tuple(a % _ndim(x) for a in np.atleast_1d(neg_axis(axis, _ndim(x))))
-
-
-def _vector_norm_d(x, ans, axes, keepdims, ord):
-    a = ans if keepdims else np.expand_dims(ans, axes)
-    if ord == 0:
-        return None  # a count of nonzeros
-    if ord in (np.inf, -np.inf):
-        hit = np.abs(x) == a
-        return np.sign(x) * hit / np.sum(hit, axis=axes, keepdims=True)
-    if ord == 2 or ord is None:
-        zero = a == 0  # the norm is not differentiable at 0: use the subgradient 0
-        return np.where(zero, 0.0, x / np.where(zero, 1.0, a))
-    return np.sign(x) * (np.abs(x) / a) ** (ord - 1)
-
-
-@defjvp(np.linalg.vector_norm)
-def vector_norm_jvp(t, ans, x, axis=None, keepdims=False, ord=2):
-    axes = _vector_norm_axes(x, axis)
-    d = _vector_norm_d(x, ans, axes, keepdims, ord)
-    if d is None:
-        return None
-    return np.sum(t * d, axis=tuple(a - _ndim(x) for a in axes), keepdims=keepdims)
-
-
-@defvjp(np.linalg.vector_norm)
-def vector_norm_vjp(g, ans, x, axis=None, keepdims=False, ord=2):
-    axes = _vector_norm_axes(x, axis)
-    d = _vector_norm_d(x, ans, axes, keepdims, ord)
-    if d is None:
-        return None
-    return (g if keepdims else np.expand_dims(g, tuple(a + 1 for a in axes))) * d
-
-
-def _matrix_norm_d(x, ans, keepdims, ord):
-    if ord == "fro":
-        return _vector_norm_d(x, ans, (_ndim(x) - 2, _ndim(x) - 1), keepdims, 2)
-    if ord in ("nuc", 2, -2):
-        u, _, vh = np.linalg.svd(x, full_matrices=False)
-        if ord == "nuc":
-            return np.matmul(u, vh)
-        i = slice(0, 1) if ord == 2 else slice(-1, None)
-        return np.matmul(u[..., :, i], vh[..., i, :])
-    # 1 / -1: extreme column of absolute sums; inf / -inf: extreme row
-    axis = -2 if ord in (1, -1) else -1
-    sums = np.sum(np.abs(x), axis=axis, keepdims=True)
-    other = -1 if axis == -2 else -2
-    pick = np.argmax if ord in (1, np.inf) else np.argmin  # constant ops: a one-hot subgradient
-    hit = np.expand_dims(np.arange(sums.shape[other]), axis) == pick(sums, other, keepdims=True)
-    return np.sign(x) * hit
-
-
-@defjvp(np.linalg.matrix_norm)
-def matrix_norm_jvp(t, ans, x, keepdims=False, ord="fro"):
-    return np.sum(t * _matrix_norm_d(x, ans, keepdims, ord), axis=(-2, -1), keepdims=keepdims)
-
-
-@defvjp(np.linalg.matrix_norm)
-def matrix_norm_vjp(g, ans, x, keepdims=False, ord="fro"):
-    g = g if keepdims else g[..., None, None]
-    return g * _matrix_norm_d(x, ans, keepdims, ord)

@@ -16,7 +16,7 @@ import numpy as np
 
 from dualdiff._batch import align, neg_axis
 from dualdiff._registry import defjvp, defvjp
-from dualdiff._tracer import getitem, setitem
+from dualdiff._tracer import primitive, setitem
 
 
 # -- axis helpers ---------------------------------------------------------------------------------
@@ -35,7 +35,11 @@ def _keep(y, axes, keepdims):
     """``y`` with the reduced axes back as unit axes (works with or without a batch axis)."""
     if keepdims or not axes:
         return y
-    return np.expand_dims(y, axes)
+    shape = list(np.shape(y))
+    ndim = len(shape) + len(axes)
+    for a in sorted(a + ndim for a in axes):
+        shape.insert(a, 1)
+    return np.reshape(y, tuple(shape))  # one reshape, the cheapest way to add unit axes
 
 
 def _no_where(fn, where):
@@ -66,32 +70,44 @@ def _flip(x, axis):
     return x[_along(axis, slice(None, None, -1))]
 
 
-def _shift(x, n, axis, fill):
-    """``out[i] = x[i - n]`` along ``axis``, with ``fill`` where ``i - n`` is out of range.
+def _pad_zeros(x, before, after, axis):
+    widths = [(0, 0)] * np.ndim(x)
+    widths[axis] = (before, after)
+    return np.pad(x, widths)
 
-    Written as two functional writes into ``x`` itself (not into a fresh plain array), so it
-    works on tracers of any nesting depth.
-    """
+
+# ``x`` with ``before`` and ``after`` zeros added along negative ``axis``: an internal linear op,
+# one tape node where a write into a zeros array would take a setitem and its bookkeeping.
+pad_zeros = primitive(_pad_zeros)
+pad_zeros.__name__ = "pad_zeros"
+
+
+@defjvp(pad_zeros)
+def pad_zeros_jvp(t, ans, x, before, after, axis):
+    return pad_zeros(t, before, after, axis)
+
+
+@defvjp(pad_zeros)
+def pad_zeros_vjp(g, ans, x, before, after, axis):
+    return g[_along(axis, slice(before, before + np.shape(x)[axis]))]
+
+
+def _shift(x, n, axis, fill):
+    """``out[i] = x[i - n]`` along ``axis``, with ``fill`` where ``i - n`` is out of range."""
     length = np.shape(x)[axis]
     if n == 0:
         return x
     if abs(n) >= length:
         return setitem(x, Ellipsis, fill)
     if n > 0:
-        dst, src, head = slice(n, None), slice(None, -n), slice(None, n)
+        out = pad_zeros(x[_along(axis, slice(None, -n))], n, 0, axis)
+        filled = np.arange(length) < n
     else:
-        dst, src, head = slice(None, n), slice(-n, None), slice(n, None)
-    out = setitem(x, _along(axis, dst), getitem(x, _along(axis, src)))
-    return setitem(out, _along(axis, head), fill)
-
-
-def _pad(x, before, after, axis):
-    """``x`` with ``before`` and ``after`` zeros added along ``axis``."""
-    shape = list(np.shape(x))
-    length = shape[axis]
-    shape[axis] = before + length + after
-    out = np.zeros(tuple(shape), dtype=x.dtype)
-    return setitem(out, _along(axis, slice(before, before + length)), x)
+        out = pad_zeros(x[_along(axis, slice(-n, None))], 0, -n, axis)
+        filled = np.arange(length) >= length + n
+    if fill == 0:
+        return out
+    return out + fill * np.reshape(filled, (length,) + (1,) * (-axis - 1))
 
 
 # -- the weighted-reduction pattern -----------------------------------------------------------------
@@ -611,7 +627,7 @@ def cumulative_sum_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_in
 def cumulative_prod_jvp(t, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
     ax = _cumulative_axis(x, axis)
     dy = _cumprod_jvp(t, x, _drop_initial(ans, ax, include_initial), ax)
-    return _pad(dy, 1, 0, ax) if include_initial else dy
+    return pad_zeros(dy, 1, 0, ax) if include_initial else dy
 
 
 @defvjp(np.cumulative_prod)
@@ -641,7 +657,7 @@ def diff_jvp(t, ans, x, n=1, axis=-1, prepend=None, append=None):
     ax = neg_axis(axis, x.ndim)
     pre, app = _diff_width(x, ax, prepend), _diff_width(x, ax, append)
     if pre or app:  # the constants carry no tangent: difference zeros in their place
-        t = _pad(t, pre, app, ax)
+        t = pad_zeros(t, pre, app, ax)
     return np.diff(t, n=n, axis=ax)
 
 
@@ -661,7 +677,7 @@ def _ediff1d_widths(to_end, to_begin):
 def ediff1d_jvp(t, ans, x, to_end=None, to_begin=None):
     before, after = _ediff1d_widths(to_end, to_begin)
     d = np.diff(np.reshape(t, t.shape[:1] + (-1,)), axis=-1)
-    return _pad(d, before, after, -1) if before or after else d
+    return pad_zeros(d, before, after, -1) if before or after else d
 
 
 @defvjp(np.ediff1d)
@@ -697,7 +713,7 @@ def trapezoid_vjp_y(g, ans, y, x=None, dx=1.0, axis=-1):
     shape = list(y.shape)
     shape[ax] -= 1
     d = _trapezoid_steps(y, x, dx, ax) * np.ones(tuple(shape))
-    weights = (_pad(d, 1, 0, ax) + _pad(d, 0, 1, ax)) / 2.0  # each y[i] borders two steps
+    weights = (pad_zeros(d, 1, 0, ax) + pad_zeros(d, 0, 1, ax)) / 2.0  # each y[i] borders two steps
     return _keep(g, (ax,), False) * weights
 
 

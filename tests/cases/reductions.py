@@ -7,6 +7,7 @@ divides by ``x`` would fail.
 
 import numpy as np
 
+from dualdiff.rules.reductions import pad_zeros
 from tests._table import Case, pos, rand
 
 x = rand(3, 4)
@@ -180,4 +181,6 @@ CASES = [
          name="traced-dx"),  # fmt: skip
     Case(np.trapezoid, lambda a, b, d: np.trapezoid(a, b, d), (v, np.cumsum(pos(5)), s),
          name="x-overrides-dx"),  # fmt: skip
+    # -- internal ops -------------------------------------------------------------------------------
+    Case(pad_zeros, lambda a: pad_zeros(a, 1, 2, -2) ** 2, (y3,), name="middle-axis"),
 ]
