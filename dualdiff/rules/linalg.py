@@ -1,4 +1,4 @@
-"""Linear algebra: products, contractions, decompositions, solves and norms.
+"""Linear algebra: products, contractions, decompositions and solves.
 
 Products and contractions (dot, inner, outer, vdot, tensordot, kron, multi_dot, einsum) share
 one pair of einsum helpers: an operand's tangent is the contraction with that operand replaced
@@ -14,8 +14,9 @@ so they agree with finite differences along any direction, symmetric or not.
 
 Eigen- and singular-vector derivatives need distinct eigen- / singular values; inv, solve, det,
 pinv and lstsq need full rank. QR is differentiated for ``m >= n`` (reduced, or complete when
-square); svd with ``full_matrices=True`` for square input only (the extra columns of U or V of
-a rectangular matrix are not unique).
+square). With ``full_matrices=True`` the extra singular vectors of a rectangular matrix are not
+unique: their tangents are NaN, and reverse mode raises if a result depends on them.
+(Norms, np.linalg.norm / vector_norm / matrix_norm, live in reductions.py.)
 """
 
 import functools
@@ -162,7 +163,7 @@ def _reshaped_jvp(labels, i):
         shape = _shape(ops[i])
         if t.shape[1:] != shape:
             t = np.reshape(t, t.shape[:1] + shape)
-        c = _contract_jvp(ins, out, ops, i, t, optimize=len(ops) > 2)
+        c = _contract_jvp(ins, out, ops, i, t)
         return c if c.shape[1:] == _shape(ans) else np.reshape(c, c.shape[:1] + _shape(ans))
 
     return jvp
@@ -177,7 +178,7 @@ def _reshaped_vjp(labels, i):
         shape = tuple(size[c] for c in out)
         if g.shape[1:] != shape:
             g = np.reshape(g, g.shape[:1] + shape)
-        c = _contract_vjp(ins, out, ops, i, g, optimize=len(ops) > 2)
+        c = _contract_vjp(ins, out, ops, i, g)
         x_shape = _shape(args[i])
         return c if c.shape[1:] == x_shape else np.reshape(c, c.shape[:1] + x_shape)
 
@@ -226,10 +227,10 @@ def vdot_labels(a, b):
 
 def tensordot_labels(a, b, axes=2):
     na, nb = _ndim(a), _ndim(b)
-    if isinstance(axes, int):
+    if np.ndim(axes) == 0:
         axes_a, axes_b = range(na - axes, na), range(axes)
     else:
-        axes_a, axes_b = ([x] if isinstance(x, int) else x for x in axes)
+        axes_a, axes_b = ([x] if np.ndim(x) == 0 else x for x in axes)
     axes_a, axes_b = [x % na for x in axes_a], [x % nb for x in axes_b]
     la, lb = list(_LETTERS[:na]), list(_LETTERS[na : na + nb])
     for i, j in zip(axes_a, axes_b):
@@ -301,7 +302,7 @@ def _einsum_labels(spec, shapes):
         "".join(c if n == size[c] else spare.pop() for c, n in zip(term, shape))
         for term, shape in zip(ins, shapes)
     ]
-    return ins, out
+    return tuple(ins), out
 
 
 def einsum_jvp(argnum, t, ans, *args, optimize=False, **kwargs):
@@ -366,28 +367,28 @@ def _cross_axes(a, b, ans, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 
 @defjvp(np.cross, argnum=0)
-def cross_jvp_a(t, ans, a, b, **kwargs):
-    ax = _cross_axes(a, b, ans, **kwargs)
+def cross_jvp_a(t, ans, a, b, *args, **kwargs):
+    ax = _cross_axes(a, b, ans, *args, **kwargs)
     return np.cross(align(t, max(_ndim(a), _ndim(b))), b, **ax)
 
 
 @defvjp(np.cross, argnum=0)
-def cross_vjp_a(g, ans, a, b, **kwargs):
+def cross_vjp_a(g, ans, a, b, *args, **kwargs):
     # <g, da x b> = <da, b x g>
-    ax = _cross_axes(a, b, ans, **kwargs)
+    ax = _cross_axes(a, b, ans, *args, **kwargs)
     return np.cross(b, g, axisa=ax["axisb"], axisb=ax["axisc"], axisc=ax["axisa"])
 
 
 @defjvp(np.cross, argnum=1)
-def cross_jvp_b(t, ans, a, b, **kwargs):
-    ax = _cross_axes(a, b, ans, **kwargs)
+def cross_jvp_b(t, ans, a, b, *args, **kwargs):
+    ax = _cross_axes(a, b, ans, *args, **kwargs)
     return np.cross(a, align(t, max(_ndim(a), _ndim(b))), **ax)
 
 
 @defvjp(np.cross, argnum=1)
-def cross_vjp_b(g, ans, a, b, **kwargs):
+def cross_vjp_b(g, ans, a, b, *args, **kwargs):
     # <g, a x db> = <db, g x a>
-    ax = _cross_axes(a, b, ans, **kwargs)
+    ax = _cross_axes(a, b, ans, *args, **kwargs)
     return np.cross(g, a, axisa=ax["axisc"], axisb=ax["axisa"], axisc=ax["axisb"])
 
 
@@ -663,7 +664,8 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     gu, gs, gvh = _unique_part(g[0], k, -1), g[1], _unique_part(g[2], k, -2)
     if gs is None and gu is None and gvh is None:
         return None
-    u, vh = u[..., :, :k], vh[..., :k, :]
+    if _full_rectangular(a, full_matrices):
+        u, vh = u[..., :, :k], vh[..., :k, :]
     v = _mT(vh)
     f = _gaps(s * s)
     inner = 0.0 if gs is None else _diag_embed(gs)

@@ -110,7 +110,7 @@ def _shift(x, n, axis, fill):
     return out + fill * np.reshape(filled, (length,) + (1,) * (-axis - 1))
 
 
-# -- the weighted-reduction pattern -----------------------------------------------------------------
+# -- the weighted-reduction pattern ---------------------------------------------------------------
 def _reduction(*fns):
     """Register ``fns`` through ``grad(ans, *args, **kwargs) -> (D, axes, keepdims)``.
 
@@ -140,6 +140,8 @@ def _reduction(*fns):
 # -- sums and means (linear: own rules, no multiplication by ones) --------------------------------
 @defjvp(np.sum)
 def sum_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    if where is True:  # the common call, without numpy's masked-reduction path
+        return np.sum(t, axis=_axes(axis, x.ndim), keepdims=keepdims)
     return np.sum(t, axis=_axes(axis, x.ndim), keepdims=keepdims, where=where)
 
 
@@ -151,6 +153,8 @@ def sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
 
 @defjvp(np.mean)
 def mean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=True):
+    if where is True:
+        return np.mean(t, axis=_axes(axis, x.ndim), keepdims=keepdims)
     return np.mean(t, axis=_axes(axis, x.ndim), keepdims=keepdims, where=where)
 
 
@@ -178,7 +182,7 @@ def nanmean_grad(ans, x, axis=None, dtype=None, out=None, keepdims=False, where=
     return valid / np.sum(valid, axis=axes, keepdims=True), axes, keepdims
 
 
-# -- products: prefix products instead of ans / x ---------------------------------------------------
+# -- products: prefix products instead of ans / x -------------------------------------------------
 def _prod_others(x, axes):
     """Product of all the other elements of each reduced slice, for every element of ``x``."""
     xm = _to_last(x, axes)
@@ -204,7 +208,7 @@ def nanprod_grad(ans, x, axis=None, dtype=None, out=None, keepdims=False, initia
     return np.where(nan, 0.0, others), axes, keepdims
 
 
-# -- extrema: the derivative is shared equally among the tied maximisers ----------------------------
+# -- extrema: the derivative is shared equally among the tied maximisers --------------------------
 def _select(x, target):
     """Weights 1/count on the entries of ``x`` equal to ``target`` (0 where none is)."""
     mask = x == target
@@ -239,57 +243,51 @@ def ptp_grad(ans, x, axis=None, out=None, keepdims=False):
     return top - bottom, axes, keepdims
 
 
-# -- moments ---------------------------------------------------------------------------------------
-def _var_grad(x, axes, ddof, correction, mean):
-    ddof = ddof if correction is None else correction
-    if mean is None:
-        mean = np.mean(x, axis=axes, keepdims=True)
-    return 2.0 * (x - mean) / (_count(x, axes) - ddof)
-
-
-def _nanvar_grad(x, axes, ddof):
+# -- moments --------------------------------------------------------------------------------------
+def _var_grad(x, axes, ddof, kwargs, skip_nan=False):
+    """``2 (x - mean) / (N - ddof)``, the gradient of the variance over ``axes``."""
+    _no_where("var/std", kwargs.get("where", True))
+    ddof = kwargs.get("correction", ddof)
+    mean = kwargs.get("mean")
+    if not skip_nan:
+        if mean is None:
+            mean = np.mean(x, axis=axes, keepdims=True)
+        return 2.0 * (x - mean) / (_count(x, axes) - ddof)
     valid = np.where(np.isnan(x), 0.0, 1.0)
     x0 = np.where(np.isnan(x), 0.0, x)  # keeps NaN out of every product, at any order
     n = np.sum(valid, axis=axes, keepdims=True)
-    mean = np.sum(x0, axis=axes, keepdims=True) / n
+    if mean is None:
+        mean = np.sum(x0, axis=axes, keepdims=True) / n
     return 2.0 * valid * (x0 - mean) / (n - ddof)
 
 
 @_reduction(np.var)
-def var_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
-             mean=None, correction=None):  # fmt: skip
-    _no_where("var", where)
+def var_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     axes = _axes(axis, x.ndim)
-    return _var_grad(x, axes, ddof, correction, mean), axes, keepdims
+    return _var_grad(x, axes, ddof, kwargs), axes, keepdims
 
 
 @_reduction(np.std)
-def std_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
-             mean=None, correction=None):  # fmt: skip
-    _no_where("std", where)
+def std_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     axes = _axes(axis, x.ndim)
-    d = _var_grad(x, axes, ddof, correction, mean) / (2.0 * _keep(ans, axes, keepdims))
+    d = _var_grad(x, axes, ddof, kwargs) / (2.0 * _keep(ans, axes, keepdims))
     return d, axes, keepdims
 
 
 @_reduction(np.nanvar)
-def nanvar_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
-                mean=None, correction=None):  # fmt: skip
-    _no_where("nanvar", where)
+def nanvar_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     axes = _axes(axis, x.ndim)
-    return _nanvar_grad(x, axes, ddof if correction is None else correction), axes, keepdims
+    return _var_grad(x, axes, ddof, kwargs, skip_nan=True), axes, keepdims
 
 
 @_reduction(np.nanstd)
-def nanstd_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
-                mean=None, correction=None):  # fmt: skip
-    _no_where("nanstd", where)
+def nanstd_grad(ans, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     axes = _axes(axis, x.ndim)
-    d = _nanvar_grad(x, axes, ddof if correction is None else correction)
-    return d / (2.0 * _keep(ans, axes, keepdims)), axes, keepdims
+    d = _var_grad(x, axes, ddof, kwargs, skip_nan=True) / (2.0 * _keep(ans, axes, keepdims))
+    return d, axes, keepdims
 
 
-# -- order statistics: median, quantiles (the derivative follows the selected entries) -------------
+# -- order statistics: median, quantiles (the derivative follows the selected entries) ------------
 def _order_grad(x, axes, position, skip_nan=False):
     """Weights of the interpolated order statistic at ``position(n)`` (shape ``Q``).
 
@@ -384,7 +382,7 @@ _order_rules(np.nanquantile, _quantile_position, skip_nan=True)
 _order_rules(np.nanpercentile, _percentile_position, skip_nan=True)
 
 
-# -- norms -----------------------------------------------------------------------------------------
+# -- norms ----------------------------------------------------------------------------------------
 def _vector_norm_grad(x, norm, ord):
     """Gradient of the vector ``ord``-norm; ``norm`` is the answer with the reduced axes kept."""
     if ord is None or ord == 2:
@@ -442,7 +440,7 @@ def matrix_norm_grad(ans, x, *, keepdims=False, ord="fro"):
     return _matrix_norm_grad(x, _keep(ans, axes, keepdims), ord, axes), axes, keepdims
 
 
-# -- average: weights may be traced too ----------------------------------------------------------------
+# -- average: weights may be traced too -----------------------------------------------------------
 def _average_parts(a, axis, weights):
     """``(axes, w, total)``: weights placed to broadcast against ``a`` and their sums (kept)."""
     axes = _axes(axis, a.ndim)
@@ -520,7 +518,7 @@ def average_vjp_w(g, ans, a, axis=None, weights=None, returned=False, *, keepdim
     return _unplace_weights(gw, axes, weights)
 
 
-# -- cumulative sums and products ------------------------------------------------------------------
+# -- cumulative sums and products -----------------------------------------------------------------
 def _scan(a, b, axis, reverse=False):
     """Solve ``h[i] = a[i] * h[i - 1] + b[i]`` (``h[i + 1]`` if ``reverse``) along ``axis``.
 
@@ -637,7 +635,7 @@ def cumulative_prod_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_i
     return _cumprod_vjp(_drop_initial(g, ax, include_initial), x, y, ax)
 
 
-# -- differences and integrals ---------------------------------------------------------------------
+# -- differences and integrals --------------------------------------------------------------------
 def _diff_width(x, axis, extra):
     """How many entries ``prepend``/``append`` add along ``axis`` (numpy broadcasts scalars)."""
     if extra is None:
@@ -664,13 +662,14 @@ def diff_jvp(t, ans, x, n=1, axis=-1, prepend=None, append=None):
 @defvjp(np.diff)
 def diff_vjp(g, ans, x, n=1, axis=-1, prepend=None, append=None):
     ax = neg_axis(axis, x.ndim)
-    pre, app = _diff_width(x, ax, prepend), _diff_width(x, ax, append)
+    pre = _diff_width(x, ax, prepend)
     g = _diff_transpose(g, n, ax)
     return g[_along(ax, slice(pre, pre + x.shape[ax]))]
 
 
 def _ediff1d_widths(to_end, to_begin):
-    return (0 if to_begin is None else np.size(to_begin)), (0 if to_end is None else np.size(to_end))
+    before = 0 if to_begin is None else np.size(to_begin)
+    return before, 0 if to_end is None else np.size(to_end)
 
 
 @defjvp(np.ediff1d)

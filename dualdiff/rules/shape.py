@@ -243,11 +243,11 @@ def astype_vjp(g, ans, x, dtype):
 
 
 # -- reshaping -----------------------------------------------------------------------------------
-def _layout_ids(x, shape, order):
-    """For each element of ``x`` read in ``order`` into ``shape``, its C-order position in ``x``."""
+def _layout_ids(x, order, shape=None):
+    """C-order positions in ``x`` of the elements of ``reshape(x, shape, order)`` (or ravel)."""
     ids = np.empty_like(x, dtype=np.intp)  # keeps x's memory layout, which orders "A" and "K" read
     ids[...] = np.arange(ids.size).reshape(ids.shape)
-    return np.reshape(np.ravel(ids, order=order), shape)
+    return np.ravel(ids, order=order) if shape is None else np.reshape(ids, shape, order=order)
 
 
 def _gather_flat(t, ids):
@@ -268,7 +268,7 @@ def reshape_jvp(t, ans, x, *args, **kwargs):
     order = _reshape_order(args, kwargs)
     if order == "C":
         return np.reshape(t, t.shape[:1] + ans.shape)
-    return _gather_flat(t, _layout_ids(x, ans.shape, order))
+    return _gather_flat(t, _layout_ids(x, order, ans.shape))
 
 
 @defvjp(np.reshape)
@@ -276,21 +276,21 @@ def reshape_vjp(g, ans, x, *args, **kwargs):
     order = _reshape_order(args, kwargs)
     if order == "C":
         return np.reshape(g, g.shape[:1] + x.shape)
-    return _scatter_flat(g, _layout_ids(x, ans.shape, order), x.shape)
+    return _scatter_flat(g, _layout_ids(x, order, ans.shape), x.shape)
 
 
 @defjvp(np.ravel)
 def ravel_jvp(t, ans, a, order="C"):
     if order == "C":
         return np.reshape(t, t.shape[:1] + ans.shape)
-    return _gather_flat(t, _layout_ids(a, ans.shape, order))
+    return _gather_flat(t, _layout_ids(a, order))
 
 
 @defvjp(np.ravel)
 def ravel_vjp(g, ans, a, order="C"):
     if order == "C":
         return np.reshape(g, g.shape[:1] + np.shape(a))
-    return _scatter_flat(g, _layout_ids(a, ans.shape, order), np.shape(a))
+    return _scatter_flat(g, _layout_ids(a, order), np.shape(a))
 
 
 def _batched_axes(axes, ndim):

@@ -44,7 +44,7 @@ CASES = [
     Case(np.nansum, np.nansum, (nanx,), name="all"),
     Case(np.nanmean, lambda a: np.nanmean(a, axis=0, keepdims=True), (nanx,), name="keepdims"),
     Case(np.nanmean, np.nanmean, (nanx,), name="all"),
-    # -- products: zeros in the input must not break them ---------------------------------------
+    # -- products: zeros in the input must not break them -----------------------------------------
     Case(np.prod, np.prod, (v,), name="1d"),
     Case(np.prod, np.prod, (zero1,), name="one-zero"),
     Case(np.prod, lambda a: np.prod(a, axis=1), (zero2,), name="zeros-axis1"),
@@ -54,7 +54,7 @@ CASES = [
     Case(np.prod, lambda a: np.prod(a, axis=0, initial=1.5), (x,), name="initial"),
     Case(np.prod, lambda a: a.prod(-1), (x,), name="method"),
     Case(np.nanprod, lambda a: np.nanprod(a, axis=1), (nanx,), name="axis"),
-    # -- extrema (no ties at these points) ------------------------------------------------------
+    # -- extrema (no ties at these points) --------------------------------------------------------
     Case(np.max, np.max, (x,), name="all"),
     Case(np.max, lambda a: np.max(a, axis=1), (x,), name="axis1"),
     Case(np.max, lambda a: np.max(a, axis=(0, 2), keepdims=True), (y3,), name="tuple-keep"),
@@ -71,7 +71,7 @@ CASES = [
     Case(np.nanmin, np.nanmin, (nanx,), name="all"),
     Case(np.ptp, np.ptp, (x,), name="all"),
     Case(np.ptp, lambda a: np.ptp(a, axis=0, keepdims=True), (x,), name="keepdims"),
-    # -- moments --------------------------------------------------------------------------------
+    # -- moments ----------------------------------------------------------------------------------
     Case(np.var, np.var, (x,), name="all"),
     Case(np.var, lambda a: np.var(a, axis=1, ddof=1), (x,), name="ddof"),
     Case(np.var, lambda a: np.var(a, axis=(0, -1), keepdims=True), (y3,), name="tuple-keep"),
@@ -84,7 +84,7 @@ CASES = [
     Case(np.std, lambda a: a.std(1), (x,), name="method"),
     Case(np.nanvar, lambda a: np.nanvar(a, axis=1, ddof=1), (nanx,), name="ddof"),
     Case(np.nanstd, np.nanstd, (nanx,), name="all"),
-    # -- order statistics (no ties) -------------------------------------------------------------
+    # -- order statistics (no ties) ---------------------------------------------------------------
     Case(np.median, np.median, (v,), name="odd"),
     Case(np.median, np.median, (x,), name="even-all"),
     Case(np.median, lambda a: np.median(a, axis=1), (x,), name="axis"),
@@ -93,14 +93,15 @@ CASES = [
     Case(np.quantile, lambda a: np.quantile(a, [0.1, 0.65], axis=-1), (x,), name="array-q"),
     Case(np.quantile, lambda a: np.quantile(a, 0.4, axis=0, keepdims=True), (x,), name="keep"),
     Case(np.quantile, lambda a: np.quantile(a, [0.2, 0.9], method="hazen"), (v,), name="hazen"),
-    Case(np.quantile, lambda a: np.quantile(a, 0.3, axis=0, method="nearest"), (x,),
-         name="nearest"),  # fmt: skip
+    Case(
+        np.quantile, lambda a: np.quantile(a, 0.3, axis=0, method="nearest"), (x,), name="nearest"
+    ),
     Case(np.percentile, lambda a: np.percentile(a, [25, 80], axis=(0, 1)), (y3,), name="tuple"),
     Case(np.percentile, lambda a: np.percentile(a, 40, method="lower"), (x,), name="lower"),
     Case(np.nanmedian, lambda a: np.nanmedian(a, axis=1), (nanx,), name="axis"),
     Case(np.nanquantile, lambda a: np.nanquantile(a, [0.3, 0.7], axis=0), (nanx,), name="q"),
     Case(np.nanpercentile, lambda a: np.nanpercentile(a, 60), (nanx,), name="all"),
-    # -- cumulative ops --------------------------------------------------------------------------
+    # -- cumulative ops ---------------------------------------------------------------------------
     Case(np.cumsum, np.cumsum, (x,), name="flatten"),
     Case(np.cumsum, lambda a: np.cumsum(a, axis=0), (x,), name="axis0"),
     Case(np.cumsum, lambda a: np.cumsum(a, axis=-2), (y3,), name="neg-3d"),
@@ -114,23 +115,35 @@ CASES = [
     Case(np.cumprod, lambda a: a.cumprod(-1), (rand(7, seed=8),), name="method-odd-length"),
     Case(np.nancumsum, lambda a: np.nancumsum(a, axis=1), (nanx,), name="axis"),
     Case(np.nancumprod, lambda a: np.nancumprod(a, axis=0), (nanx,), name="axis"),
-    Case(np.cumulative_sum, lambda a: np.cumulative_sum(a, axis=1, include_initial=True), (x,),
-         name="initial"),  # fmt: skip
+    Case(
+        np.cumulative_sum,
+        lambda a: np.cumulative_sum(a, axis=1, include_initial=True),
+        (x,),
+        name="initial",
+    ),
     Case(np.cumulative_sum, np.cumulative_sum, (v,), name="1d"),
-    Case(np.cumulative_prod, lambda a: np.cumulative_prod(a, axis=0, include_initial=True),
-         (zero2,), name="zeros-initial"),  # fmt: skip
+    Case(
+        np.cumulative_prod,
+        lambda a: np.cumulative_prod(a, axis=0, include_initial=True),
+        (zero2,),
+        name="zeros-initial",
+    ),
     Case(np.cumulative_prod, np.cumulative_prod, (v,), name="1d"),
-    # -- average: values and weights ---------------------------------------------------------------
+    # -- average: values and weights --------------------------------------------------------------
     Case(np.average, np.average, (x,), name="plain"),
     Case(np.average, lambda a: np.average(a, axis=1, keepdims=True), (x,), name="keepdims"),
     Case(np.average, lambda a, w: np.average(a, None, w), (x, pos(3, 4)), name="weights-full"),
     Case(np.average, lambda a, w: np.average(a, 1, w), (x, w4), name="weights-1d"),
-    Case(np.average, lambda a, w: np.average(a, (0, 2), w), (y3, pos(2, 4)),
-         name="weights-tuple-axis"),  # fmt: skip
+    Case(
+        np.average,
+        lambda a, w: np.average(a, (0, 2), w),
+        (y3, pos(2, 4)),
+        name="weights-tuple-axis",
+    ),
     Case(np.average, lambda a, w: np.average(a, -1, w, True), (x, w4), name="returned"),
     Case(np.average, lambda a: np.average(a, 0, None, True)[0], (x,), name="returned-unweighted"),
     Case(np.average, lambda a: np.average(a, axis=0, weights=pos(3)), (x,), name="weights-kw"),
-    # -- norms --------------------------------------------------------------------------------------
+    # -- norms ------------------------------------------------------------------------------------
     Case(np.linalg.norm, np.linalg.norm, (x,), name="flatten"),
     Case(np.linalg.norm, np.linalg.norm, (y3,), name="flatten-3d"),
     Case(np.linalg.norm, np.linalg.norm, (s,), name="0d"),
@@ -147,40 +160,79 @@ CASES = [
     Case(np.linalg.norm, lambda a: np.linalg.norm(a, 1), (x,), name="mat-1"),
     Case(np.linalg.norm, lambda a: np.linalg.norm(a, -1), (x,), name="mat-neg-1"),
     Case(np.linalg.norm, lambda a: np.linalg.norm(a, np.inf, (1, 2)), (y3,), name="mat-inf"),
-    Case(np.linalg.norm, lambda a: np.linalg.norm(a, -np.inf, keepdims=True), (x,),
-         name="mat-neg-inf-keep"),  # fmt: skip
+    Case(
+        np.linalg.norm,
+        lambda a: np.linalg.norm(a, -np.inf, keepdims=True),
+        (x,),
+        name="mat-neg-inf-keep",
+    ),
     Case(np.linalg.norm, lambda a: np.linalg.norm(a, 2), (x,), name="mat-2"),
     Case(np.linalg.norm, lambda a: np.linalg.norm(a, -2, (2, 1)), (y3,), name="mat-neg-2"),
     Case(np.linalg.norm, lambda a: np.linalg.norm(a, "nuc"), (x,), name="nuc"),
-    Case(np.linalg.norm, lambda a: np.linalg.norm(a, "nuc", (0, 2), True), (y3,),
-         name="nuc-axes-keep"),  # fmt: skip
+    Case(
+        np.linalg.norm,
+        lambda a: np.linalg.norm(a, "nuc", (0, 2), True),
+        (y3,),
+        name="nuc-axes-keep",
+    ),
     Case(np.linalg.vector_norm, np.linalg.vector_norm, (x,), name="all"),
-    Case(np.linalg.vector_norm, lambda a: np.linalg.vector_norm(a, axis=(0, 2), ord=3), (y3,),
-         name="tuple-3"),  # fmt: skip
-    Case(np.linalg.vector_norm, lambda a: np.linalg.vector_norm(a, axis=1, ord=np.inf), (x,),
-         name="inf"),  # fmt: skip
+    Case(
+        np.linalg.vector_norm,
+        lambda a: np.linalg.vector_norm(a, axis=(0, 2), ord=3),
+        (y3,),
+        name="tuple-3",
+    ),
+    Case(
+        np.linalg.vector_norm,
+        lambda a: np.linalg.vector_norm(a, axis=1, ord=np.inf),
+        (x,),
+        name="inf",
+    ),
     Case(np.linalg.matrix_norm, np.linalg.matrix_norm, (y3,), name="fro"),
-    Case(np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=1, keepdims=True), (y3,),
-         name="1-keep"),  # fmt: skip
+    Case(
+        np.linalg.matrix_norm,
+        lambda a: np.linalg.matrix_norm(a, ord=1, keepdims=True),
+        (y3,),
+        name="1-keep",
+    ),
     Case(np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=2), (y3,), name="2"),
-    # -- differences and integrals ------------------------------------------------------------------
+    # -- differences and integrals ----------------------------------------------------------------
     Case(np.diff, np.diff, (v,), name="1d"),
     Case(np.diff, lambda a: np.diff(a, 2, axis=0), (pos(4, 3),), name="n2-axis0"),
-    Case(np.diff, lambda a: np.diff(a, axis=-1, prepend=0.5, append=[[1.0]] * 3), (x,),
-         name="prepend-append"),  # fmt: skip
+    Case(
+        np.diff,
+        lambda a: np.diff(a, axis=-1, prepend=0.5, append=[[1.0]] * 3),
+        (x,),
+        name="prepend-append",
+    ),
     Case(np.diff, lambda a: np.diff(a, 0), (x,), name="n0"),
     Case(np.ediff1d, np.ediff1d, (x,), name="flatten"),
-    Case(np.ediff1d, lambda a: np.ediff1d(a, to_end=[1.0, 2.0], to_begin=-1.0), (v,),
-         name="ends"),  # fmt: skip
+    Case(np.ediff1d, lambda a: np.ediff1d(a, to_end=[1.0, 2.0], to_begin=-1.0), (v,), name="ends"),
     Case(np.trapezoid, np.trapezoid, (x,), name="dx"),
-    Case(np.trapezoid, lambda a, b: np.trapezoid(a, b, axis=0), (x, np.cumsum(pos(3))),
-         name="x-1d-axis0"),  # fmt: skip
-    Case(np.trapezoid, lambda a, b: np.trapezoid(a, b), (y3, np.cumsum(pos(2, 3, 4), axis=-1)),
-         name="x-nd"),  # fmt: skip
-    Case(np.trapezoid, lambda a, d: np.trapezoid(a, None, d, 1), (y3, np.array(0.3)),
-         name="traced-dx"),  # fmt: skip
-    Case(np.trapezoid, lambda a, b, d: np.trapezoid(a, b, d), (v, np.cumsum(pos(5)), s),
-         name="x-overrides-dx"),  # fmt: skip
-    # -- internal ops -------------------------------------------------------------------------------
+    Case(
+        np.trapezoid,
+        lambda a, b: np.trapezoid(a, b, axis=0),
+        (x, np.cumsum(pos(3))),
+        name="x-1d-axis0",
+    ),
+    Case(
+        np.trapezoid,
+        lambda a, b: np.trapezoid(a, b),
+        (y3, np.cumsum(pos(2, 3, 4), axis=-1)),
+        name="x-nd",
+    ),
+    Case(
+        np.trapezoid,
+        lambda a, d: np.trapezoid(a, None, d, 1),
+        (y3, np.array(0.3)),
+        name="traced-dx",
+    ),
+    Case(
+        np.trapezoid,
+        lambda a, b, d: np.trapezoid(a, b, d),
+        (v, np.cumsum(pos(5)), s),
+        name="x-overrides-dx",
+    ),
+    # -- internal ops -----------------------------------------------------------------------------
     Case(pad_zeros, lambda a: pad_zeros(a, 1, 2, -2) ** 2, (y3,), name="middle-axis"),
 ]
