@@ -190,8 +190,8 @@ class Tracer:
             return top_tracer(inputs).ufunc(ufunc, inputs, kwargs)
         if method != "__call__":
             return _ufunc_method(ufunc, method, inputs, kwargs)
-        if ufunc is np.matmul:
-            return apply_function(np.matmul, inputs, kwargs)
+        if ufunc in JVP or ufunc in VJP:  # gufuncs with rules of their own (matmul, vecdot)
+            return apply_function(ufunc, inputs, kwargs)
         if ufunc in UFUNC_PARTIALS or ufunc in CONSTANT:
             return apply_ufunc(ufunc, inputs, kwargs)
         argnum = next(i for i, x in enumerate(inputs) if isinstance(x, Tracer))

@@ -9,7 +9,7 @@ def flatten(tree):
 
 
 def _flatten(tree, leaves):
-    if type(tree) is tuple or type(tree) is list:
+    if isinstance(tree, tuple | list):  # namedtuples too (eigh, svd, qr results)
         return (type(tree), [_flatten(x, leaves) for x in tree])
     if type(tree) is dict:
         return (dict, {k: _flatten(v, leaves) for k, v in tree.items()})
@@ -23,4 +23,5 @@ def _unflatten(spec, it):
     kind, children = spec
     if kind is dict:
         return {k: _unflatten(v, it) for k, v in children.items()}
-    return kind(_unflatten(c, it) for c in children)
+    values = [_unflatten(c, it) for c in children]
+    return kind(values) if kind in (tuple, list) else kind(*values)

@@ -138,6 +138,10 @@ def _leaf_node(t):
     return _Node(None, None, None, None, None, (), (), weakref.ref(t))
 
 
+def _compare(ufunc):
+    return lambda self, other: ufunc(self, other)
+
+
 def _is_tensor(x):
     return isinstance(x, Tensor)
 
@@ -163,7 +167,6 @@ class Tensor(Tracer):
     __slots__ = ("value", "_node", "_grad", "_version", "__weakref__")
     level = 0
     mode = "reverse"
-    __hash__ = object.__hash__  # by identity, so tensors can key optimizer state
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -339,19 +342,26 @@ class Tensor(Tracer):
         body = np.array2string(self.value, separator=", ", prefix="tensor(")
         return f"tensor({body}, requires_grad=True)" if self._node else f"tensor({body})"
 
-    def __reduce__(self):
-        return (_rebuild, (self.value, self.requires_grad and self.is_leaf))
+    def __reduce__(self):  # copy.deepcopy and pickle: values and the leaf flag, not the graph
+        return (_rebuild, (type(self), self.value, self.requires_grad and self.is_leaf))
 
     # -- recording (the engine's hooks) -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs and ufunc in UFUNC_PARTIALS:  # the hot path
             return top_tracer(inputs).ufunc(ufunc, inputs, kwargs)
-        if ufunc in UFUNC_PARTIALS or ufunc in CONSTANT or _tracked(inputs):
-            return Tracer.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
-        return _plain(getattr(ufunc, method), inputs, kwargs)
+        if top_tracer(inputs).level == 0 and (
+            ufunc in CONSTANT or not _tracked(inputs + (kwargs.get("out"),))
+        ):
+            return _plain(getattr(ufunc, method), inputs, kwargs)
+        return Tracer.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if func in JVP or func in VJP or func in CONSTANT or func in COMPOSITE or _tracked(args):
+        top = top_tracer(args)
+        if top is not None and top.level > 0:
+            return Tracer.__array_function__(self, func, types, args, kwargs)
+        if func in CONSTANT:
+            return _plain(func, args, kwargs)
+        if func in JVP or func in VJP or func in COMPOSITE or _tracked(args):
             return Tracer.__array_function__(self, func, types, args, kwargs)
         return _plain(func, args, kwargs)
 
@@ -461,17 +471,11 @@ class Tensor(Tracer):
         return self.fill_(0.0)
 
     def fill_(self, v):
-        with no_grad():
-            _refuse_write(self)
-            self.value[...] = v
-            self._version[0] += 1
+        self[...] = v
         return self
 
     def copy_(self, src):
-        _refuse_write(self)
-        with no_grad():
-            self.value[...] = src.value if isinstance(src, Tensor) else src
-            self._version[0] += 1
+        self[...] = src
         return self
 
     def __setitem__(self, idx, v):
@@ -480,7 +484,7 @@ class Tensor(Tracer):
             out = self.apply(setitem, setitem, (self, idx, v), _NO_KWARGS)
             self.value, self._node, self._version = out.value, out._node, out._version
             return
-        self.value[_unwrap_index(idx)] = v.value if isinstance(v, Tensor) else v
+        self.value[_value_of(idx)] = _value_of(v)
         self._version[0] += 1
 
     def _clone(self):
@@ -489,6 +493,15 @@ class Tensor(Tracer):
     def clone(self) -> "Tensor":
         """A copy in new memory that stays in the graph (gradients flow back to ``self``)."""
         return self._clone()
+
+    # Comparisons give bool tensors (through the hook), as other derivative-free ops do.
+    __lt__ = _compare(np.less)
+    __le__ = _compare(np.less_equal)
+    __gt__ = _compare(np.greater)
+    __ge__ = _compare(np.greater_equal)
+    __eq__ = _compare(np.equal)
+    __ne__ = _compare(np.not_equal)
+    __hash__ = object.__hash__  # by identity, so tensors can key optimizer state
 
     # -- fast paths for the operators of a dense layer --------------------------------------
     @property
@@ -506,8 +519,8 @@ class Tensor(Tracer):
         return self.apply(np.matmul, np.matmul, (other, self), _NO_KWARGS)
 
 
-def _rebuild(value, requires_grad):
-    return Tensor(value, requires_grad=requires_grad)
+def _rebuild(cls, value, requires_grad):
+    return cls(value, requires_grad=requires_grad)
 
 
 def _refuse_leaf(t):
@@ -517,11 +530,6 @@ def _refuse_leaf(t):
             "(its gradient would refer to values that no longer exist); update it inside "
             "`with dd.no_grad():`, or use an out-of-place op (y = x + 1)."
         )
-
-
-def _refuse_write(t):
-    if _mode.enabled:
-        _refuse_leaf(t)
 
 
 def _tracked(args):
@@ -538,29 +546,32 @@ def _tracked(args):
     return False
 
 
-def _unwrap_index(idx):
-    if isinstance(idx, Tensor):
-        return idx.value
-    if type(idx) is tuple:
-        return tuple(i.value if isinstance(i, Tensor) else i for i in idx)
-    return idx
+def _value_of(a):
+    if isinstance(a, Tensor):
+        return a.value
+    if type(a) is tuple or type(a) is list:
+        return type(a)(e.value if isinstance(e, Tensor) else e for e in a)
+    return a
 
 
 def _plain(fn, args, kwargs):
-    """Run ``fn`` on the values of tensors that need no graph; tensors out, as arrays in."""
-    vals = [_unwrap_index(a) if type(a) is tuple else a for a in args]
-    vals = [a.value if isinstance(a, Tensor) else a for a in vals]
-    vals = [type(a)(e.value if isinstance(e, Tensor) else e for e in a)
-            if type(a) is list else a for a in vals]  # fmt: skip
-    kwargs = {k: v.value if isinstance(v, Tensor) else v for k, v in kwargs.items()}
-    return _wrap_plain(fn(*vals, **kwargs))
+    """Run ``fn`` on the values of tensors that need no graph: tensors out, as arrays in."""
+    ans = fn(*map(_value_of, args), **{k: _value_of(v) for k, v in kwargs.items()})
+    out = kwargs.get("out")
+    if out is None:
+        return _wrap_plain(ans)
+    out = out if type(out) is tuple else (out,)
+    for o in out:
+        if isinstance(o, Tensor):
+            o._version[0] += 1
+    return out[0] if len(out) == 1 else out
 
 
 def _wrap_plain(ans):
     if type(ans) is _ndarray:
         return _new(ans, None, [0])
-    if isinstance(ans, tuple | list) and type(ans) in (tuple, list):
-        return type(ans)(_wrap_plain(a) for a in ans)
+    if type(ans) is tuple or type(ans) is list:
+        return type(ans)(map(_wrap_plain, ans))
     return ans
 
 

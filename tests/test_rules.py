@@ -30,9 +30,15 @@ def test_rule(case):
     )
 
 
+def _builtin(op):
+    """Ops dualdiff registers itself (user rules from examples or doctests are not counted)."""
+    return _registry.op_name(op).startswith(("numpy", "scipy", "dualdiff"))
+
+
 def test_every_registered_op_has_a_table_line():
     covered = {c.op for c in ALL}
-    missing = sorted(_registry.op_name(op) for op in _registry.registered_ops() - covered)
+    builtin = {op for op in _registry.registered_ops() if _builtin(op)}
+    missing = sorted(_registry.op_name(op) for op in builtin - covered)
     assert not missing, f"registered ops without a test-table line: {missing}"
 
 

@@ -460,6 +460,8 @@ def _fill(ts, arrays):
 
 def _join(ts, arrays, shapes, axis):
     """Concatenate member tangents along negative ``axis``, member i reshaped to ``shapes[i]``."""
+    if type(ts) is not list:  # the sequence was one array: its members are its rows
+        ts = [ts[:, i] for i in range(len(arrays))]
     ts = _fill(ts, arrays)
     return np.concatenate([np.reshape(t, t.shape[:1] + s) for t, s in zip(ts, shapes)], axis=axis)
 
@@ -472,6 +474,8 @@ def _unjoin(g, arrays, shapes, axis):
         piece = g[(Ellipsis, slice(start, stop)) + (slice(None),) * (-axis - 1)]
         out.append(np.reshape(piece, g.shape[:1] + np.shape(a)))
         start = stop
+    if type(arrays) is not list and type(arrays) is not tuple:  # one array: stack its rows
+        return np.stack(out, axis=1)
     return out
 
 
@@ -771,6 +775,12 @@ _PAD_LINEAR = ("mean", "linear_ramp", "reflect", "symmetric")
 
 
 def _pad_pairs(pad_width, ndim):
+    """(before, after) per axis, from any form numpy accepts."""
+    if isinstance(pad_width, dict):  # {axis: width}; axes not named stay unpadded
+        pairs = np.zeros((ndim, 2), dtype=np.intp)
+        for axis, width in pad_width.items():
+            pairs[axis] = width
+        return pairs
     return np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (ndim, 2))
 
 

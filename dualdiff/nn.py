@@ -1,0 +1,304 @@
+"""Neural-network building blocks on :mod:`dualdiff.tensor`: modules, layers, losses.
+
+Micrograd-sized and named as in PyTorch: a :class:`Module` finds its parameters and submodules
+by looking at its attributes (a :class:`Parameter`, a :class:`Module`, or a list or tuple of
+modules), so ``super().__init__()`` is optional. Layers compute with plain NumPy calls on
+tensors; every derivative comes from the engine's rule table.
+"""
+
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.special
+
+from dualdiff.tensor import Tensor
+
+__all__ = [
+    "CrossEntropyLoss",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "manual_seed",
+]
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that initialises new layers (as ``torch.manual_seed`` does).
+
+    Examples
+    --------
+    >>> import dualdiff as dd
+    >>> dd.nn.manual_seed(0); a = dd.nn.Linear(2, 1).weight.item(0)
+    >>> dd.nn.manual_seed(0); b = dd.nn.Linear(2, 1).weight.item(0)
+    >>> a == b
+    True
+    """
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+class Parameter(Tensor):
+    """A tensor that a :class:`Module` registers as a parameter (requires grad by default).
+
+    Examples
+    --------
+    >>> import dualdiff as dd
+    >>> p = dd.nn.Parameter([1.0, 2.0])
+    >>> p.requires_grad
+    True
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+
+class Module:
+    """Base class of layers and models: subclass it and write ``forward``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> class Affine(dd.nn.Module):
+    ...     def __init__(self):
+    ...         self.scale = dd.nn.Parameter(2.0)
+    ...         self.inner = dd.nn.Linear(3, 1)
+    ...     def forward(self, x):
+    ...         return self.scale * self.inner(x)
+    >>> [name for name, _ in Affine().named_parameters()]
+    ['scale', 'inner.weight', 'inner.bias']
+    """
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, list | tuple):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def children(self) -> Iterator["Module"]:
+        return (m for _, m in self.named_children())
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` of this module and its submodules, each once."""
+        seen = set()
+        for name, p in self._walk(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def _walk(self, prefix):
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._walk(f"{prefix}{name}.")
+
+    def parameters(self) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters())
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
+
+    def train(self, mode: bool = True) -> "Module":
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = [f"  ({name}): {child!r}".replace("\n", "\n  ") for name, child in
+                 self.named_children()]  # fmt: skip
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` with PyTorch's default initialisation.
+
+    ``weight`` has shape ``(out_features, in_features)``; weight and bias are drawn from
+    ``U(-k, k)`` with ``k = 1 / sqrt(in_features)`` (the bound PyTorch's Kaiming-uniform
+    default gives), from the generator seeded by :func:`manual_seed` unless ``rng`` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> layer = dd.nn.Linear(3, 2, rng=np.random.default_rng(0))
+    >>> layer(dd.tensor(np.ones((4, 3)))).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        dtype=np.float64,
+        rng: np.random.Generator | None = None,
+    ):
+        rng = _rng if rng is None else rng
+        k = 1.0 / np.sqrt(in_features) if in_features else 0.0
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(rng.uniform(-k, k, (out_features, in_features)), dtype=dtype)
+        self.bias = Parameter(rng.uniform(-k, k, out_features), dtype=dtype) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Sequential(Module):
+    """Modules applied one after the other; parameters are named ``"0.weight"``, ...
+
+    Examples
+    --------
+    >>> import dualdiff as dd
+    >>> net = dd.nn.Sequential(dd.nn.Linear(2, 4), dd.nn.Tanh(), dd.nn.Linear(4, 1))
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    def __init__(self, *modules: Module):
+        self.layers = list(modules)
+
+    def named_children(self):
+        return ((str(i), m) for i, m in enumerate(self.layers))
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def forward(self, x):
+        for m in self.layers:
+            x = m(x)
+        return x
+
+
+class ReLU(Module):
+    """``max(x, 0)``, with derivative 0 at 0 (as PyTorch's)."""
+
+    def forward(self, x):
+        return np.maximum(0.0, x)  # ties go to the constant: derivative 0 at x == 0
+
+
+class Tanh(Module):
+    """Hyperbolic tangent."""
+
+    def forward(self, x):
+        return np.tanh(x)
+
+
+class Sigmoid(Module):
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow."""
+
+    def forward(self, x):
+        return scipy.special.expit(x)
+
+
+def _check_reduction(reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    return reduction
+
+
+def _reduce(losses, reduction):
+    if reduction == "mean":
+        return np.mean(losses)
+    return np.sum(losses) if reduction == "sum" else losses
+
+
+class MSELoss(Module):
+    """Squared error ``(input - target) ** 2``, averaged (default), summed, or elementwise.
+
+    Examples
+    --------
+    >>> import dualdiff as dd
+    >>> dd.nn.MSELoss()(dd.tensor([1.0, 3.0]), dd.tensor([0.0, 0.0])).item()
+    5.0
+    """
+
+    def __init__(self, reduction: str = "mean"):
+        self.reduction = _check_reduction(reduction)
+
+    def forward(self, input, target):
+        if np.shape(input) != np.shape(target):
+            warnings.warn(
+                f"MSELoss: input shape {np.shape(input)} and target shape {np.shape(target)} "
+                "differ and are broadcast against each other, which is usually a bug "
+                "(reshape the target).",
+                UserWarning,
+                stacklevel=2,
+            )
+        return _reduce(np.square(input - target), self.reduction)
+
+
+class CrossEntropyLoss(Module):
+    """Cross entropy of logits ``(N, C)`` against class indices ``(N,)`` or probabilities.
+
+    The log-softmax is taken over the last axis, shifted by each row's maximum (a constant,
+    which changes no derivative) so that ``exp`` never overflows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> logits = dd.tensor([[2.0, 0.0], [0.0, 2.0]])
+    >>> round(dd.nn.CrossEntropyLoss()(logits, np.array([0, 1])).item(), 6)
+    0.126928
+    """
+
+    def __init__(self, reduction: str = "mean"):
+        self.reduction = _check_reduction(reduction)
+
+    def forward(self, input, target):
+        logits = input.value if isinstance(input, Tensor) else np.asarray(input)
+        z = input - np.max(logits, axis=-1, keepdims=True)
+        log_p = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+        labels = target.value if isinstance(target, Tensor) else np.asarray(target)
+        if np.issubdtype(labels.dtype, np.integer):
+            rows = np.arange(labels.size).reshape(labels.shape)
+            losses = -log_p[rows, labels] if log_p.ndim > 1 else -log_p[labels]
+        else:
+            losses = -np.sum(target * log_p, axis=-1)
+        return _reduce(losses, self.reduction)
