@@ -1,10 +1,11 @@
 """dualdiff: exact derivatives of NumPy code, forward and reverse mode over one rule table."""
 
-from dualdiff import numpy, rules, testing  # noqa: F401  (rules fills the rule table)
+from dualdiff import nn, numpy, optim, rules, testing  # noqa: F401  (rules fills the table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
 from dualdiff.dispatch import JacobianPlan, jacobian, plan_jacobian
 from dualdiff.dual import Dual
+from dualdiff.tensor import Tensor, no_grad, tensor  # dd.tensor: the function, as torch.tensor
 from dualdiff.transforms import (
     grad,
     hessian,
@@ -19,6 +20,7 @@ from dualdiff.transforms import (
 __all__ = [
     "Dual",
     "JacobianPlan",
+    "Tensor",
     "defconstant",
     "defjvp",
     "defvjp",
@@ -29,9 +31,13 @@ __all__ = [
     "jacobian",
     "jacrev",
     "jvp",
+    "nn",
+    "no_grad",
     "numpy",
+    "optim",
     "plan_jacobian",
     "primitive",
+    "tensor",
     "testing",
     "value_and_grad",
     "vjp",

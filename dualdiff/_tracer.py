@@ -202,8 +202,15 @@ class Tracer:
             return apply_function(func, args, kwargs)
         if func in COMPOSITE:
             return func._implementation(*args, **kwargs)
+        top = top_tracer(args)
+        if top is None:  # tracers nested deeper than one list level (np.block)
+            raise NotImplementedError(
+                f"dualdiff finds traced arrays in positional arguments and in one level of "
+                f"lists; {getattr(func, '__name__', func)} got them nested deeper. Build the "
+                "array with np.concatenate / np.stack instead."
+            )
         argnum = next((i for i, x in enumerate(args) if top_tracer((x,)) is not None), 0)
-        raise missing_rule(func, argnum, top_tracer(args).mode)
+        raise missing_rule(func, argnum, top.mode)
 
     __array__ = _no_conversion
     __float__ = _no_conversion
@@ -322,7 +329,7 @@ class Tracer:
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
             shape = tuple(shape[0])
-        return np.reshape(self, shape)
+        return np.reshape(self, shape, order=order)
 
     def ravel(self):
         return np.ravel(self)

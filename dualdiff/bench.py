@@ -76,16 +76,25 @@ class Row:
         return self.ratios["auto"] / best
 
 
-def best_time(fn, budget=0.05, repeat=3):
-    """Best seconds per call over ``repeat`` rounds of about ``budget`` seconds each."""
-    fn()
-    number = 1
-    while True:
-        t = timeit.timeit(fn, number=number)
-        if t >= budget / repeat or number >= 2**16:
-            break
-        number *= 2
-    return min([t] + timeit.repeat(fn, number=number, repeat=repeat - 1)) / number
+def best_times(fns, budget=0.05, rounds=3):
+    """Best seconds per call of each callable, timed in interleaved rounds.
+
+    Interleaving puts every candidate under the same machine load, so their ratios hold up
+    on a shared, noisy machine; each round runs a callable for about ``budget / rounds``.
+    """
+    numbers = {}
+    for name, fn in fns.items():
+        fn()  # warm up: imports, caches, the dispatcher's plan
+        number, t = 1, timeit.timeit(fn, number=1)
+        while t < budget / rounds and number < 2**16:
+            number *= 2
+            t = timeit.timeit(fn, number=number)
+        numbers[name] = number
+    best = {name: math.inf for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], timeit.timeit(fn, number=numbers[name]) / numbers[name])
+    return best
 
 
 def problem(family, n, m, seed=0):
@@ -97,12 +106,12 @@ def problem(family, n, m, seed=0):
 
 def measure(family, n, m, budget):
     f, x = problem(family, n, m)
-    t_f = best_time(lambda: f(x), budget)
-    ratios = {}
+    fns = {"f": lambda: f(x)}
     for mode in MODES:
-        jac = dispatch.jacobian(f, mode=mode)
-        ratios[mode] = best_time(lambda jac=jac: jac(x), budget) / t_f
-    return Row(family, n, m, t_f, ratios, dispatch.plan_jacobian(f, x))
+        fns[mode] = lambda jac=dispatch.jacobian(f, mode=mode): jac(x)
+    t = best_times(fns, budget)
+    ratios = {mode: t[mode] / t["f"] for mode in MODES}
+    return Row(family, n, m, t["f"], ratios, dispatch.plan_jacobian(f, x))
 
 
 def peer_jacobians(f_of_xp, x):
@@ -150,9 +159,9 @@ def measure_peers(n, m, budget):
     """Peers on the matmul family (``tanh(A @ sin(x))``), as multiples of one NumPy f."""
     f, x = problem("matmul", n, m)
     A = np.random.default_rng(0).standard_normal((m, n)) / math.sqrt(n)
-    t_f = best_time(lambda: f(x), budget)
     peers = peer_jacobians(lambda xp: _matmul_family_for(xp, A), x)
-    return {name: best_time(fn, budget) / t_f for name, fn in peers.items()}
+    t = best_times({"f": lambda: f(x), **peers}, budget)
+    return {name: t[name] / t["f"] for name in peers}
 
 
 def _progress(items, quiet):

@@ -236,6 +236,10 @@ class Sigmoid(Module):
         return scipy.special.expit(x)
 
 
+def _shape(x):
+    return x.shape if isinstance(x, Tensor | np.ndarray) else np.shape(x)
+
+
 def _check_reduction(reduction):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
@@ -262,9 +266,9 @@ class MSELoss(Module):
         self.reduction = _check_reduction(reduction)
 
     def forward(self, input, target):
-        if np.shape(input) != np.shape(target):
+        if _shape(input) != _shape(target):
             warnings.warn(
-                f"MSELoss: input shape {np.shape(input)} and target shape {np.shape(target)} "
+                f"MSELoss: input shape {_shape(input)} and target shape {_shape(target)} "
                 "differ and are broadcast against each other, which is usually a bug "
                 "(reshape the target).",
                 UserWarning,

@@ -122,6 +122,8 @@ def _fn_pullback(node, g, ct):
     for pos, p, rule in node.parents:
         c = rule(g, node.ans, *vals, **node.kwargs)
         if type(p) is list:
+            if type(c) is not list and type(c) is not tuple:  # else zip would walk the batch axis
+                raise TypeError(f"the VJP rule for a sequence argument must return a list: {rule}")
             for pi, ci, x in zip(p, c, vals[pos]):
                 if pi is not None and ci is not None:
                     accumulate(ct, pi, ci, x.shape)

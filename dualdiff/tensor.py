@@ -30,7 +30,7 @@ import weakref
 import numpy as np
 
 from dualdiff._registry import COMPOSITE, CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
-from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
+from dualdiff._tracer import Tracer, setitem, top_tracer
 from dualdiff.tape import Node, _fn_pullback, _proj_pullback, _tuple_pullback, _ufunc_pullback
 
 __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
@@ -359,11 +359,13 @@ class Tensor(Tracer):
         top = top_tracer(args)
         if top is not None and top.level > 0:
             return Tracer.__array_function__(self, func, types, args, kwargs)
-        if func in CONSTANT:
+        if func in VJP or func in JVP:
+            return self.apply(func, func, args, kwargs)
+        if func in COMPOSITE and _tracked(args):
+            return func._implementation(*args, **kwargs)
+        if func in CONSTANT or not _tracked(args):
             return _plain(func, args, kwargs)
-        if func in JVP or func in VJP or func in COMPOSITE or _tracked(args):
-            return Tracer.__array_function__(self, func, types, args, kwargs)
-        return _plain(func, args, kwargs)
+        return Tracer.__array_function__(self, func, types, args, kwargs)  # the missing rule
 
     def ufunc(self, ufunc, inputs, kwargs):
         if len(inputs) == 1:  # unary: the input is this tensor
@@ -395,34 +397,34 @@ class Tensor(Tracer):
         return _new(ans, node, cell)
 
     def apply(self, fn, impl, args, kwargs):
+        rules = VJP.get(fn, _NO_KWARGS)
         vals = list(args)
         parents = []
         saved = []
-        views = []
         for pos, a in enumerate(args):
             if isinstance(a, Tensor):
                 vals[pos] = a.value
-                saved.append((a._version, a._version[0]))
-                views.append(a)
+                cell = a._version
+                saved.append((cell, cell[0]))
                 if a._node is not None:
-                    parents.append((pos, a._node))
+                    parents.append((pos, a._node, rules.get(pos)))
             elif (type(a) is list or type(a) is tuple) and any(map(_is_tensor, a)):
                 vals[pos] = type(a)(e.value if isinstance(e, Tensor) else e for e in a)
                 saved.extend((e._version, e._version[0]) for e in a if isinstance(e, Tensor))
                 nodes = [e._node if isinstance(e, Tensor) else None for e in a]
                 if any(n is not None for n in nodes):
-                    parents.append((pos, nodes))
-        if not _mode.enabled:
+                    parents.append((pos, nodes, rules.get(pos)))
+        if kwargs:
+            kwargs = _plain_kwargs(fn, kwargs)
+        if parents and not _mode.enabled:
             parents = []
-        rules = VJP.get(fn, _NO_KWARGS) if parents else _NO_KWARGS
-        for k, (pos, p) in enumerate(parents):
-            if pos not in rules:
+        for pos, _, rule in parents:
+            if rule is None:
                 raise missing_rule(fn, pos, "reverse")
-            parents[k] = (pos, p, rules[pos])
         ans = impl(*vals, **kwargs)
         if isinstance(ans, tuple | list):
             return _outputs(ans, fn, vals, kwargs, parents, saved)
-        cell = _cell_of(ans, views)
+        cell = _cell_of(ans, args)
         if not parents:
             return _new(ans, None, cell)
         saved.append((cell, cell[0]))
@@ -575,13 +577,28 @@ def _wrap_plain(ans):
     return ans
 
 
-def _cell_of(ans, inputs):
+def _cell_of(ans, args):
     """The version counter of an op's output: its input's, when the output views its memory."""
-    if type(ans) is _ndarray and ans.base is not None:
-        for t in inputs:
-            if np.may_share_memory(ans, t.value):
-                return t._version
+    base = ans.base if type(ans) is _ndarray else None
+    if base is not None:
+        for a in args:  # NumPy points a view's base at the array that owns the memory
+            if isinstance(a, Tensor) and (base is a.value or base is a.value.base):
+                return a._version
     return [0]
+
+
+def _plain_kwargs(fn, kwargs):
+    """Keyword arguments with constant tensors unwrapped; a tensor that requires grad refused."""
+    out = dict(kwargs)
+    for key, v in kwargs.items():
+        if isinstance(v, Tensor):
+            if v._node is not None and _mode.enabled:
+                raise TypeError(
+                    f"{getattr(fn, '__name__', fn)}: pass the tensor {key!r} positionally; "
+                    "dualdiff differentiates positional arguments only."
+                )
+            out[key] = v.value
+    return out
 
 
 def _outputs(ans, fn, vals, kwargs, parents, saved):

@@ -110,3 +110,8 @@ def test_out_argument_on_traced_ufunc_is_refused():
 def test_unknown_jacobian_mode():
     with pytest.raises(ValueError, match="mode"):
         dd.jacobian(np.sin, mode="sideways")(X)
+
+
+def test_tracers_nested_two_list_levels_deep_get_a_clear_error():
+    with pytest.raises(NotImplementedError, match="np.concatenate"):
+        dd.grad(lambda a: np.sum(np.block([[a, a], [a, a]])))(np.ones((2, 2)))

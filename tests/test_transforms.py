@@ -175,3 +175,10 @@ def test_grad_of_polynomial_property(values):
     x = np.array(values)
     g = dd.grad(lambda x: np.sum(3 * x**3 - x**2 + 2 * x))(x)
     np.testing.assert_allclose(g, 9 * x**2 - 2 * x + 2, rtol=1e-12, atol=1e-12)
+
+
+def test_reshape_method_keeps_its_order_argument():
+    x = np.arange(6.0).reshape(2, 3)
+    out, t = dd.jvp(lambda a: a.reshape(3, 2, order="F"), (x,), (x + 1,))
+    np.testing.assert_array_equal(out, x.reshape(3, 2, order="F"))
+    np.testing.assert_array_equal(t, (x + 1).reshape(3, 2, order="F"))

@@ -204,6 +204,7 @@ def setitem_vjp_x(g, ans, x, idx, v):
 
 @defjvp(setitem, argnum=2)
 def setitem_jvp_v(t, ans, x, idx, v):
+    t = _stacked(t, v)  # y[:2] = [a, b] lists traced values
     out = np.zeros(t.shape[:1] + ans.shape, dtype=t.dtype)
     return setitem(out, _batched_index(idx), _value_layout(t, ans.shape, idx))
 
@@ -211,12 +212,11 @@ def setitem_jvp_v(t, ans, x, idx, v):
 @defvjp(setitem, argnum=2)
 def setitem_vjp_v(g, ans, x, idx, v):
     r = g[_batched_index(idx)]
-    if not _has_array(idx):
-        return _sum_to(r, np.shape(v))
-    r = _batch_first(r, idx)
-    if _has_repeats(idx, x.shape):  # a place written twice keeps only its last write
-        r = np.where(_last_writes(x.shape, idx), r, 0.0)
-    return _sum_to(r, np.shape(v))
+    if _has_array(idx):
+        r = _batch_first(r, idx)
+        if _has_repeats(idx, x.shape):  # a place written twice keeps only its last write
+            r = np.where(_last_writes(x.shape, idx), r, 0.0)
+    return _listed(_sum_to(r, _shape(v)), v)
 
 
 def _last_writes(shape, idx):
@@ -451,11 +451,30 @@ def real_vjp(g, ans, val):
 
 
 # -- joining and splitting -----------------------------------------------------------------------
+def _shape(a):
+    """np.shape that also reads a list of traced values, which np.shape cannot convert."""
+    if (type(a) is list or type(a) is tuple) and a:
+        return (len(a),) + _shape(a[0])
+    return np.shape(a)
+
+
+def _stacked(t, v):
+    """Tangents of a listed argument (``[a, b]`` of traced values) as one batched array."""
+    return np.stack(_fill(t, v), axis=1) if type(t) is list else t
+
+
+def _listed(c, v):
+    """A cotangent split into one per listed value when the argument was a list."""
+    if type(v) is list or type(v) is tuple:
+        return [c[:, i] for i in range(len(v))]
+    return c
+
+
 def _fill(ts, arrays):
     """Tangents of a sequence's members, with zeros for the untraced ones."""
     ref = next(t for t in ts if t is not None)
     k, dtype = ref.shape[:1], ref.dtype
-    return [np.zeros(k + np.shape(a), dtype=dtype) if t is None else t for t, a in zip(ts, arrays)]
+    return [np.zeros(k + _shape(a), dtype=dtype) if t is None else t for t, a in zip(ts, arrays)]
 
 
 def _join(ts, arrays, shapes, axis):
@@ -472,7 +491,7 @@ def _unjoin(g, arrays, shapes, axis):
     for a, s in zip(arrays, shapes):
         stop = start + s[axis]
         piece = g[(Ellipsis, slice(start, stop)) + (slice(None),) * (-axis - 1)]
-        out.append(np.reshape(piece, g.shape[:1] + np.shape(a)))
+        out.append(np.reshape(piece, g.shape[:1] + _shape(a)))
         start = stop
     if type(arrays) is not list and type(arrays) is not tuple:  # one array: stack its rows
         return np.stack(out, axis=1)
@@ -481,8 +500,8 @@ def _unjoin(g, arrays, shapes, axis):
 
 def _concatenate_layout(arrays, axis):
     if axis is None:
-        return [(np.size(a),) for a in arrays], -1
-    shapes = [np.shape(a) for a in arrays]
+        return [(int(np.prod(_shape(a))),) for a in arrays], -1
+    shapes = [_shape(a) for a in arrays]
     return shapes, neg_axis(axis, len(shapes[0]))
 
 
@@ -497,7 +516,7 @@ def concatenate_vjp(g, ans, arrays, axis=0, *args, **kwargs):
 
 
 def _stack_layout(arrays, axis):
-    shape = np.shape(arrays[0])
+    shape = _shape(arrays[0])
     ax = neg_axis(axis, len(shape) + 1)
     p = len(shape) + 1 + ax
     return [shape[:p] + (1,) + shape[p:]] * len(arrays), ax
@@ -524,22 +543,22 @@ def _promote(shape, ndim, where):
 
 
 def _hstack_layout(tup):
-    shapes = [_promote(np.shape(a), 1, "back") for a in tup]
+    shapes = [_promote(_shape(a), 1, "back") for a in tup]
     return shapes, (0 if len(shapes[0]) == 1 else 1) - len(shapes[0])
 
 
 def _vstack_layout(tup):
-    shapes = [_promote(np.shape(a), 2, "back") for a in tup]
+    shapes = [_promote(_shape(a), 2, "back") for a in tup]
     return shapes, -len(shapes[0])
 
 
 def _dstack_layout(tup):
-    shapes = [_promote(np.shape(a), 3, "front") for a in tup]
+    shapes = [_promote(_shape(a), 3, "front") for a in tup]
     return shapes, 2 - len(shapes[0])
 
 
 def _column_stack_layout(tup):
-    shapes = [_promote(np.shape(a), 2, "front") for a in tup]  # a vector becomes a column
+    shapes = [_promote(_shape(a), 2, "front") for a in tup]  # a vector becomes a column
     return shapes, 1 - len(shapes[0])
 
 
@@ -595,7 +614,7 @@ def append_jvp_arr(t, ans, arr, values, axis=None):
 
 @defjvp(np.append, argnum=1)
 def append_jvp_values(t, ans, arr, values, axis=None):
-    return _join([None, t], *_append_layout(arr, values, axis))
+    return _join([None, _stacked(t, values)], *_append_layout(arr, values, axis))
 
 
 @defvjp(np.append, argnum=0)
@@ -605,7 +624,7 @@ def append_vjp_arr(g, ans, arr, values, axis=None):
 
 @defvjp(np.append, argnum=1)
 def append_vjp_values(g, ans, arr, values, axis=None):
-    return _unjoin(g, *_append_layout(arr, values, axis))[1]
+    return _listed(_unjoin(g, *_append_layout(arr, values, axis))[1], values)
 
 
 def _unsplit(g, ans, axis):

@@ -47,6 +47,12 @@ def _set_separated(a, w):
     return b
 
 
+def _set_listed(a, w):
+    b = a.copy()
+    b[1:3] = [w[0], a[0]]  # a list of traced values
+    return b
+
+
 def _grid(a, b):
     return np.broadcast_arrays(a, b)
 
@@ -68,6 +74,7 @@ CASES += [
     Case(setitem, _set_scalar, (x, s), name="broadcast-scalar"),
     Case(setitem, _set_repeated, (x, rand(3, 4, seed=7)), name="repeated"),
     Case(setitem, _set_separated, (c, rand(2, 3, seed=8)), name="separated"),
+    Case(setitem, _set_listed, (v4, v3), name="listed-values"),
     Case(index_add, lambda a, w: index_add(a, ([0, 2, 0],), w), (x, rand(3, 4, seed=9))),
     Case(
         astype,
@@ -122,6 +129,7 @@ CASES += [
     Case(np.column_stack, lambda a, b: np.column_stack([a, b]), (v3, x)),
     Case(np.append, np.append, (x, v3)),
     Case(np.append, lambda a, b: np.append(a, b, axis=0), (x, y[:1]), name="axis"),
+    Case(np.append, lambda a, b: np.append(a, [b[1], a[0, 0]]), (x, v3), name="listed"),
     Case(np.split, lambda a: np.split(a, 2, axis=1), (x,)),
     Case(np.split, lambda a: np.split(a, [1, 3], axis=-1)[1], (c,), name="indices"),
     Case(np.array_split, lambda a: np.array_split(a, 3, axis=1), (x,)),
