@@ -26,6 +26,7 @@ import operator
 import threading
 import warnings
 import weakref
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -37,7 +38,6 @@ __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
 
 _ndarray = np.ndarray
 _seq = itertools.count()
-_by_seq = operator.attrgetter("seq")
 _NO_KWARGS: dict = {}
 
 
@@ -624,41 +624,41 @@ def _is_array(a):
 # -- the backward sweep ----------------------------------------------------------------------
 
 
-def _reachable(root):
-    """Nodes reachable from ``root``, latest first (a reverse topological order)."""
+def _sweep(root, g, retain_graph):
+    """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
+    ct = _Cotangents()
+    ct[root] = g
+    heap = [(-root.seq, root)]
     seen = {root}
-    stack = [root]
-    while stack:
-        node = stack.pop()
+    while heap:
+        node = heappop(heap)[1]
+        g = ct.pop(node, None)
+        pullback = node.pullback
+        if pullback is None:  # a leaf
+            if g is not None:
+                _deposit(node, g)
+            continue
         for entry in node.parents:
             p = entry[1]
             if type(p) is list:
                 for q in p:
                     if q is not None and q not in seen:
                         seen.add(q)
-                        stack.append(q)
+                        heappush(heap, (-q.seq, q))
             elif p not in seen:
                 seen.add(p)
-                stack.append(p)
-    return sorted(seen, key=_by_seq, reverse=True)
-
-
-def _sweep(root, g, retain_graph):
-    ct = _Cotangents()
-    ct[root] = g
-    for node in _reachable(root):
-        g = ct.pop(node, None)
-        if node.pullback is None:  # a leaf
-            if g is not None:
-                _deposit(node, g)
-            continue
+                heappush(heap, (-p.seq, p))
         if g is not None:
-            _check_versions(node)
+            for cell, version in node.saved:
+                if cell[0] != version:
+                    raise _modified(cell[0], version)
             if node.owner is not None:
                 _deposit(node, g)
-            node.pullback(node, g, ct)
+            pullback(node, g, ct)
         if not retain_graph:
-            _free(node)
+            node.pullback = _freed
+            node.args = node.kwargs = node.ans = None
+            node.parents = node.saved = ()
 
 
 def _deposit(node, g):
@@ -674,15 +674,13 @@ def _deposit(node, g):
         old._version[0] += 1
 
 
-def _check_versions(node):
-    for cell, version in node.saved:
-        if cell[0] != version:
-            raise RuntimeError(
-                "a value that backward() needs was modified in place after it was used: a "
-                f"tensor is at version {cell[0]}, but the graph saved it at version {version}. "
-                "Update tensors after backward() (or work on a .clone()); an optimizer step "
-                "between the forward pass and backward() causes this."
-            )
+def _modified(version, expected):
+    return RuntimeError(
+        "a value that backward() needs was modified in place after it was used: a tensor is "
+        f"at version {version}, but the graph saved it at version {expected}. Update tensors "
+        "after backward() (or work on a .clone()); an optimizer step between the forward pass "
+        "and backward() causes this."
+    )
 
 
 def _freed(node, g, ct):
@@ -691,12 +689,6 @@ def _freed(node, g, ct):
         "pass retain_graph=True to the first backward() to go through the graph again, or "
         "recompute the forward pass."
     )
-
-
-def _free(node):
-    node.pullback = _freed
-    node.args = node.kwargs = node.ans = None
-    node.parents = node.saved = ()
 
 
 # -- construction ----------------------------------------------------------------------------

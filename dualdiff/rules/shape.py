@@ -119,13 +119,37 @@ def _indexed_shape(shape, idx):
 
 def _scatter(shape, idx, g, repeats):
     """Zeros of ``shape`` with ``g`` written at ``idx`` (added, where ``idx`` repeats)."""
-    out = np.zeros(shape, dtype=g.dtype)
     if repeats:
-        return index_add(out, idx, g)
+        return index_add(np.zeros(shape, dtype=g.dtype), idx, g)
+    if isinstance(g, Tracer) and _has_array(idx):
+        return setitem(np.zeros(shape, dtype=g.dtype), idx, g)
     if isinstance(g, Tracer):
-        return setitem(out, idx, g)
+        return scatter(shape, idx, g)
+    out = np.zeros(shape, dtype=g.dtype)
     out[idx] = g  # a fresh array: a plain write is the fast path (basic slices, Rosenbrock)
     return out
+
+
+def _scatter_impl(shape, idx, v):
+    out = np.zeros(shape, dtype=v.dtype)
+    out[idx] = v
+    return out
+
+
+# Zeros with ``v`` written at ``idx``: a traced cotangent of getitem (higher order) is written
+# into a zeros array of its own, without the copy that a general setitem must make.
+scatter = primitive(_scatter_impl)
+scatter.__name__ = "scatter"
+
+
+@defjvp(scatter, argnum=2)
+def scatter_jvp(t, ans, shape, idx, v):
+    return scatter(t.shape[:1] + tuple(shape), _batched_index(idx), t)
+
+
+@defvjp(scatter, argnum=2)
+def scatter_vjp(g, ans, shape, idx, v):
+    return g[_batched_index(idx)]
 
 
 def _value_layout(t, shape, idx):

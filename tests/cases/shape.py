@@ -3,7 +3,7 @@
 import numpy as np
 
 from dualdiff._tracer import astype, getitem, setitem
-from dualdiff.rules.shape import index_add
+from dualdiff.rules.shape import index_add, scatter
 from tests._table import Case, rand
 
 x = rand(3, 4)
@@ -76,6 +76,8 @@ CASES += [
     Case(setitem, _set_separated, (c, rand(2, 3, seed=8)), name="separated"),
     Case(setitem, _set_listed, (v4, v3), name="listed-values"),
     Case(index_add, lambda a, w: index_add(a, ([0, 2, 0],), w), (x, rand(3, 4, seed=9))),
+    Case(scatter, lambda v: scatter((4, 5), (slice(1, 3), slice(None, None, 2)), v), (rand(2, 3),)),
+    Case(scatter, lambda v: scatter((4, 5), (Ellipsis, 1), v), (rand(4),), name="ellipsis"),
     Case(
         astype,
         lambda a: a.astype(np.float64) * a.astype(np.float32),
