@@ -230,16 +230,32 @@ def _run(plan, f, args, argnum, out_shape, executor, probe):
     total = plan.n if forward else plan.m
     k = plan.chunk_size
     bounds = [(s, min(s + k, total)) for s in range(0, total, k)]
+    J = np.empty((plan.m, plan.n))  # rows: outputs, columns: inputs; blocks land in place
     if executor is not None:
         task = _forward_chunk if forward else _reverse_chunk
         futures = [executor.submit(task, f, args, argnum, a, b) for a, b in bounds]
-        blocks = [fut.result() for fut in futures]
-    elif forward:
-        blocks = [_forward_chunk(f, args, argnum, a, b) for a, b in bounds]
-    else:  # one recording, swept once per chunk (the probe's, when it just ran)
-        recording = probe.recording if probe is not None else _record(f, args, (argnum,))
-        blocks = [_sweep(recording, out_shape, a, b) for a, b in bounds]
-    return _assemble(blocks, forward, out_shape, np.shape(args[argnum]))
+        for (a, b), future in zip(bounds, futures):
+            _place(J, future.result(), a, b, forward)
+    else:  # reverse mode sweeps one recording per chunk (the probe's, when it just ran)
+        recording = None
+        if not forward:
+            recording = probe.recording if probe is not None else _record(f, args, (argnum,))
+        for a, b in bounds:
+            if forward:
+                block = _forward_chunk(f, args, argnum, a, b)
+            else:
+                block = _sweep(recording, out_shape, a, b)
+            _place(J, block, a, b, forward)
+    return J.reshape(tuple(out_shape) + tuple(np.shape(args[argnum])))
+
+
+def _place(J, block, start, stop, forward):
+    """Write one chunk's block into the Jacobian: columns (forward) or rows (reverse)."""
+    block = np.reshape(block, (stop - start, -1))
+    if forward:
+        J[:, start:stop] = block.T
+    else:
+        J[start:stop, :] = block
 
 
 def _basis_chunk(shape, start, stop):
@@ -268,15 +284,3 @@ def _reverse_chunk(f, args, argnum, start, stop):
 def _sweep(recording, out_shape, start, stop):
     out, tape, level, n_leaves, rebuild = recording
     return _pull(out, tape, level, n_leaves, rebuild, _basis_chunk(out_shape, start, stop))[0]
-
-
-def _assemble(blocks, forward, out_shape, in_shape):
-    """Stack chunk blocks into the Jacobian of shape ``out_shape + in_shape``."""
-    if not blocks:
-        return np.zeros(tuple(out_shape) + tuple(in_shape))
-    stacked = np.concatenate(blocks, axis=0)
-    if forward:  # (n, *out) -> (*out, *in)
-        return np.moveaxis(stacked.reshape((-1,) + tuple(out_shape)), 0, -1).reshape(
-            tuple(out_shape) + tuple(in_shape)
-        )
-    return stacked.reshape(tuple(out_shape) + tuple(in_shape))

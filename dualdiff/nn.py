@@ -4,6 +4,10 @@ Micrograd-sized and named as in PyTorch: a :class:`Module` finds its parameters 
 by looking at its attributes (a :class:`Parameter`, a :class:`Module`, or a list or tuple of
 modules), so ``super().__init__()`` is optional. Layers compute with plain NumPy calls on
 tensors; every derivative comes from the engine's rule table.
+
+:func:`linear` and :func:`mse_loss` are fused ops (one node each instead of three, as
+PyTorch's ``addmm`` and ``mse_loss`` kernels), declared with the public rule API
+(``primitive`` + ``defjvp``/``defvjp``), so they work under every transform too.
 """
 
 import warnings
@@ -12,6 +16,9 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.special
 
+from dualdiff._batch import align
+from dualdiff._registry import defjvp, defvjp
+from dualdiff._tracer import primitive
 from dualdiff.tensor import Tensor
 
 __all__ = [
@@ -24,7 +31,9 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "linear",
     "manual_seed",
+    "mse_loss",
 ]
 
 _rng = np.random.default_rng()
@@ -43,6 +52,122 @@ def manual_seed(seed: int) -> None:
     """
     global _rng
     _rng = np.random.default_rng(seed)
+
+
+# -- fused ops ---------------------------------------------------------------------------------
+
+
+@primitive
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` as one op (``torch.nn.functional.linear``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> dd.nn.linear(np.ones((2, 3)), np.ones((4, 3)), np.arange(4.0))
+    array([[3., 4., 5., 6.],
+           [3., 4., 5., 6.]])
+    """
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def _rows(a, batched):
+    """``a`` as a matrix of rows over its last axis (with the batch axis kept in front)."""
+    if a.ndim == 2 + batched:
+        return a
+    return a.reshape(a.shape[:batched] + (-1, a.shape[-1]))
+
+
+@defjvp(linear, argnum=0)
+def linear_jvp_x(t, ans, x, weight, bias=None):
+    return t @ weight.T
+
+
+@defvjp(linear, argnum=0)
+def linear_vjp_x(g, ans, x, weight, bias=None):
+    return np.matmul(g, weight)
+
+
+@defjvp(linear, argnum=1)
+def linear_jvp_weight(t, ans, x, weight, bias=None):
+    # leading axes of x must not meet the tangent's batch axis: align puts unit axes between
+    return np.matmul(x, align(np.swapaxes(t, -1, -2), np.ndim(x)))
+
+
+@defvjp(linear, argnum=1)
+def linear_vjp_weight(g, ans, x, weight, bias=None):
+    return np.swapaxes(_rows(g, True), -1, -2) @ _rows(x, False)
+
+
+@defjvp(linear, argnum=2)
+def linear_jvp_bias(t, ans, x, weight, bias=None):
+    return align(t, np.ndim(ans))
+
+
+@defvjp(linear, argnum=2)
+def linear_vjp_bias(g, ans, x, weight, bias=None):
+    return _rows(g, True).sum(axis=1)
+
+
+@primitive
+def mse_loss(input, target, reduction="mean"):
+    """Squared error of ``input`` against ``target`` as one op (``"mean"``, ``"sum"``,
+    ``"none"``), as ``torch.nn.functional.mse_loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> float(dd.nn.mse_loss(np.array([1.0, 3.0]), np.zeros(2)))
+    5.0
+    """
+    d = input - target
+    sq = d * d
+    if reduction == "mean":
+        return np.mean(sq)
+    return np.sum(sq) if reduction == "sum" else sq
+
+
+def _mse_scale(d, reduction):
+    return 2.0 / np.size(d) if reduction == "mean" else 2.0
+
+
+def _mse_jvp(t, input, target, reduction):
+    d = input - target
+    c = align(t, np.ndim(d)) * (_mse_scale(d, reduction) * d)
+    return c if reduction == "none" else np.sum(c, axis=tuple(range(1, np.ndim(c))))
+
+
+def _mse_vjp(g, input, target, reduction):
+    d = input - target
+    if reduction != "none":
+        g = np.reshape(g, np.shape(g)[:1] + (1,) * np.ndim(d))
+    return g * (_mse_scale(d, reduction) * d)
+
+
+@defjvp(mse_loss, argnum=0)
+def mse_loss_jvp_input(t, ans, input, target, reduction="mean"):
+    return _mse_jvp(t, input, target, reduction)
+
+
+@defvjp(mse_loss, argnum=0)
+def mse_loss_vjp_input(g, ans, input, target, reduction="mean"):
+    return _mse_vjp(g, input, target, reduction)
+
+
+@defjvp(mse_loss, argnum=1)
+def mse_loss_jvp_target(t, ans, input, target, reduction="mean"):
+    return -_mse_jvp(t, input, target, reduction)
+
+
+@defvjp(mse_loss, argnum=1)
+def mse_loss_vjp_target(g, ans, input, target, reduction="mean"):
+    return -_mse_vjp(g, input, target, reduction)
+
+
+# -- modules -----------------------------------------------------------------------------------
 
 
 class Parameter(Tensor):
@@ -176,8 +301,7 @@ class Linear(Module):
         self.bias = Parameter(rng.uniform(-k, k, out_features), dtype=dtype) if bias else None
 
     def forward(self, x):
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return (
@@ -237,7 +361,8 @@ class Sigmoid(Module):
 
 
 def _shape(x):
-    return x.shape if isinstance(x, Tensor | np.ndarray) else np.shape(x)
+    shape = getattr(x, "shape", None)
+    return np.shape(x) if shape is None else shape
 
 
 def _check_reduction(reduction):
@@ -274,7 +399,7 @@ class MSELoss(Module):
                 UserWarning,
                 stacklevel=2,
             )
-        return _reduce(np.square(input - target), self.reduction)
+        return mse_loss(input, target, self.reduction)
 
 
 class CrossEntropyLoss(Module):

@@ -138,6 +138,17 @@ def _leaf_node(t):
     return _Node(None, None, None, None, None, (), (), weakref.ref(t))
 
 
+_LINEAR: dict = {}
+
+
+def _linear(partials):
+    """Whether a ufunc is linear (+-1 partials): its pullback reads no saved value."""
+    flag = _LINEAR.get(partials)
+    if flag is None:
+        flag = _LINEAR[partials] = all(type(d) is float for d in partials)
+    return flag
+
+
 def _compare(ufunc):
     return lambda self, other: ufunc(self, other)
 
@@ -281,7 +292,7 @@ class Tensor(Tracer):
                 raise RuntimeError(
                     f"gradient has shape {g.shape} but the tensor has shape {shape}."
                 )
-            g = g.astype(self.value.dtype, copy=False)[None]
+            g = np.array(g, dtype=self.value.dtype)[None]  # a copy: .grad may take it
         _sweep(self._node, g, retain_graph)
 
     # -- conversions ------------------------------------------------------------------------
@@ -368,6 +379,7 @@ class Tensor(Tracer):
         return Tracer.__array_function__(self, func, types, args, kwargs)  # the missing rule
 
     def ufunc(self, ufunc, inputs, kwargs):
+        partials = UFUNC_PARTIALS[ufunc]
         if len(inputs) == 1:  # unary: the input is this tensor
             x = self.value
             ans = ufunc(x, **kwargs)
@@ -375,9 +387,8 @@ class Tensor(Tracer):
             if parent is None or not _mode.enabled:
                 return _new(ans, None, [0])
             cell = [0]
-            saved = ((self._version, self._version[0]), (cell, 0))
-            node = _Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], (x,), None, ans,
-                         ((0, parent),), saved)  # fmt: skip
+            saved = () if _linear(partials) else ((self._version, self._version[0]), (cell, 0))
+            node = _Node(_ufunc_pullback, partials, (x,), None, ans, ((0, parent),), saved)
             return _new(ans, node, cell)
         vals = list(inputs)
         parents = []
@@ -392,8 +403,11 @@ class Tensor(Tracer):
         if not parents or not _mode.enabled:
             return _new(ans, None, [0])
         cell = [0]
-        saved.append((cell, 0))
-        node = _Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], vals, None, ans, parents, saved)
+        if _linear(partials):
+            saved = ()
+        else:
+            saved.append((cell, 0))
+        node = _Node(_ufunc_pullback, partials, vals, None, ans, parents, saved)
         return _new(ans, node, cell)
 
     def apply(self, fn, impl, args, kwargs):
@@ -506,6 +520,10 @@ class Tensor(Tracer):
     __hash__ = object.__hash__  # by identity, so tensors can key optimizer state
 
     # -- fast paths for the operators of a dense layer --------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.value.shape
+
     @property
     def T(self):
         return self.apply(np.transpose, np.transpose, (self,), _NO_KWARGS)
@@ -630,13 +648,14 @@ def _sweep(root, g, retain_graph):
     ct[root] = g
     heap = [(-root.seq, root)]
     seen = {root}
+    taken: set = set()
     while heap:
         node = heappop(heap)[1]
         g = ct.pop(node, None)
         pullback = node.pullback
         if pullback is None:  # a leaf
             if g is not None:
-                _deposit(node, g)
+                _deposit(node, g, taken)
             continue
         for entry in node.parents:
             p = entry[1]
@@ -653,7 +672,7 @@ def _sweep(root, g, retain_graph):
                 if cell[0] != version:
                     raise _modified(cell[0], version)
             if node.owner is not None:
-                _deposit(node, g)
+                _deposit(node, g, taken)
             pullback(node, g, ct)
         if not retain_graph:
             node.pullback = _freed
@@ -661,17 +680,25 @@ def _sweep(root, g, retain_graph):
             node.parents = node.saved = ()
 
 
-def _deposit(node, g):
-    """Accumulate cotangent ``g`` (batch of one) into ``.grad`` of the node's tensor."""
+def _deposit(node, g, taken):
+    """Accumulate cotangent ``g`` (batch of one) into ``.grad`` of the node's tensor.
+
+    A new ``.grad`` takes the cotangent's memory unless another ``.grad`` of this sweep took it
+    already, it is read-only (a broadcast), or its dtype differs: then it gets a copy.
+    """
     t = node.owner()
     if t is None:
         return
     old = t._grad
-    if old is None:
-        t._grad = _new(np.array(g[0], dtype=t.value.dtype), None, [0])  # own memory: no aliases
-    else:
+    if old is not None:
         np.add(old.value, g[0], out=old.value)
         old._version[0] += 1
+        return
+    owner = id(g if g.base is None else g.base)
+    if owner in taken or not g.flags.writeable or g.dtype != t.value.dtype:
+        g = np.array(g, dtype=t.value.dtype)
+    taken.add(owner)
+    t._grad = _new(g[0], None, [0])
 
 
 def _modified(version, expected):

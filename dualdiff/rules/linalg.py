@@ -75,10 +75,19 @@ def _unpromote(x, a_vec, b_vec):
     return x[..., 0] if b_vec else x
 
 
+def _flat_batch(t, b):
+    """``t @ b`` for a 2-d ``a``'s tangent (k, m, n): one matrix product over all k * m rows."""
+    k, m = t.shape[0], t.shape[1]
+    out = np.matmul(np.reshape(t, (k * m, t.shape[2])), b)
+    return np.reshape(out, (k, m) + out.shape[1:])
+
+
 @defjvp(np.matmul, argnum=0)
 def matmul_jvp_a(t, ans, a, b, **kwargs):
     b = _array(b)
     av, bv = _ndim(a) == 1, b.ndim == 1
+    if _ndim(a) == 2 and b.ndim <= 2:  # the common case: one BLAS call, not k of them
+        return _flat_batch(t, b)
     bm = _col(b, bv)
     # b may carry more batch dims than a: align so they never meet the tangent's batch axis
     return _unpromote(np.matmul(align(_row(t, av), bm.ndim), bm), av, bv)
@@ -88,6 +97,8 @@ def matmul_jvp_a(t, ans, a, b, **kwargs):
 def matmul_vjp_a(g, ans, a, b, **kwargs):
     b = _array(b)
     av, bv = _ndim(a) == 1, b.ndim == 1
+    if _ndim(a) == 2 and b.ndim == 2:
+        return _flat_batch(g, _mT(b))
     c = np.matmul(_row(_col(g, bv), av), _mT(_col(b, bv)))
     return c[..., 0, :] if av else c
 
@@ -96,6 +107,8 @@ def matmul_vjp_a(g, ans, a, b, **kwargs):
 def matmul_jvp_b(t, ans, a, b, **kwargs):
     a = _array(a)
     av, bv = a.ndim == 1, _ndim(b) == 1
+    if a.ndim == 2 and bv:  # A @ x: the k tangents of x as rows, one matrix product
+        return np.matmul(t, _mT(a))
     am = _row(a, av)
     return _unpromote(np.matmul(am, align(_col(t, bv), am.ndim)), av, bv)
 
@@ -104,6 +117,8 @@ def matmul_jvp_b(t, ans, a, b, **kwargs):
 def matmul_vjp_b(g, ans, a, b, **kwargs):
     a = _array(a)
     av, bv = a.ndim == 1, _ndim(b) == 1
+    if a.ndim == 2 and bv:  # A @ x: the k cotangents as rows, one matrix product
+        return np.matmul(g, a)
     c = np.matmul(_mT(_row(a, av)), _row(_col(g, bv), av))
     return c[..., 0] if bv else c
 
