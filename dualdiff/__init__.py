@@ -1,10 +1,11 @@
 """dualdiff: exact derivatives of NumPy code, forward and reverse mode over one rule table."""
 
-from dualdiff import nn, numpy, optim, rules, testing  # noqa: F401  (rules fills the table)
+from dualdiff import nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
 from dualdiff.dispatch import JacobianPlan, jacobian, plan_jacobian
 from dualdiff.dual import Dual
+from dualdiff.sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian
 from dualdiff.tensor import Tensor, no_grad, tensor  # dd.tensor: the function, as torch.tensor
 from dualdiff.transforms import (
     grad,
@@ -29,14 +30,19 @@ __all__ = [
     "hvp",
     "jacfwd",
     "jacobian",
+    "jacobian_sparsity",
     "jacrev",
     "jvp",
     "nn",
     "no_grad",
     "numpy",
     "optim",
+    "optimize",
     "plan_jacobian",
     "primitive",
+    "sparse",
+    "sparse_hessian",
+    "sparse_jacobian",
     "tensor",
     "testing",
     "value_and_grad",

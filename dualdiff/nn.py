@@ -127,7 +127,10 @@ def mse_loss(input, target, reduction="mean"):
     sq = d * d
     if reduction == "mean":
         return np.mean(sq)
-    return np.sum(sq) if reduction == "sum" else sq
+    if reduction == "sum":
+        return np.sum(sq)
+    _check_reduction(reduction)
+    return sq
 
 
 def _mse_scale(d, reduction):
@@ -262,8 +265,9 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"  ({name}): {child!r}".replace("\n", "\n  ") for name, child in
-                 self.named_children()]  # fmt: skip
+        lines = [
+            f"  ({name}): {child!r}".replace("\n", "\n  ") for name, child in self.named_children()
+        ]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
 

@@ -256,8 +256,14 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                        weight_decay=weight_decay, maximize=maximize)  # fmt: skip
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     _check = staticmethod(_check_sgd)
@@ -293,8 +299,14 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)  # fmt: skip
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     _check = staticmethod(_check_adam)
@@ -339,11 +351,17 @@ def sgd(
     >>> import dualdiff as dd
     >>> res = minimize(lambda x: np.sum((x - 3.0) ** 2), np.zeros(2), method=dd.optim.sgd,
     ...                options={"lr": 0.1, "momentum": 0.5, "maxiter": 200})
-    >>> res.success, res.x.round(6)
+    >>> res.success, res.x.round(4)
     (True, array([3., 3.]))
     """
-    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                 weight_decay=weight_decay, maximize=maximize)  # fmt: skip
+    hyper = dict(
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        maximize=maximize,
+    )
     _check_sgd(**hyper)
 
     def step(x, g, buf):
@@ -384,8 +402,14 @@ def adam(
     >>> res.success, res.x.round(4)
     (True, array([3., 3.]))
     """
-    hyper = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                 amsgrad=amsgrad, maximize=maximize)  # fmt: skip
+    hyper = dict(
+        lr=lr,
+        betas=tuple(betas),
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+    )
     _check_adam(**hyper)
 
     def step(x, g, state):
@@ -420,12 +444,21 @@ def _descend(step, fun, x0, args, jac, callback, maxiter, gtol, disp, unused):
             f, g = evaluate(x)
             status = notify(x, f, g, nit)
     if disp:
-        print(f"{_MESSAGES[status]}\n         Current function value: {f:.6g}\n"
-              f"         Iterations: {nit}")  # fmt: skip
+        print(
+            f"{_MESSAGES[status]}\n         Current function value: {f:.6g}\n"
+            f"         Iterations: {nit}"
+        )
     return OptimizeResult(
-        x=x, fun=f, jac=g, nit=nit, nfev=nit + 1, njev=nit + 1,
-        status=status, success=status == 0, message=_MESSAGES[status],
-    )  # fmt: skip
+        x=x,
+        fun=f,
+        jac=g,
+        nit=nit,
+        nfev=nit + 1,
+        njev=nit + 1,
+        status=status,
+        success=status == 0,
+        message=_MESSAGES[status],
+    )
 
 
 def _check_scipy_extras(unused):
@@ -435,8 +468,7 @@ def _check_scipy_extras(unused):
     unused.pop("hess", None)
     unused.pop("hessp", None)
     if unused:
-        warnings.warn(f"Unknown solver options: {', '.join(unused)}", OptimizeWarning,
-                      stacklevel=4)  # fmt: skip
+        warnings.warn(f"Unknown solver options: {', '.join(unused)}", OptimizeWarning, stacklevel=4)
 
 
 def _objective(fun, jac, args):

@@ -16,8 +16,8 @@ pullbacks and rule table. Two differences from a transform's tape:
 Conversions: ``np.asarray(t)`` and ``t.numpy()`` work on tensors that do not require grad and
 raise (a ``TypeError`` that is also a ``RuntimeError``) on tensors that do, as PyTorch's
 ``.numpy()`` does; ``.detach()`` is the way out. ``float(t)``, ``t.item()`` and ``t.tolist()``
-read values and always work. Ops without a derivative (comparisons, ``argmax``) return plain
-NumPy arrays.
+read values and always work. Ops without a derivative (comparisons, ``argmax``) give results
+that do not require grad.
 """
 
 import functools
@@ -121,6 +121,9 @@ class _NeedsDetach(TypeError, RuntimeError):
     PyTorch's)."""
 
 
+_object_new = object.__new__
+
+
 def _new(value, node, cell):
     """A tensor without validation (the hot path): ``value`` is normalised to an ndarray."""
     t = _object_new(Tensor)
@@ -129,9 +132,6 @@ def _new(value, node, cell):
     t._grad = None
     t._version = cell
     return t
-
-
-_object_new = object.__new__
 
 
 def _leaf_node(t):
@@ -328,8 +328,8 @@ class Tensor(Tracer):
             return np.array(self.value, dtype=dtype, copy=True)
         return np.asarray(self.value, dtype=dtype)
 
-    def item(self):
-        return self.value.item()
+    def item(self, *index):
+        return self.value.item(*index)
 
     def tolist(self):
         return self.value.tolist()
@@ -526,7 +526,8 @@ class Tensor(Tracer):
 
     @property
     def T(self):
-        return self.apply(np.transpose, np.transpose, (self,), _NO_KWARGS)
+        # recorded as np.transpose (its rule), computed by the ndarray method (no dispatch)
+        return self.apply(np.transpose, _ndarray.transpose, (self,), _NO_KWARGS)
 
     def __matmul__(self, other):
         if isinstance(other, Tracer) and other.level > 0:

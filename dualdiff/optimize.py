@@ -1,0 +1,597 @@
+"""SciPy's optimizers with exact derivatives: ``minimize``, ``least_squares``, ``root``,
+``curve_fit``.
+
+Each function takes SciPy's own signature and returns SciPy's own result; dualdiff fills in
+the derivatives the chosen method can use. Which method uses what is data (``MINIMIZE_USES``,
+``ROOT_USES``), read in one place. Everything handed to SciPy is float64 and flat; ``x0`` may
+be an array of any shape or a dict / nested structure of arrays, and ``result.x`` comes back
+in that structure.
+
+Hessian-vector products at one point share one recording: the gradient's tangent map at x is
+recorded once as a tape of linear ops (forward over reverse, with the tangent itself traced),
+and each product is one sweep of that tape. The sweep computes ``H^T v``, which is ``H v``
+because a Hessian is symmetric; the primal work of ``f`` and its gradient is not repeated.
+"""
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.optimize as so
+from scipy.sparse.linalg import LinearOperator
+
+from dualdiff._tracer import Tracer, new_level
+from dualdiff._tree import flatten
+from dualdiff.dispatch import jacobian
+from dualdiff.dual import Dual
+from dualdiff.tape import Var, backward, leaf
+from dualdiff.transforms import basis, hessian, push, value_and_grad
+
+# What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
+# ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
+# Hessian-vector products; "hess": the dense Hessian; "constraint_jac": Jacobians of the
+# constraints; "constraint_hess": the constraints' Hessian term of the Lagrangian.
+MINIMIZE_USES: dict[str, frozenset[str]] = {
+    "nelder-mead": frozenset(),
+    "powell": frozenset(),
+    "cobyla": frozenset(),
+    "cobyqa": frozenset(),
+    "cg": frozenset({"jac"}),
+    "bfgs": frozenset({"jac"}),
+    "l-bfgs-b": frozenset({"jac"}),
+    "tnc": frozenset({"jac"}),
+    "slsqp": frozenset({"jac", "constraint_jac"}),
+    "newton-cg": frozenset({"jac", "hessp"}),
+    "trust-ncg": frozenset({"jac", "hessp"}),
+    "trust-krylov": frozenset({"jac", "hessp"}),
+    "dogleg": frozenset({"jac", "hess"}),
+    "trust-exact": frozenset({"jac", "hess"}),
+    "trust-constr": frozenset({"jac", "hessp", "constraint_jac", "constraint_hess"}),
+}
+# A callable ``method``: SciPy hands it jac/hessp/constraints; products are computed on demand.
+CUSTOM_METHOD_USES = frozenset({"jac", "hessp", "constraint_jac"})
+
+# What each ``scipy.optimize.root`` method can use: "jac" is a callable Jacobian (MINPACK's
+# hybrj and lmder evaluate the function far more often than the Jacobian, so value and
+# Jacobian in one pass, ``jac=True``, would form a Jacobian at every evaluation: see
+# ``ROOT_JAC_TOGETHER``). The quasi-Newton and Krylov methods take no Jacobian.
+ROOT_USES: dict[str, frozenset[str]] = {
+    "hybr": frozenset({"jac"}),
+    "lm": frozenset({"jac"}),
+}
+ROOT_JAC_TOGETHER = False
+
+_HESSIANS = ("hess", "hessp")
+
+
+def _f64(x):
+    """SciPy's arrays as float64 (trust-constr passes int8 vectors to hessp)."""
+    return np.asarray(x, dtype=np.float64)
+
+
+def _float(value):
+    """A one-element value (a NumPy scalar, or an array of shape (1,)) as a Python float."""
+    return float(value) if np.ndim(value) == 0 else float(np.reshape(value, ()))
+
+
+def _shape(x):
+    while isinstance(x, Tracer):
+        x = x.value
+    return np.shape(x)
+
+
+# -- x0 as one flat float64 vector ---------------------------------------------------------------
+
+
+def _is_array_like(x):
+    """An ndarray, a number, or a (nested) list/tuple of numbers: SciPy's own x0."""
+    if isinstance(x, dict):
+        return False
+    if not isinstance(x, list | tuple):
+        return True
+    return all(np.ndim(leaf) == 0 and not isinstance(leaf, dict) for leaf in flatten(x)[0])
+
+
+class _Packer:
+    """Maps ``x0``'s structure to one flat float64 vector and back (traced or not)."""
+
+    def __init__(self, x0):
+        self.array = _is_array_like(x0)
+        if self.array:
+            leaves, self.unflatten = [np.asarray(x0)], lambda new: new[0]
+        else:
+            leaves, self.unflatten = flatten(x0)
+        arrays = [np.asarray(a) for a in leaves]
+        if any(not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a) for a in arrays):
+            raise TypeError("x0 must hold real numbers (an array, or a dict/list of arrays)")
+        self.shapes = [a.shape for a in arrays]
+        self.stops = np.cumsum([a.size for a in arrays]).tolist()
+        self.flat = self.array and arrays[0].ndim == 1
+        self.x0 = np.concatenate([_f64(a).ravel() for a in arrays])
+        self.tree = x0
+
+    def unravel(self, x):
+        """The flat vector ``x`` (ndarray or tracer) in ``x0``'s structure."""
+        if self.flat:
+            return x
+        if self.array:
+            return np.reshape(x, self.shapes[0])
+        starts = [0] + self.stops[:-1]
+        return self.unflatten(
+            [np.reshape(x[a:b], s) for a, b, s in zip(starts, self.stops, self.shapes)]
+        )
+
+    def ravel(self, tree):
+        """A structure like ``x0`` (or an already flat vector) as one flat float64 vector."""
+        if not isinstance(tree, dict | list | tuple):
+            return _f64(tree).ravel()
+        return np.concatenate([_f64(a).ravel() for a in flatten(tree)[0]])
+
+    def bounds(self, bounds):
+        """Bounds for the flat vector: a dict per key of a dict ``x0``, or ``Bounds``."""
+        if isinstance(bounds, dict):
+            return self._dict_bounds(bounds)
+        if isinstance(bounds, so.Bounds) and self.array:
+            lb, ub = (np.broadcast_to(_f64(b), self.shapes[0]).ravel() for b in bounds.bl_bu())
+            return so.Bounds(lb, ub)
+        return bounds
+
+    def _dict_bounds(self, bounds):
+        if not isinstance(self.tree, dict):
+            raise TypeError("bounds given as a dict need x0 to be a dict with the same keys")
+        unknown = set(bounds) - set(self.tree)
+        if unknown:
+            raise ValueError(f"bounds has keys that x0 lacks: {sorted(unknown)}")
+        lows, highs = [], []
+        for key, value in self.tree.items():
+            leaves = flatten(value)[0]
+            shape = np.shape(leaves[0]) if len(leaves) == 1 else (sum(np.size(a) for a in leaves),)
+            pair = bounds.get(key, (None, None))
+            pair = (pair.lb, pair.ub) if isinstance(pair, so.Bounds) else pair
+            for side, out, default in ((pair[0], lows, -np.inf), (pair[1], highs, np.inf)):
+                side = default if side is None else side
+                out.append(np.broadcast_to(_f64(side), shape).ravel())
+        return so.Bounds(np.concatenate(lows), np.concatenate(highs))
+
+
+def _user_callable(fn, packer, n_structured=1, ravel=True, args=()):
+    """A user's jac/hess/hessp called with ``x`` (and ``p``) in x0's structure, args bound."""
+    if not callable(fn):
+        return fn
+
+    def wrapped(*a):
+        trees = [packer.unravel(_f64(v)) for v in a[:n_structured]]
+        out = fn(*trees, *a[n_structured:], *args)
+        return packer.ravel(out) if ravel else out
+
+    return wrapped
+
+
+def _structured_callback(callback, packer):
+    """The user's callback sees ``x`` in x0's structure (both SciPy callback styles)."""
+    if callback is None or packer.flat:
+        return callback
+    if set(inspect.signature(callback).parameters) == {"intermediate_result"}:
+
+        def structured(intermediate_result):
+            res = so.OptimizeResult(intermediate_result)
+            res.x = packer.unravel(res.x)
+            return callback(intermediate_result=res)
+
+        return structured
+    return lambda xk, *rest: callback(packer.unravel(xk), *rest)
+
+
+# -- Hessian-vector products sharing one recording per point ------------------------------------
+
+
+class _HessianAt:
+    """``v -> H(x) v`` of a scalar ``f`` at one ``x``: one recording, then one sweep per product.
+
+    The tangent of ``x`` is itself a reverse-mode variable on a tape of its own, so pushing it
+    through ``f``'s gradient (forward over reverse) records only the linear tangent ops, with
+    every partial derivative already evaluated. Sweeping that tape back from ``v`` gives
+    ``H^T v = H v``.
+    """
+
+    def __init__(self, f, x):
+        tangent_level = new_level()
+        self.tape = []
+        tangent = leaf(np.zeros((1,) + x.shape), self.tape, tangent_level)
+        level = new_level()
+        _, g = value_and_grad(f)(Dual(x, tangent, level))
+        t = g.tangent if type(g) is Dual and g.level == level else None
+        self.out = t.index if type(t) is Var and t.level == tangent_level else None
+        self.seed_shape = (1, 1) + x.shape  # a batch of one cotangent for a (1, *x.shape) value
+
+    def matvec(self, v):
+        v = _f64(v).ravel()
+        if self.out is None:  # the gradient does not depend on x: H = 0
+            return np.zeros_like(v)
+        # The tangent leaf has shape (1, n), so its cotangent has shape (1, 1, n).
+        ct = backward(self.tape, {self.out: v.reshape(self.seed_shape)}, 1)[0]
+        return np.zeros_like(v) if ct is None else _f64(ct).reshape(v.shape)
+
+
+class _NonFinite(Exception):
+    """A NaN or inf in a derivative: stops SciPy's loop with a clear result."""
+
+
+def _check_finite(values, what, x, value=None):
+    """Raise ``_NonFinite`` for a NaN or inf in ``values`` (the sum is the cheap first test)."""
+    if math.isfinite(values.sum()) or np.isfinite(values).all():
+        return
+    gradient = values if what == "gradient" else None
+    raise _NonFinite(_nonfinite_message(what, values), x, value, gradient)
+
+
+def _nonfinite_message(what, values):
+    bad = np.flatnonzero(~np.isfinite(values))
+    return (
+        f"dualdiff stopped the optimizer: the {what} has {bad.size} NaN/inf entries (first at "
+        f"flat index {bad[0]}). The result holds the last point with a finite gradient. A NaN "
+        "usually means the objective left its domain (log, sqrt or a division at or below "
+        "0): add bounds or constraints, or rewrite the objective to stay finite."
+    )
+
+
+class _Scalar:
+    """The objective on SciPy's side: flat float64 in, float64 value and derivatives out."""
+
+    def __init__(self, fun, args, packer):
+        self.fun, self.args, self.packer = fun, args, packer
+        self.value_and_grad_f = value_and_grad(self.traced)
+        self.hessian_f = hessian(self.traced)
+        self.at = None  # (x bytes, _HessianAt) for the last x a product was asked at
+        self.last = None  # (x, value, gradient) at the last point with a finite gradient
+        self.nfev = 0
+
+    def traced(self, x):
+        out = self.fun(self.packer.unravel(x), *self.args)
+        if math.prod(_shape(out)) != 1:
+            raise ValueError(
+                f"minimize needs fun to return a scalar; it returned shape {_shape(out)}. "
+                "Reduce it (np.sum, a norm), or use dualdiff.optimize.least_squares for a "
+                "vector of residuals."
+            )
+        return out
+
+    def value(self, x):
+        self.nfev += 1
+        return _float(self.traced(_f64(x)))
+
+    def user_value_and_grad(self, x):
+        value, g = self.fun(self.packer.unravel(_f64(x)), *self.args)
+        return _float(value), self.packer.ravel(g)
+
+    def value_and_grad(self, x):
+        x = _f64(x)
+        self.nfev += 1
+        value, g = self.value_and_grad_f(x)
+        value, g = _float(value), _f64(g)
+        _check_finite(g, "gradient", x, value)
+        self.last = (x.copy(), value, g)  # L-BFGS-B writes its next iterate into x in place
+        return value, g
+
+    def hessp(self, x, p):
+        x = _f64(x)
+        key = x.tobytes()
+        if self.at is None or self.at[0] != key:
+            self.at = (key, _HessianAt(self.traced, x))
+        hp = self.at[1].matvec(p)
+        _check_finite(hp, "Hessian-vector product", x)
+        return hp
+
+    def hess(self, x):
+        x = _f64(x)
+        H = _f64(self.hessian_f(x)).reshape(x.size, x.size)
+        _check_finite(H, "Hessian", x)
+        return H
+
+    def stopped(self, error):
+        """SciPy-style result for a run that ``_NonFinite`` stopped."""
+        x, value, g = self.last if self.last is not None else error.args[1:]
+        return so.OptimizeResult(
+            x=x, fun=value, jac=g, success=False, status=-1, message=error.args[0],
+            nfev=self.nfev, njev=self.nfev,
+        )  # fmt: skip
+
+
+class _Vector:
+    """A vector function of the flat x (constraints, residuals, systems): value and Jacobian."""
+
+    def __init__(self, fun, args, packer, kwargs=None):
+        self.fun, self.args, self.kwargs, self.packer = fun, args, kwargs or {}, packer
+        self.jacobian_f = jacobian(self.traced)
+
+    def traced(self, x):
+        return np.reshape(self.fun(self.packer.unravel(x), *self.args, **self.kwargs), (-1,))
+
+    def value(self, x):
+        return _f64(self.traced(_f64(x)))
+
+    def jac(self, x):
+        x = _f64(x)
+        return _f64(self.jacobian_f(x)).reshape(-1, x.size)
+
+    def value_and_jac(self, x):
+        """Value and Jacobian from one forward pass of the whole basis (square systems)."""
+        x = _f64(x)
+        out, level = push(self.traced, (x,), (basis(x.shape),))
+        if type(out) is not Dual or out.level != level:
+            return _f64(out), np.zeros((np.size(out), x.size))
+        return _f64(out.value), _f64(out.tangent).T
+
+    def hess(self, x, v):
+        """``sum_i v_i * Hessian(f_i)(x)`` as a LinearOperator (trust-constr's constraint term)."""
+        x, v = _f64(x), _f64(v).ravel()
+        at = _HessianAt(lambda y: np.sum(v * self.traced(y)), x)
+        return LinearOperator((x.size, x.size), matvec=at.matvec, rmatvec=at.matvec, dtype=float)
+
+
+# -- constraints --------------------------------------------------------------------------------
+
+
+def _constraints(constraints, packer, uses):
+    """SciPy constraints with the flat x, exact Jacobians and (trust-constr) Hessian terms."""
+    single = isinstance(constraints, dict | so.NonlinearConstraint | so.LinearConstraint)
+    if not single and not constraints:
+        return constraints
+    items = [constraints] if single else list(constraints)
+    return [_constraint(c, packer, uses) for c in items]
+
+
+def _constraint(c, packer, uses):
+    if isinstance(c, so.LinearConstraint):
+        return c  # A acts on the flat x already
+    if isinstance(c, dict):
+        return _dict_constraint(c, packer, uses)
+    vec = _Vector(c.fun, (), packer)
+    jac = _user_callable(c.jac, packer, ravel=False)
+    hess = _user_callable(c.hess, packer, ravel=False)
+    if not callable(jac) and "constraint_jac" in uses:  # a finite-difference request: replace
+        jac = vec.jac
+    if not callable(hess) and "constraint_hess" in uses:  # SciPy's default BFGS(): replace
+        hess = vec.hess
+    return so.NonlinearConstraint(
+        vec.value, c.lb, c.ub, jac=jac, hess=hess, keep_feasible=c.keep_feasible,
+        finite_diff_rel_step=c.finite_diff_rel_step,
+        finite_diff_jac_sparsity=c.finite_diff_jac_sparsity,
+    )  # fmt: skip
+
+
+def _dict_constraint(c, packer, uses):
+    args = tuple(c.get("args", ()))
+    vec = _Vector(c["fun"], args, packer)
+    jac = _user_callable(c.get("jac"), packer, ravel=False, args=args)
+    if jac is None and "constraint_jac" in uses:
+        jac = vec.jac
+    if "constraint_hess" in uses:  # trust-constr: a NonlinearConstraint carries the Hessian
+        ub = 0.0 if c["type"] == "eq" else np.inf
+        return so.NonlinearConstraint(vec.value, 0.0, ub, jac=jac, hess=vec.hess)
+    out = {"type": c["type"], "fun": vec.value}
+    return out if jac is None else {**out, "jac": jac}
+
+
+# -- the public functions -----------------------------------------------------------------------
+
+
+def _minimize_uses(method, constraints, bounds):
+    if callable(method):
+        return CUSTOM_METHOD_USES, method
+    if method is None:  # SciPy's own default, resolved here to know what it can use
+        method = "SLSQP" if constraints else "L-BFGS-B" if bounds is not None else "BFGS"
+    return MINIMIZE_USES.get(method.lower(), frozenset()), method
+
+
+def minimize(
+    fun: Callable, x0: Any, args: tuple = (), method: str | Callable | None = None, **kwargs: Any
+) -> so.OptimizeResult:
+    """``scipy.optimize.minimize`` with the exact gradient, Hessian and constraint Jacobians.
+
+    Same signature and result as SciPy's; every keyword passes through. dualdiff supplies
+    what the method can use (see ``MINIMIZE_USES``): the gradient as ``jac=True`` (value and
+    gradient from one forward and one backward pass), Hessian-vector products ``hessp``
+    (Newton-CG, trust-ncg, trust-krylov, trust-constr; products at one point share one
+    recording) or the dense ``hess`` (dogleg, trust-exact), and for constraints their
+    Jacobians (SLSQP, trust-constr) and Hessian term (trust-constr). A ``jac``, ``hess`` or
+    ``hessp`` you pass wins, as does a callable ``jac``/``hess`` on a constraint.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> scalar``, written with ``numpy``. ``scipy.optimize.rosen`` and
+        other SciPy Python functions that call ``np.asarray`` cannot be traced: write the
+        formula in NumPy.
+    x0 : array_like, or dict / list / tuple of arrays
+        Starting point. An array of any shape, or a structure of arrays; ``fun`` receives
+        ``x`` in that structure, and so do callbacks and your own jac/hess/hessp (which may
+        return the gradient in it; Hessians and constraint Jacobians use the flat order,
+        leaves in ``x0``'s order, each raveled).
+    args : tuple
+        Extra arguments of ``fun`` (constants, not differentiated).
+    method : str or callable, optional
+        Any SciPy method; ``None`` resolves as SciPy does (BFGS, L-BFGS-B or SLSQP).
+    **kwargs
+        SciPy's keywords. ``bounds`` may also be a dict ``{key: (low, high)}`` for a dict
+        ``x0`` (a missing key or ``None`` is unbounded; arrays broadcast to the entry).
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        SciPy's result, with ``x`` in ``x0``'s structure. A NaN or inf in the gradient stops
+        the run: ``success`` is False, ``message`` says why, ``x`` is the last point with a
+        finite gradient.
+
+    Raises
+    ------
+    ValueError
+        If ``fun`` returns more than one element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> def rosen(x):
+    ...     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    >>> res = dd.optimize.minimize(rosen, np.zeros(5), method="trust-krylov")
+    >>> bool(res.success), np.round(res.x, 6)
+    (True, array([1., 1., 1., 1., 1.]))
+    """
+    packer = _Packer(x0)
+    args = args if isinstance(args, tuple) else (args,)
+    uses, method = _minimize_uses(method, kwargs.get("constraints"), kwargs.get("bounds"))
+    objective = _Scalar(fun, args, packer)
+    kw = _minimize_kwargs(kwargs, uses, objective, packer)
+    scipy_fun = objective.value_and_grad if kw["jac"] is True else objective.value
+    if kwargs.get("jac") is True:  # the user's fun returns (value, gradient) itself
+        scipy_fun = objective.user_value_and_grad
+    try:
+        res = so.minimize(scipy_fun, packer.x0, method=method, **kw)
+    except _NonFinite as error:
+        res = objective.stopped(error)
+    res.x = packer.unravel(res.x)
+    return res
+
+
+def _minimize_kwargs(kwargs, uses, objective, packer):
+    """SciPy's keywords with dualdiff's derivatives filled in and x made flat."""
+    kw = dict(kwargs)
+    args = objective.args
+    user_hessian = any(kw.get(k) is not None for k in _HESSIANS)
+    kw["hessp"] = _user_callable(kw.get("hessp"), packer, n_structured=2, args=args)
+    kw["hess"] = _user_callable(kw.get("hess"), packer, ravel=False, args=args)
+    if kw.get("jac") is not True:  # jac=True: the user's fun returns (value, gradient)
+        kw["jac"] = _user_callable(kw.get("jac"), packer, args=args)
+    ours = {"jac": True, "hessp": objective.hessp, "hess": objective.hess}
+    for key, value in ours.items():
+        if key in uses and kw[key] is None and not (key in _HESSIANS and user_hessian):
+            kw[key] = value
+    if "bounds" in kw:
+        kw["bounds"] = packer.bounds(kw["bounds"])
+    if "constraints" in kw:
+        kw["constraints"] = _constraints(kw["constraints"], packer, uses)
+    kw["callback"] = _structured_callback(kw.get("callback"), packer)
+    return kw
+
+
+def least_squares(
+    fun: Callable,
+    x0: Any,
+    jac: Callable | str | None = None,
+    bounds: Any = (-np.inf, np.inf),
+    method: str = "trf",
+    *,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    **options: Any,
+) -> so.OptimizeResult:
+    """``scipy.optimize.least_squares`` with the exact Jacobian of the residuals.
+
+    The Jacobian comes from :func:`dualdiff.jacobian`, which picks the mode (usually forward:
+    residuals outnumber parameters). ``method`` may be ``'trf'``, ``'dogbox'`` or ``'lm'``;
+    every other keyword passes through. A ``jac`` you pass (callable or finite-difference
+    string) wins. ``x0`` may be structured as in :func:`minimize`; ``bounds`` may be a
+    ``(lb, ub)`` pair, ``Bounds``, or a dict per key of a dict ``x0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> t = np.linspace(0.0, 1.0, 20)
+    >>> res = dd.optimize.least_squares(lambda p: p[0] * np.exp(p[1] * t) - 2 * np.exp(-t),
+    ...                                 np.ones(2), method="lm")
+    >>> np.round(res.x, 6)
+    array([ 2., -1.])
+    """
+    packer = _Packer(x0)
+    kwargs = kwargs or {}
+    residuals = _Vector(fun, tuple(args), packer, kwargs)
+    if jac is None:
+        jac = residuals.jac
+    elif callable(jac):
+        user_jac = jac
+        jac = _user_callable(lambda x: user_jac(x, *args, **kwargs), packer, ravel=False)
+    if isinstance(bounds, tuple | list) and len(bounds) == 2 and not packer.flat:
+        bounds = so.Bounds(*bounds)  # (lb, ub) shaped like x0 become flat
+    res = so.least_squares(
+        residuals.value, packer.x0, jac=jac, bounds=packer.bounds(bounds), method=method, **options
+    )
+    res.x = packer.unravel(res.x)
+    return res
+
+
+def root(
+    fun: Callable,
+    x0: Any,
+    args: tuple = (),
+    method: str = "hybr",
+    jac: Callable | bool | None = None,
+    **options: Any,
+) -> so.OptimizeResult:
+    """``scipy.optimize.root`` with the exact Jacobian for the methods that use one.
+
+    ``'hybr'`` and ``'lm'`` get the Jacobian (``ROOT_USES``); the quasi-Newton and Krylov
+    methods take none. A ``jac`` you pass wins. ``x0`` may be structured as in
+    :func:`minimize`; ``fun`` must return as many elements as ``x0`` has.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> sol = dd.optimize.root(lambda x: np.array([1.0, 2.0]) * x ** 3 - 1.0, np.ones(2))
+    >>> np.round(sol.x, 6)
+    array([1.      , 0.793701])
+    """
+    packer = _Packer(x0)
+    args = args if isinstance(args, tuple) else (args,)
+    system = _Vector(fun, args, packer)
+    scipy_fun = system.value
+    if jac is None and "jac" in ROOT_USES.get(str(method).lower(), ()):
+        jac = True if ROOT_JAC_TOGETHER else system.jac
+        scipy_fun = system.value_and_jac if ROOT_JAC_TOGETHER else scipy_fun
+    elif callable(jac):
+        jac = _user_callable(jac, packer, ravel=False, args=args)
+    callback = _structured_callback(options.pop("callback", None), packer)
+    res = so.root(scipy_fun, packer.x0, method=method, jac=jac, callback=callback, **options)
+    res.x = packer.unravel(res.x)
+    return res
+
+
+class _ParamJacobian:
+    """``jac(xdata, *params)`` for ``curve_fit``: one forward pass over all parameters."""
+
+    def __init__(self, f):
+        self.f = f
+        self.jacobian_f = jacobian(lambda p, xdata: np.reshape(f(xdata, *p), (-1,)))
+
+    def __call__(self, xdata, *params):
+        p = _f64(params)
+        return _f64(self.jacobian_f(p, xdata)).reshape(-1, p.size)
+
+
+def curve_fit(
+    f: Callable, xdata: Any, ydata: Any, p0: Sequence[float] | None = None, **kwargs: Any
+) -> tuple:
+    """``scipy.optimize.curve_fit`` with the exact Jacobian with respect to the parameters.
+
+    ``f(xdata, *params)`` is written with ``numpy``; dualdiff gives SciPy its Jacobian with
+    respect to ``params`` (shape ``(len(ydata), len(params))``). Returns ``popt, pcov`` (and
+    more with ``full_output=True``) exactly as SciPy does; a ``jac`` you pass wins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> x = np.linspace(0.0, 4.0, 30)
+    >>> y = 2.5 * np.exp(-1.3 * x) + 0.5
+    >>> popt, pcov = dd.optimize.curve_fit(lambda x, a, b, c: a * np.exp(-b * x) + c, x, y,
+    ...                                    p0=[1.0, 1.0, 0.0])
+    >>> np.round(popt, 6)
+    array([2.5, 1.3, 0.5])
+    """
+    if kwargs.get("jac") is None:
+        kwargs["jac"] = _ParamJacobian(f)
+    return so.curve_fit(f, xdata, ydata, p0=p0, **kwargs)

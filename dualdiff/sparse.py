@@ -1,0 +1,353 @@
+"""Sparse Jacobians and Hessians: structural sparsity detection, coloring, compressed passes.
+
+``jacobian_sparsity(f, x)`` traces ``f`` once with a tracer whose payload is a dependency
+pattern (``dualdiff._pattern``; the op table and its documented conservative fallbacks are in
+``dualdiff._pattern_ops``), so the pattern comes from the structure of the code, not from the
+zeros of one dense Jacobian. A coloring of the columns (forward mode) or rows (reverse mode)
+groups directions that never meet in one row or column; :class:`SparseJacobian` then pushes
+one batch of color seeds per chunk through ``f`` and reads every nonzero off the compressed
+result. :class:`SparseHessian` does the same for a Hessian with a star coloring and batched
+Hessian-vector products (forward over reverse). Results are ``scipy.sparse.csr_array``.
+
+The pattern is computed at one ``x`` and reused: it is valid at every ``x`` for which ``f``
+takes the same Python branches and picks the same index sets (``np.where`` and ``max`` already
+count both branches). Pass ``pattern=`` to supply one yourself.
+"""
+
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from dualdiff import _pattern_linalg, _pattern_ops  # noqa: F401  (they fill the op table)
+from dualdiff._coloring import (
+    color_columns,
+    color_rows,
+    column_recovery,
+    row_recovery,
+    seeds,
+    star_coloring,
+    symmetric_recovery,
+)
+from dualdiff._pattern import canonical, trace
+from dualdiff._tracer import Tracer
+from dualdiff.transforms import _pull, _record, as_input, grad, push_tree
+
+__all__ = [
+    "SparseHessian",
+    "SparseJacobian",
+    "color_columns",
+    "color_rows",
+    "hessian_sparsity",
+    "jacobian_sparsity",
+    "sparse_hessian",
+    "sparse_jacobian",
+    "star_coloring",
+]
+
+DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of seeds and results in flight for one chunk
+
+
+def jacobian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
+    """Structural sparsity pattern of the Jacobian of ``f`` with respect to ``args[argnums]``.
+
+    Parameters
+    ----------
+    f : callable
+        Function of arrays with one array output, written with ``numpy``.
+    *args
+        Arguments of ``f``; the pattern is traced at these values.
+    argnums : int
+        Which argument is the input.
+
+    Returns
+    -------
+    scipy.sparse.csr_array of bool, shape (m, n)
+        ``m`` output elements by ``n`` input elements (both flattened in C order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> f = lambda x: x[1:] * x[:-1] + np.sin(x[1:])
+    >>> dd.jacobian_sparsity(f, np.ones(4)).toarray().astype(int)
+    array([[1, 1, 0, 0],
+           [0, 1, 1, 0],
+           [0, 0, 1, 1]])
+    """
+    deps, _, _ = trace(f, args, argnums)
+    return canonical(deps)
+
+
+def hessian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
+    """Structural sparsity pattern of the Hessian of a scalar ``f`` (symmetric, n x n).
+
+    Every op nonlinear in its traced inputs couples the input elements its own second
+    derivative couples; linear and piecewise-linear ops couple none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> f = lambda x: np.sum(x[1:] * x[:-1]) + np.sum(np.exp(x[:1]))
+    >>> dd.sparse.hessian_sparsity(f, np.ones(3)).toarray().astype(int)
+    array([[1, 1, 0],
+           [1, 0, 1],
+           [0, 1, 0]])
+    """
+    deps, shape, tr = trace(f, args, argnums, hessian=True)
+    if int(np.prod(shape, dtype=np.int64)) != 1:
+        raise ValueError(f"hessian_sparsity needs a scalar function; got output shape {shape}")
+    return tr.hessian()
+
+
+class _Compressed:
+    """Seeds per chunk of colors, and where each nonzero sits in the compressed result."""
+
+    def __init__(self, pattern, colors, positions, seed_size, chunk_size):
+        self.pattern = pattern
+        self.colors = colors
+        self.n_colors = int(colors.max(initial=-1)) + 1
+        self.positions = positions
+        self.chunks = [
+            seeds(colors, s, min(s + chunk_size, self.n_colors), seed_size)
+            for s in range(0, self.n_colors, chunk_size)
+        ]
+
+    def matrix(self, blocks, width):
+        """The sparse matrix from the compressed blocks (each of shape ``(k, width)``)."""
+        compressed = np.concatenate([np.reshape(b, (-1, width)) for b in blocks] or [[]])
+        data = compressed.ravel().take(self.positions) if self.positions.size else self.positions
+        p = self.pattern
+        return sp.csr_array((np.asarray(data, dtype=np.float64), p.indices.copy(),
+                             p.indptr.copy()), shape=p.shape)  # fmt: skip
+
+
+def _chunk_size(chunk_size, max_memory, n, m):
+    # Seeds, output tangents and a few live intermediates per direction, in float64.
+    return chunk_size or max(1, max_memory // (8 * 4 * (n + m)))
+
+
+def _tangents(args, argnums, seed):
+    tangents = [None] * len(args)
+    tangents[argnums] = seed.reshape((seed.shape[0],) + np.shape(args[argnums]))
+    return tangents
+
+
+class SparseJacobian:
+    """A reusable sparse Jacobian of ``f`` for ``args[argnums]``: pattern and coloring kept.
+
+    Calling it at new arguments costs one batched forward pass (or one recording and one
+    backward sweep) per chunk of colors, and returns a ``csr_array`` of shape ``(m, n)``.
+
+    Parameters
+    ----------
+    f : callable
+        Function of arrays with one array output, written with ``numpy``.
+    *args
+        Example arguments: the pattern is detected at these values (shapes are fixed).
+    argnums : int
+        Which argument to differentiate.
+    mode : {"auto", "forward", "reverse"}
+        ``"forward"`` colors columns and pushes tangents; ``"reverse"`` colors rows and pulls
+        cotangents; ``"auto"`` takes the one with fewer colors (forward on a tie).
+    pattern : sparse matrix, optional
+        The Jacobian's pattern, if known; detection is skipped.
+    chunk_size : int, optional
+        Colors per pass; by default as many as fit in ``max_memory`` bytes.
+    max_memory : int
+        Byte budget for one chunk's seeds, results and intermediates (roughly).
+
+    Attributes
+    ----------
+    pattern : scipy.sparse.csr_array of bool
+    colors : ndarray of int
+        Color of every column (forward) or row (reverse).
+    n_colors : int
+    mode : str
+        ``"forward"`` or ``"reverse"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> f = lambda x: np.diff(x) ** 2
+    >>> jac = dd.sparse.SparseJacobian(f, np.zeros(5))
+    >>> jac.n_colors, jac.mode
+    (2, 'forward')
+    >>> jac(np.arange(5.0)).toarray()
+    array([[-2.,  2.,  0.,  0.,  0.],
+           [ 0., -2.,  2.,  0.,  0.],
+           [ 0.,  0., -2.,  2.,  0.],
+           [ 0.,  0.,  0., -2.,  2.]])
+    """
+
+    def __init__(
+        self,
+        f: Callable,
+        *args,
+        argnums: int = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto",
+        pattern=None,
+        chunk_size: int | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+    ):
+        if mode not in ("auto", "forward", "reverse"):
+            raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+        self.f, self.argnums = f, argnums
+        if pattern is None:
+            pattern = jacobian_sparsity(f, *args, argnums=argnums)
+        self.pattern = canonical(pattern)
+        self.shape = m, n = self.pattern.shape
+        self.mode, self.colors = self._coloring(mode)
+        self.n_colors = int(self.colors.max(initial=-1)) + 1
+        k = _chunk_size(chunk_size, max_memory, n, m)
+        if self.mode == "forward":
+            where = column_recovery(self.pattern, self.colors)
+            self._plan = _Compressed(self.pattern, self.colors, where, n, k)
+        else:
+            where = row_recovery(self.pattern, self.colors)
+            self._plan = _Compressed(self.pattern, self.colors, where, m, k)
+
+    def _coloring(self, mode):
+        if mode == "forward":
+            return "forward", color_columns(self.pattern)
+        if mode == "reverse":
+            return "reverse", color_rows(self.pattern)
+        cols, rows = color_columns(self.pattern), color_rows(self.pattern)
+        if cols.max(initial=-1) <= rows.max(initial=-1):
+            return "forward", cols
+        return "reverse", rows
+
+    def __call__(self, *args) -> sp.csr_array:
+        args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
+        if self.mode == "forward":  # rows of J @ S, one batched forward pass per chunk
+            blocks = [push_tree(self.f, args, _tangents(args, self.argnums, s))
+                      for s in self._plan.chunks]  # fmt: skip
+            return self._plan.matrix(blocks, self.shape[0])
+        out, tape, level, n_leaves, rebuild = _record(self.f, args, (self.argnums,))
+        shape = np.shape(out.value if isinstance(out, Tracer) and out.level == level else out)
+        blocks = [_pull(out, tape, level, n_leaves, rebuild, s.reshape((-1,) + shape))[0]
+                  for s in self._plan.chunks]  # fmt: skip  (rows of S @ J, one sweep per chunk)
+        return self._plan.matrix(blocks, self.shape[1])
+
+
+class SparseHessian:
+    """A reusable sparse Hessian of a scalar ``f``: pattern and star coloring kept.
+
+    Each call pushes one batch of color seeds per chunk through ``grad(f)`` (forward over
+    reverse: a batch of Hessian-vector products) and returns a symmetric ``csr_array``.
+    Parameters are those of :class:`SparseJacobian` (without ``mode``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> f = lambda x: np.sum((x[1:] - x[:-1] ** 2) ** 2)
+    >>> hess = dd.sparse.SparseHessian(f, np.zeros(4))
+    >>> hess.n_colors
+    3
+    >>> hess(np.ones(4)).toarray()
+    array([[ 8., -4.,  0.,  0.],
+           [-4., 10., -4.,  0.],
+           [ 0., -4., 10., -4.],
+           [ 0.,  0., -4.,  2.]])
+    """
+
+    def __init__(
+        self,
+        f: Callable,
+        *args,
+        argnums: int = 0,
+        pattern=None,
+        chunk_size: int | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+    ):
+        self.f, self.argnums = f, argnums
+        if pattern is None:
+            pattern = hessian_sparsity(f, *args, argnums=argnums)
+        pattern = canonical(pattern)
+        self.pattern = canonical(pattern + pattern.T)
+        self.shape = self.pattern.shape
+        self.colors = star_coloring(self.pattern)
+        self.n_colors = int(self.colors.max(initial=-1)) + 1
+        n = self.shape[0]
+        where = symmetric_recovery(self.pattern, self.colors)
+        self._plan = _Compressed(self.pattern, self.colors, where, n, _chunk_size(
+            chunk_size, max_memory, n, n))  # fmt: skip
+        self._grad = grad(f, argnums)
+
+    def __call__(self, *args) -> sp.csr_array:
+        args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
+        blocks = [push_tree(self._grad, args, _tangents(args, self.argnums, s))
+                  for s in self._plan.chunks]  # fmt: skip
+        return self._plan.matrix(blocks, self.shape[0])
+
+
+def _cached(make):
+    """A function of ``*args`` that builds one ``make(*args)`` per argument shapes and reuses it."""
+    built = {}
+
+    def call(*args):
+        key = tuple(np.shape(a) for a in args)
+        if key not in built:
+            built[key] = make(*args)
+        return built[key](*args)
+
+    return call
+
+
+def sparse_jacobian(
+    f: Callable,
+    argnums: int = 0,
+    *,
+    mode: Literal["auto", "forward", "reverse"] = "auto",
+    chunk_size: int | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> Callable:
+    """Function returning the Jacobian of ``f`` as a ``csr_array`` of shape ``(m, n)``.
+
+    The pattern and the coloring are found at the first call and reused for every later call
+    with arguments of the same shapes (see :class:`SparseJacobian`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> jac = dd.sparse_jacobian(lambda x: x[1:] - x[:-1] ** 2)
+    >>> jac(np.array([1.0, 2.0, 3.0])).toarray()
+    array([[-2.,  1.,  0.],
+           [ 0., -4.,  1.]])
+    """
+    return _cached(
+        lambda *args: SparseJacobian(
+            f, *args, argnums=argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory
+        )
+    )
+
+
+def sparse_hessian(
+    f: Callable,
+    argnums: int = 0,
+    *,
+    chunk_size: int | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> Callable:
+    """Function returning the Hessian of a scalar ``f`` as a symmetric ``csr_array``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> hess = dd.sparse_hessian(lambda x: np.sum(x ** 3) + x[0] * x[1])
+    >>> hess(np.array([1.0, 2.0, 3.0])).toarray()
+    array([[ 6.,  1.,  0.],
+           [ 1., 12.,  0.],
+           [ 0.,  0., 18.]])
+    """
+    return _cached(
+        lambda *args: SparseHessian(
+            f, *args, argnums=argnums, chunk_size=chunk_size, max_memory=max_memory
+        )
+    )
