@@ -160,6 +160,9 @@ def mean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=T
 
 @defvjp(np.mean)
 def mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=True):
+    if axis is None and where is True:  # the common full mean (a loss): one reshape
+        g = np.reshape(g, g.shape[:1] + (1,) * x.ndim) / x.size
+        return np.broadcast_to(g, g.shape[:1] + x.shape)
     axes = _axes(axis, x.ndim)
     g = _keep(g, axes, keepdims)
     if where is True:

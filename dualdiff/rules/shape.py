@@ -330,7 +330,9 @@ def transpose_jvp(t, ans, x, axes=None):
 
 @defvjp(np.transpose)
 def transpose_vjp(g, ans, x, axes=None):
-    return np.transpose(g, np.argsort(_batched_axes(axes, x.ndim)))
+    if axes is None:  # reversing the axes is its own inverse
+        return np.transpose(g, _batched_axes(None, x.ndim))
+    return np.transpose(g, tuple(np.argsort(_batched_axes(axes, x.ndim))))
 
 
 @defjvp(np.swapaxes)
