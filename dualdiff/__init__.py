@@ -1,5 +1,7 @@
 """dualdiff: exact derivatives of NumPy code, forward and reverse mode over one rule table."""
 
+from numpy import sum  # noqa: A004  (dd.sum, as torch.sum: the seed post's snippet uses it)
+
 from dualdiff import nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
@@ -43,6 +45,7 @@ __all__ = [
     "sparse",
     "sparse_hessian",
     "sparse_jacobian",
+    "sum",
     "tensor",
     "testing",
     "value_and_grad",

@@ -1,22 +1,22 @@
 """The seed post's first snippet on dualdiff: ``x.grad`` of ``sum(3 x + 2)`` is ``[3. 3.]``.
 
-The post's code used ``import torch``, ``torch.tensor`` and ``torch.sum``; here the tensor
-comes from dualdiff and the sum is Python's (``np.sum(y)`` works as well).
+The post's code runs with only its import changed: ``import dualdiff as torch``.
 
 Run: python examples/seed_gradients.py
 """
 
 import numpy as np
 
+import dualdiff as torch
 from dualdiff import tensor
 
 
 def main():
-    # -- the post's snippet ------------------------------------------------------------------
-    x = tensor([2.0, 3.0], requires_grad=True)
+    # -- the post's snippet, with only the import changed ------------------------------------
+    x = torch.tensor([2.0, 3.0], requires_grad=True)
     y = 3 * x + 2
 
-    loss = sum(y)
+    loss = torch.sum(y)
     loss.backward()
 
     print(x.grad)
@@ -24,7 +24,8 @@ def main():
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])  # d loss / dx_i = 3
 
     # .grad accumulates across backward() calls until it is cleared, as in PyTorch.
-    np.sum(3 * x + 2).backward()
+    sum(3 * x + 2).backward()  # Python's sum works too
+    assert isinstance(x, torch.Tensor) and x is not tensor
     print("after a second backward():", x.grad)
     x.grad = None
 
