@@ -82,6 +82,22 @@ def _shape(x):
     return np.shape(x)
 
 
+def _call(fun, x, args, kwargs):
+    """``fun(x, *args, **kwargs)``; a TypeError while tracing names the usual cause."""
+    if not isinstance(x, Tracer):
+        return fun(x, *args, **kwargs)
+    try:
+        return fun(x, *args, **kwargs)
+    except TypeError as error:
+        raise TypeError(
+            f"{error}\n\ndualdiff.optimize differentiates your function by running it on "
+            "traced arrays. Build arrays from traced values with dualdiff.numpy.array. SciPy's "
+            "Python-level functions such as scipy.optimize.rosen call np.asarray on their "
+            "input and cannot be traced: write the formula in NumPy, e.g. "
+            "np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)."
+        ) from error
+
+
 # -- x0 as one flat float64 vector ---------------------------------------------------------------
 
 
@@ -249,7 +265,7 @@ class _Scalar:
         self.nfev = 0
 
     def traced(self, x):
-        out = self.fun(self.packer.unravel(x), *self.args)
+        out = _call(self.fun, self.packer.unravel(x), self.args, {})
         if math.prod(_shape(out)) != 1:
             raise ValueError(
                 f"minimize needs fun to return a scalar; it returned shape {_shape(out)}. "
@@ -307,7 +323,7 @@ class _Vector:
         self.jacobian_f = jacobian(self.traced)
 
     def traced(self, x):
-        return np.reshape(self.fun(self.packer.unravel(x), *self.args, **self.kwargs), (-1,))
+        return np.reshape(_call(self.fun, self.packer.unravel(x), self.args, self.kwargs), (-1,))
 
     def value(self, x):
         return _f64(self.traced(_f64(x)))

@@ -126,7 +126,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def _squeeze(tree):
     leaves, unflatten = flatten(tree)
-    return unflatten([g[0] for g in leaves])
+    return unflatten([g[0, ...] for g in leaves])
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -237,7 +237,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     out, level = push(f, primals, batched)
     leaves, unflatten_out = flatten(out)
     values = unflatten_out([_primal(o, level) for o in leaves])
-    return values, unflatten_out([_tangent_of(o, level, 1)[0] for o in leaves])
+    return values, unflatten_out([_tangent_of(o, level, 1)[0, ...] for o in leaves])
 
 
 # -- Jacobians and Hessians --------------------------------------------------------------------
