@@ -133,8 +133,10 @@ def report_method(method, target, n, repeat):
     print(f"  {'':16s} {'time/analytic':>13s} {'nit':>6s} {'nfev':>6s} {'nhev':>6s} {'f*':>10s}")
     for name, res in results.items():
         nhev = res.get("nhev", "-")
-        print(f"  {name:16s} {best[name] / base:12.2f}x {res.nit:6d} {res.nfev:6d} {nhev!s:>6s} "
-              f"{res.fun:10.2e}")  # fmt: skip
+        print(
+            f"  {name:16s} {best[name] / base:12.2f}x {res.nit:6d} {res.nfev:6d} {nhev!s:>6s} "
+            f"{res.fun:10.2e}"
+        )
     jax_first = best.get("jax jit (first run)")
     if jax_first is not None:
         print(f"  jax jit first run (with compilation): {jax_first / base:.2f}x")
@@ -152,11 +154,13 @@ def report_calls(n):
     t_hp = best_time(lambda: rosen_hess_prod(x, v))
     rows = [
         ("value_and_grad / (rosen + rosen_der)", best_time(lambda: vg(x)) / t_f),
-        ("record hessp at a new x / rosen_hess_prod", best_time(lambda: _HessianAt(rosen_np, x))
-         / t_hp),
+        (
+            "record hessp at a new x / rosen_hess_prod",
+            best_time(lambda: _HessianAt(rosen_np, x)) / t_hp,
+        ),
         ("each hessp at that x / rosen_hess_prod", best_time(lambda: at.matvec(v)) / t_hp),
         ("dd.hvp (no reuse) / rosen_hess_prod", best_time(lambda: dd.hvp(rosen_np, x, v)) / t_hp),
-    ]  # fmt: skip
+    ]
     print(f"Per call, n={n}:")
     for name, ratio in rows:
         print(f"  {name:44s} {ratio:6.2f}x")
@@ -168,8 +172,10 @@ def report_finite_differences(n):
     t_fd, fd = timed(lambda x: minimize(rosen, x, method="L-BFGS-B"), x0)
     t_an, an = timed(analytic("L-BFGS-B"), x0)
     print(f"L-BFGS-B with SciPy's default finite differences, n={n}:")
-    print(f"  {fd.nfev} function evaluations in {fd.nit} iterations (analytic: {an.nfev} in "
-          f"{an.nit}), success={fd.success}, f={fd.fun:.3g}, {t_fd / t_an:.2f}x analytic time")
+    print(
+        f"  {fd.nfev} function evaluations in {fd.nit} iterations (analytic: {an.nfev} in "
+        f"{an.nit}), success={fd.success}, f={fd.fun:.3g}, {t_fd / t_an:.2f}x analytic time"
+    )
     print(f"  message: {fd.message}")
 
 

@@ -7,6 +7,7 @@ shared and noisy), plus the dispatcher's regret: auto time / best fixed mode tim
 """
 
 import argparse
+import contextlib
 import math
 import sys
 import timeit
@@ -234,6 +235,15 @@ def plot(rows, path):
     return path
 
 
+def one_blas_thread():
+    """Limit BLAS to one thread when threadpoolctl is installed (steadier ratios on 2 cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m dualdiff bench",
@@ -245,6 +255,11 @@ def main(argv=None):
     parser.add_argument("--fit", action="store_true", help="print fitted cost-model constants")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    with one_blas_thread():
+        return _run(args)
+
+
+def _run(args):
     shapes = SHAPES_QUICK if args.quick else SHAPES_DEFAULT
     budget = 0.01 if args.quick else 0.05
     points = [(fam, n, m) for fam in FAMILIES for n, m in shapes]

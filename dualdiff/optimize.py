@@ -27,7 +27,7 @@ from dualdiff._tree import flatten
 from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
 from dualdiff.tape import Var, backward, leaf
-from dualdiff.transforms import basis, hessian, push, value_and_grad
+from dualdiff.transforms import hessian, value_and_grad
 
 # What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
 # ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
@@ -53,15 +53,15 @@ MINIMIZE_USES: dict[str, frozenset[str]] = {
 # A callable ``method``: SciPy hands it jac/hessp/constraints; products are computed on demand.
 CUSTOM_METHOD_USES = frozenset({"jac", "hessp", "constraint_jac"})
 
-# What each ``scipy.optimize.root`` method can use: "jac" is a callable Jacobian (MINPACK's
-# hybrj and lmder evaluate the function far more often than the Jacobian, so value and
-# Jacobian in one pass, ``jac=True``, would form a Jacobian at every evaluation: see
-# ``ROOT_JAC_TOGETHER``). The quasi-Newton and Krylov methods take no Jacobian.
+# What each ``scipy.optimize.root`` method can use: a callable Jacobian for MINPACK's hybrj
+# and lmder. It is not given as ``jac=True`` (value and Jacobian in one pass): those solvers
+# evaluate the function far more often than the Jacobian (hybr: 12 evaluations, 1 Jacobian on
+# the docs' example), so forming a Jacobian at every evaluation would cost more, not less.
+# The quasi-Newton and Krylov methods take no Jacobian.
 ROOT_USES: dict[str, frozenset[str]] = {
     "hybr": frozenset({"jac"}),
     "lm": frozenset({"jac"}),
 }
-ROOT_JAC_TOGETHER = False
 
 _HESSIANS = ("hess", "hessp")
 
@@ -110,19 +110,24 @@ def _is_array_like(x):
     return all(np.ndim(leaf) == 0 and not isinstance(leaf, dict) for leaf in flatten(x)[0])
 
 
+def _first(leaves):
+    return leaves[0]
+
+
 class _Packer:
     """Maps ``x0``'s structure to one flat float64 vector and back (traced or not)."""
 
     def __init__(self, x0):
         self.array = _is_array_like(x0)
         if self.array:
-            leaves, self.unflatten = [np.asarray(x0)], lambda new: new[0]
+            leaves, self.unflatten = [x0 if np.ndim(x0) == 0 else np.asarray(x0)], _first
         else:
             leaves, self.unflatten = flatten(x0)
         arrays = [np.asarray(a) for a in leaves]
         if any(not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a) for a in arrays):
             raise TypeError("x0 must hold real numbers (an array, or a dict/list of arrays)")
         self.shapes = [a.shape for a in arrays]
+        self.numbers = [not isinstance(a, np.ndarray) for a in leaves]  # come back as floats
         self.stops = np.cumsum([a.size for a in arrays]).tolist()
         self.flat = self.array and arrays[0].ndim == 1
         self.x0 = np.concatenate([_f64(a).ravel() for a in arrays])
@@ -138,6 +143,11 @@ class _Packer:
         return self.unflatten(
             [np.reshape(x[a:b], s) for a, b, s in zip(starts, self.stops, self.shapes)]
         )
+
+    def result(self, x):
+        """SciPy's flat solution in x0's structure (Python numbers in x0 come back as floats)."""
+        leaves = [self.unravel(x)] if self.array else flatten(self.unravel(x))[0]
+        return self.unflatten([float(a) if n else a for a, n in zip(leaves, self.numbers)])
 
     def ravel(self, tree):
         """A structure like ``x0`` (or an already flat vector) as one flat float64 vector."""
@@ -193,11 +203,11 @@ def _structured_callback(callback, packer):
 
         def structured(intermediate_result):
             res = so.OptimizeResult(intermediate_result)
-            res.x = packer.unravel(res.x)
+            res.x = packer.result(res.x)
             return callback(intermediate_result=res)
 
         return structured
-    return lambda xk, *rest: callback(packer.unravel(xk), *rest)
+    return lambda xk, *rest: callback(packer.result(xk), *rest)
 
 
 # -- Hessian-vector products sharing one recording per point ------------------------------------
@@ -310,9 +320,15 @@ class _Scalar:
         """SciPy-style result for a run that ``_NonFinite`` stopped."""
         x, value, g = self.last if self.last is not None else error.args[1:]
         return so.OptimizeResult(
-            x=x, fun=value, jac=g, success=False, status=-1, message=error.args[0],
-            nfev=self.nfev, njev=self.nfev,
-        )  # fmt: skip
+            x=x,
+            fun=value,
+            jac=g,
+            success=False,
+            status=-1,
+            message=error.args[0],
+            nfev=self.nfev,
+            njev=self.nfev,
+        )
 
 
 class _Vector:
@@ -331,14 +347,6 @@ class _Vector:
     def jac(self, x):
         x = _f64(x)
         return _f64(self.jacobian_f(x)).reshape(-1, x.size)
-
-    def value_and_jac(self, x):
-        """Value and Jacobian from one forward pass of the whole basis (square systems)."""
-        x = _f64(x)
-        out, level = push(self.traced, (x,), (basis(x.shape),))
-        if type(out) is not Dual or out.level != level:
-            return _f64(out), np.zeros((np.size(out), x.size))
-        return _f64(out.value), _f64(out.tangent).T
 
     def hess(self, x, v):
         """``sum_i v_i * Hessian(f_i)(x)`` as a LinearOperator (trust-constr's constraint term)."""
@@ -372,10 +380,15 @@ def _constraint(c, packer, uses):
     if not callable(hess) and "constraint_hess" in uses:  # SciPy's default BFGS(): replace
         hess = vec.hess
     return so.NonlinearConstraint(
-        vec.value, c.lb, c.ub, jac=jac, hess=hess, keep_feasible=c.keep_feasible,
+        vec.value,
+        c.lb,
+        c.ub,
+        jac=jac,
+        hess=hess,
+        keep_feasible=c.keep_feasible,
         finite_diff_rel_step=c.finite_diff_rel_step,
         finite_diff_jac_sparsity=c.finite_diff_jac_sparsity,
-    )  # fmt: skip
+    )
 
 
 def _dict_constraint(c, packer, uses):
@@ -468,7 +481,7 @@ def minimize(
         res = so.minimize(scipy_fun, packer.x0, method=method, **kw)
     except _NonFinite as error:
         res = objective.stopped(error)
-    res.x = packer.unravel(res.x)
+    res.x = packer.result(res.x)
     return res
 
 
@@ -535,7 +548,7 @@ def least_squares(
     res = so.least_squares(
         residuals.value, packer.x0, jac=jac, bounds=packer.bounds(bounds), method=method, **options
     )
-    res.x = packer.unravel(res.x)
+    res.x = packer.result(res.x)
     return res
 
 
@@ -565,14 +578,15 @@ def root(
     args = args if isinstance(args, tuple) else (args,)
     system = _Vector(fun, args, packer)
     scipy_fun = system.value
-    if jac is None and "jac" in ROOT_USES.get(str(method).lower(), ()):
-        jac = True if ROOT_JAC_TOGETHER else system.jac
-        scipy_fun = system.value_and_jac if ROOT_JAC_TOGETHER else scipy_fun
+    if jac is True:  # the user's fun returns (value, Jacobian) itself
+        scipy_fun = _user_callable(fun, packer, ravel=False, args=args)
+    elif jac is None and "jac" in ROOT_USES.get(str(method).lower(), ()):
+        jac = system.jac
     elif callable(jac):
         jac = _user_callable(jac, packer, ravel=False, args=args)
     callback = _structured_callback(options.pop("callback", None), packer)
     res = so.root(scipy_fun, packer.x0, method=method, jac=jac, callback=callback, **options)
-    res.x = packer.unravel(res.x)
+    res.x = packer.result(res.x)
     return res
 
 
@@ -580,7 +594,6 @@ class _ParamJacobian:
     """``jac(xdata, *params)`` for ``curve_fit``: one forward pass over all parameters."""
 
     def __init__(self, f):
-        self.f = f
         self.jacobian_f = jacobian(lambda p, xdata: np.reshape(f(xdata, *p), (-1,)))
 
     def __call__(self, xdata, *params):
