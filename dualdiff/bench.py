@@ -109,7 +109,8 @@ def measure(family, n, m, budget):
     f, x = problem(family, n, m)
     fns = {"f": lambda: f(x)}
     for mode in MODES:
-        fns[mode] = lambda jac=dispatch.jacobian(f, mode=mode): jac(x)
+        jac = dispatch.jacobian(f, mode=mode)
+        fns[mode] = lambda jac=jac: jac(x)
     t = best_times(fns, budget)
     ratios = {mode: t[mode] / t["f"] for mode in MODES}
     return Row(family, n, m, t["f"], ratios, dispatch.plan_jacobian(f, x))
