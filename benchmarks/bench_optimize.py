@@ -186,7 +186,11 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     n, repeat = (100, 1) if args.quick else (args.n, args.repeat)
-    print(f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
+        f"load average {load} (ratios: best of {repeat} interleaved runs)"
+    )
     ratios = {m: report_method(m, t, n, repeat) for m, t in (("L-BFGS-B", 2.0), ("Newton-CG", 3.0))}
     report_calls(n)
     report_finite_differences(n)

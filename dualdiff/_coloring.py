@@ -61,7 +61,7 @@ def color_columns(pattern) -> np.ndarray:
     >>> import numpy as np
     >>> import scipy.sparse as sp
     >>> import dualdiff.sparse as ds
-    >>> tridiagonal = sp.diags_array([1, 1, 1], offsets=[-1, 0, 1], shape=(6, 6))
+    >>> tridiagonal = sp.diags_array([1.0, 1.0, 1.0], offsets=[-1, 0, 1], shape=(6, 6))
     >>> ds.color_columns(tridiagonal)
     array([0, 1, 2, 0, 1, 2])
     """
@@ -75,8 +75,8 @@ def color_rows(pattern) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> import dualdiff.sparse as ds
-    >>> ds.color_rows(np.array([[1, 1, 1], [1, 0, 0], [0, 1, 0]]))
-    array([0, 1, 2])
+    >>> ds.color_rows(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]))
+    array([0, 1, 1, 0])
     """
     return color_columns(sp.csr_array(pattern, dtype=bool).T)
 
@@ -101,7 +101,7 @@ def star_coloring(pattern) -> np.ndarray:
     --------
     >>> import scipy.sparse as sp
     >>> import dualdiff.sparse as ds
-    >>> ds.star_coloring(sp.diags_array([1, 1, 1], offsets=[-1, 0, 1], shape=(7, 7)))
+    >>> ds.star_coloring(sp.diags_array([1.0, 1.0, 1.0], offsets=[-1, 0, 1], shape=(7, 7)))
     array([0, 1, 0, 2, 0, 1, 0])
     """
     ptr, idx = _adjacency(_symmetric_graph(pattern))

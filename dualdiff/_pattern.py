@@ -15,7 +15,7 @@ With ``hessian=True`` the trace also collects the Hessian's pattern: every op th
 nonlinear in its traced inputs records the pairs of input elements that its local second
 derivative couples, as a pair of factors ``(a, b)`` (the Hessian gains ``a.T @ b`` and its
 transpose). Linear and piecewise-linear ops record nothing. The op table lives in
-``dualdiff._pattern_ops``.
+``dualdiff._pattern_ops`` and ``dualdiff._pattern_linalg``.
 """
 
 import numpy as np
@@ -177,7 +177,10 @@ def traced_patterns(traced, positions=None):
     for pos, x in traced:
         if positions is not None and pos not in positions:
             continue
-        out.extend(e for e in x if e is not None) if type(x) is list else out.append(x)
+        if type(x) is list:
+            out.extend(e for e in x if e is not None)
+        else:
+            out.append(x)
     return out
 
 
@@ -197,29 +200,29 @@ def _wrap_one(tr, a, deps):
 
 # -- elementwise ufuncs and the fallback ----------------------------------------------------------
 def elementwise(tr, ufunc, inputs, kwargs):
-    """Union of the inputs' rows after broadcasting; a constant zero factor drops its rows."""
-    vals = list(inputs)
-    parts = {}
-    for i, x in enumerate(inputs):
-        if type(x) is Pattern and x.level == tr.level:
-            vals[i] = x.value
+    """Union of the inputs' rows after broadcasting; a constant zero factor drops the rows."""
+    traced = {i: x for i, x in enumerate(inputs) if type(x) is Pattern and x.level == tr.level}
+    vals = [traced[i].value if i in traced else x for i, x in enumerate(inputs)]
     ans = ufunc(*vals, **kwargs)
     shape = np.shape(ans)
-    for i, x in enumerate(inputs):
-        if type(x) is Pattern and x.level == tr.level:
-            parts[i] = broadcast_rows(x.deps, np.shape(x.value), shape)
-    if ufunc is np.multiply and len(parts) == 1:
-        (i, p), = parts.items()
-        parts[i] = _mask_zeros(p, plain(vals[1 - i]), shape)
+    parts = {i: broadcast_rows(x.deps, np.shape(x.value), shape) for i, x in traced.items()}
+    if ufunc is np.multiply:
+        zero = _constant_zeros(inputs[0], vals[0], shape, tr) | _constant_zeros(
+            inputs[1], vals[1], shape, tr
+        )
+        if zero.any():
+            keep = np.where(zero, -1, np.arange(zero.size))
+            parts = {i: gather(p, keep) for i, p in parts.items()}
     _ufunc_second(tr, ufunc, parts)
     return tr.wrap(ans, union(list(parts.values())))
 
 
-def _mask_zeros(p, factor, shape):
-    zero = np.broadcast_to(np.asarray(factor) == 0, shape).ravel()
-    if not zero.any():
-        return p
-    return gather(p, np.where(zero, -1, np.arange(zero.size)))
+def _constant_zeros(x, value, shape, tr):
+    """Where a factor is a constant zero (a zero value that depends on no input), flattened."""
+    zero = np.asarray(plain(value)) == 0
+    if type(x) is Pattern and x.level == tr.level:
+        zero = zero & (np.diff(x.deps.indptr) == 0).reshape(np.shape(zero))
+    return np.broadcast_to(zero, shape).ravel()
 
 
 def _ufunc_second(tr, ufunc, parts):

@@ -25,6 +25,7 @@ from dualdiff._pattern import (
     wrap_outputs,
 )
 from dualdiff._pattern_ops import FULL_LIMIT, _bound, _like, _np, _only_first, _operands, _register
+from dualdiff.nn import linear, mse_loss
 
 
 def _value(a):
@@ -102,7 +103,7 @@ def _tensordot(tr, fn, impl, vals, traced, kwargs):
     axes_a, axes_b = [i % na for i in axes_a], [i % nb for i in axes_b]
     free_a = [i for i in range(na) if i not in axes_a]
     free_b = [i for i in range(nb) if i not in axes_b]
-    sa, sb = np.shape(_value(a)), np.shape(_value(b))
+    sa = np.shape(_value(a))
     contracted = int(np.prod([sa[i] for i in axes_a], dtype=np.int64))
     left = np.reshape(np.transpose(a, free_a + axes_a), (-1, contracted))
     right = np.reshape(np.transpose(b, axes_b + free_b), (contracted, -1))
@@ -194,6 +195,23 @@ def _per_matrix(tr, fn, impl, vals, traced, kwargs):
     return wrap_outputs(tr, ans, rows)
 
 
+def _linear(tr, fn, impl, vals, traced, kwargs):
+    x, weight, *rest = _operands(vals, traced)
+    bias = rest[0] if rest else kwargs.get("bias")
+    expr = np.matmul(x, np.swapaxes(weight, -1, -2))
+    return _like(tr, impl(*vals, **kwargs), expr if bias is None else expr + bias)
+
+
+def _mse_loss(tr, fn, impl, vals, traced, kwargs):
+    args = _operands(vals, traced)
+    reduction = _bound(fn, vals, kwargs)["reduction"]
+    squares = (args[0] - args[1]) ** 2
+    return _like(tr, impl(*vals, **kwargs), squares if reduction == "none" else np.sum(squares))
+
+
+_register(_linear, linear)
+_register(_mse_loss, mse_loss)
+_register(fallback, np.linalg.solve, np.linalg.lstsq, *_np("cross", "linalg.cross"))
 _register(_matmul, *_np("matmul", "linalg.matmul"))
 _register(_dot, np.dot)
 _register(_inner, np.inner)

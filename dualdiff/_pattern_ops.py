@@ -30,7 +30,6 @@ registered by users (``dd.primitive``).
 
 import functools
 import inspect
-import operator
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,7 +38,6 @@ from dualdiff._pattern import (
     HANDLERS,
     Pattern,
     broadcast_rows,
-    canonical,
     fallback,
     gather,
     is_inexact,
@@ -117,7 +115,7 @@ def _move(data=None):
 
     def handler(tr, fn, impl, vals, traced, kwargs):
         ans = impl(*vals, **kwargs)
-        ids, stack = _id_arguments(tr, vals, traced, data)
+        ids, stack = _id_arguments(vals, traced, data)
         kw = {k: v for k, v in kwargs.items() if k not in ("dtype", "out")}
         out = impl(*ids, **kw)
         return _gathered(tr, ans, out, stack)
@@ -125,7 +123,8 @@ def _move(data=None):
     return handler
 
 
-def _id_arguments(tr, vals, traced, data):
+def _id_arguments(vals, traced, data):
+    """The arguments with data replaced by row ids, and the stacked rows the ids index."""
     traced = dict(traced)
     args = list(vals)
     mats = []
@@ -332,7 +331,6 @@ def _trace(tr, fn, impl, vals, traced, kwargs):
     ids = np.diagonal(layout(x.shape), b["offset"], b["axis1"], b["axis2"])
     q, _ = reduce_rows(x.deps, ids, (ids.ndim - 1,))
     return tr.wrap(ans, q)
-
 
 
 # -- the table -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from dualdiff._tree import flatten
 from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
 from dualdiff.tape import Var, backward, leaf
-from dualdiff.transforms import hessian, value_and_grad
+from dualdiff.transforms import _pull, _record, basis, hessian, push, value_and_grad
 
 # What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
 # ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
@@ -53,10 +53,9 @@ MINIMIZE_USES: dict[str, frozenset[str]] = {
 # A callable ``method``: SciPy hands it jac/hessp/constraints; products are computed on demand.
 CUSTOM_METHOD_USES = frozenset({"jac", "hessp", "constraint_jac"})
 
-# What each ``scipy.optimize.root`` method can use: a callable Jacobian for MINPACK's hybrj
-# and lmder. It is not given as ``jac=True`` (value and Jacobian in one pass): those solvers
-# evaluate the function far more often than the Jacobian (hybr: 12 evaluations, 1 Jacobian on
-# the docs' example), so forming a Jacobian at every evaluation would cost more, not less.
+# What each ``scipy.optimize.root`` method can use: MINPACK's hybrj and lmder take the
+# Jacobian, given as ``jac=True`` with value and Jacobian from one forward pass of the whole
+# basis (a square system: n directions either way, and forward mode yields the value too).
 # The quasi-Newton and Krylov methods take no Jacobian.
 ROOT_USES: dict[str, frozenset[str]] = {
     "hybr": frozenset({"jac"}),
@@ -159,9 +158,13 @@ class _Packer:
         """Bounds for the flat vector: a dict per key of a dict ``x0``, or ``Bounds``."""
         if isinstance(bounds, dict):
             return self._dict_bounds(bounds)
-        if isinstance(bounds, so.Bounds) and self.array:
-            lb, ub = (np.broadcast_to(_f64(b), self.shapes[0]).ravel() for b in bounds.bl_bu())
-            return so.Bounds(lb, ub)
+        if isinstance(bounds, so.Bounds):  # arrays shaped like x0, or numbers for every entry
+            shape = self.shapes[0] if self.array else self.x0.shape
+            lb, ub, keep = (
+                np.broadcast_to(b, shape).ravel()
+                for b in (_f64(bounds.lb), _f64(bounds.ub), bounds.keep_feasible)
+            )
+            return so.Bounds(lb, ub, keep_feasible=keep)
         return bounds
 
     def _dict_bounds(self, bounds):
@@ -227,16 +230,19 @@ class _HessianAt:
         self.tape = []
         tangent = leaf(np.zeros((1,) + x.shape), self.tape, tangent_level)
         level = new_level()
-        _, g = value_and_grad(f)(Dual(x, tangent, level))
+        recording = _record(f, (Dual(x, tangent, level),), (0,))
+        # The gradient with its batch axis, (1, *x.shape), read without a squeeze: a squeeze
+        # would be one more op on the tape, swept at every product.
+        (g,) = _pull(*recording, np.ones((1,) + _shape(recording[0])))
         t = g.tangent if type(g) is Dual and g.level == level else None
         self.out = t.index if type(t) is Var and t.level == tangent_level else None
-        self.seed_shape = (1, 1) + x.shape  # a batch of one cotangent for a (1, *x.shape) value
+        self.seed_shape = (1, 1, 1) + x.shape  # one cotangent of a (1, 1, *x.shape) tangent
 
     def matvec(self, v):
         v = _f64(v).ravel()
         if self.out is None:  # the gradient does not depend on x: H = 0
             return np.zeros_like(v)
-        # The tangent leaf has shape (1, n), so its cotangent has shape (1, 1, n).
+        # The tangent leaf has shape (1, *x.shape), so its cotangent has (1, 1, *x.shape).
         ct = backward(self.tape, {self.out: v.reshape(self.seed_shape)}, 1)[0]
         return np.zeros_like(v) if ct is None else _f64(ct).reshape(v.shape)
 
@@ -347,6 +353,14 @@ class _Vector:
     def jac(self, x):
         x = _f64(x)
         return _f64(self.jacobian_f(x)).reshape(-1, x.size)
+
+    def value_and_jac(self, x):
+        """Value and Jacobian from one forward pass of the whole input basis."""
+        x = _f64(x)
+        out, level = push(self.traced, (x,), (basis(x.shape),))
+        if type(out) is not Dual or out.level != level:  # the output does not depend on x
+            return _f64(out), np.zeros((np.size(out), x.size))
+        return _f64(out.value), _f64(out.tangent).T
 
     def hess(self, x, v):
         """``sum_i v_i * Hessian(f_i)(x)`` as a LinearOperator (trust-constr's constraint term)."""
@@ -562,9 +576,10 @@ def root(
 ) -> so.OptimizeResult:
     """``scipy.optimize.root`` with the exact Jacobian for the methods that use one.
 
-    ``'hybr'`` and ``'lm'`` get the Jacobian (``ROOT_USES``); the quasi-Newton and Krylov
-    methods take none. A ``jac`` you pass wins. ``x0`` may be structured as in
-    :func:`minimize`; ``fun`` must return as many elements as ``x0`` has.
+    ``'hybr'`` and ``'lm'`` get the Jacobian (``ROOT_USES``) as ``jac=True``: value and
+    Jacobian come from one forward pass. The quasi-Newton and Krylov methods take none. A
+    ``jac`` you pass wins. ``x0`` may be structured as in :func:`minimize`; ``fun`` must
+    return as many elements as ``x0`` has.
 
     Examples
     --------
@@ -581,7 +596,7 @@ def root(
     if jac is True:  # the user's fun returns (value, Jacobian) itself
         scipy_fun = _user_callable(fun, packer, ravel=False, args=args)
     elif jac is None and "jac" in ROOT_USES.get(str(method).lower(), ()):
-        jac = system.jac
+        scipy_fun, jac = system.value_and_jac, True
     elif callable(jac):
         jac = _user_callable(jac, packer, ravel=False, args=args)
     callback = _structured_callback(options.pop("callback", None), packer)

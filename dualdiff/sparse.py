@@ -102,26 +102,37 @@ def hessian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
     return tr.hessian()
 
 
+SEED_CACHE = 2**22  # seed elements kept between calls (32 MiB); larger seeds are rebuilt
+
+
 class _Compressed:
     """Seeds per chunk of colors, and where each nonzero sits in the compressed result."""
 
     def __init__(self, pattern, colors, positions, seed_size, chunk_size):
         self.pattern = pattern
         self.colors = colors
-        self.n_colors = int(colors.max(initial=-1)) + 1
         self.positions = positions
-        self.chunks = [
-            seeds(colors, s, min(s + chunk_size, self.n_colors), seed_size)
-            for s in range(0, self.n_colors, chunk_size)
-        ]
+        self.seed_size = seed_size
+        count = int(colors.max(initial=-1)) + 1
+        self.ranges = [(s, min(s + chunk_size, count)) for s in range(0, count, chunk_size)]
+        self.cache = list(self._build()) if count * seed_size <= SEED_CACHE else None
+
+    def _build(self):
+        return (seeds(self.colors, a, b, self.seed_size) for a, b in self.ranges)
+
+    @property
+    def chunks(self):
+        """Indicator vectors of the colors, one ``(k, seed_size)`` array per chunk."""
+        return self.cache if self.cache is not None else self._build()
 
     def matrix(self, blocks, width):
         """The sparse matrix from the compressed blocks (each of shape ``(k, width)``)."""
         compressed = np.concatenate([np.reshape(b, (-1, width)) for b in blocks] or [[]])
         data = compressed.ravel().take(self.positions) if self.positions.size else self.positions
         p = self.pattern
-        return sp.csr_array((np.asarray(data, dtype=np.float64), p.indices.copy(),
-                             p.indptr.copy()), shape=p.shape)  # fmt: skip
+        return sp.csr_array(
+            (np.asarray(data, dtype=np.float64), p.indices.copy(), p.indptr.copy()), shape=p.shape
+        )
 
 
 def _chunk_size(chunk_size, max_memory, n, m):
@@ -215,7 +226,22 @@ class SparseJacobian:
             return "forward", color_columns(self.pattern)
         if mode == "reverse":
             return "reverse", color_rows(self.pattern)
-        cols, rows = color_columns(self.pattern), color_rows(self.pattern)
+        # A row with k nonzeros needs k column colors (a column with k, k row colors): color
+        # the side with the smaller bound first, the other only if it can still win. This
+        # skips the dense intersection graph a dense row or column would build.
+        p = self.pattern
+        bound_cols = int(np.diff(p.indptr).max(initial=0))
+        bound_rows = int(np.bincount(p.indices, minlength=p.shape[1]).max(initial=0))
+        if bound_cols <= bound_rows:
+            cols = color_columns(p)
+            if bound_rows >= cols.max(initial=-1) + 1:
+                return "forward", cols
+            rows = color_rows(p)
+        else:
+            rows = color_rows(p)
+            if bound_cols > rows.max(initial=-1) + 1:
+                return "reverse", rows
+            cols = color_columns(p)
         if cols.max(initial=-1) <= rows.max(initial=-1):
             return "forward", cols
         return "reverse", rows
@@ -223,13 +249,16 @@ class SparseJacobian:
     def __call__(self, *args) -> sp.csr_array:
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
         if self.mode == "forward":  # rows of J @ S, one batched forward pass per chunk
-            blocks = [push_tree(self.f, args, _tangents(args, self.argnums, s))
-                      for s in self._plan.chunks]  # fmt: skip
+            blocks = [
+                push_tree(self.f, args, _tangents(args, self.argnums, s)) for s in self._plan.chunks
+            ]
             return self._plan.matrix(blocks, self.shape[0])
         out, tape, level, n_leaves, rebuild = _record(self.f, args, (self.argnums,))
         shape = np.shape(out.value if isinstance(out, Tracer) and out.level == level else out)
-        blocks = [_pull(out, tape, level, n_leaves, rebuild, s.reshape((-1,) + shape))[0]
-                  for s in self._plan.chunks]  # fmt: skip  (rows of S @ J, one sweep per chunk)
+        blocks = [
+            _pull(out, tape, level, n_leaves, rebuild, s.reshape((-1,) + shape))[0]
+            for s in self._plan.chunks
+        ]  # rows of S @ J, one sweep per chunk
         return self._plan.matrix(blocks, self.shape[1])
 
 
@@ -274,14 +303,16 @@ class SparseHessian:
         self.n_colors = int(self.colors.max(initial=-1)) + 1
         n = self.shape[0]
         where = symmetric_recovery(self.pattern, self.colors)
-        self._plan = _Compressed(self.pattern, self.colors, where, n, _chunk_size(
-            chunk_size, max_memory, n, n))  # fmt: skip
+        self._plan = _Compressed(
+            self.pattern, self.colors, where, n, _chunk_size(chunk_size, max_memory, n, n)
+        )
         self._grad = grad(f, argnums)
 
     def __call__(self, *args) -> sp.csr_array:
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
-        blocks = [push_tree(self._grad, args, _tangents(args, self.argnums, s))
-                  for s in self._plan.chunks]  # fmt: skip
+        blocks = [
+            push_tree(self._grad, args, _tangents(args, self.argnums, s)) for s in self._plan.chunks
+        ]
         return self._plan.matrix(blocks, self.shape[0])
 
 
@@ -300,7 +331,7 @@ def _cached(make):
 
 def sparse_jacobian(
     f: Callable,
-    argnums: int = 0,
+    argnums: int | tuple[int, ...] = 0,
     *,
     mode: Literal["auto", "forward", "reverse"] = "auto",
     chunk_size: int | None = None,
@@ -309,7 +340,8 @@ def sparse_jacobian(
     """Function returning the Jacobian of ``f`` as a ``csr_array`` of shape ``(m, n)``.
 
     The pattern and the coloring are found at the first call and reused for every later call
-    with arguments of the same shapes (see :class:`SparseJacobian`).
+    with arguments of the same shapes (see :class:`SparseJacobian`). Output and input are
+    flattened (C order); a tuple ``argnums`` gives a tuple of matrices.
 
     Examples
     --------
@@ -320,6 +352,10 @@ def sparse_jacobian(
     array([[-2.,  1.,  0.],
            [ 0., -4.,  1.]])
     """
+    if not isinstance(argnums, int):
+        jacs = [sparse_jacobian(f, i, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
+                for i in argnums]  # fmt: skip
+        return lambda *args: tuple(jac(*args) for jac in jacs)
     return _cached(
         lambda *args: SparseJacobian(
             f, *args, argnums=argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory
@@ -335,6 +371,10 @@ def sparse_hessian(
     max_memory: int = DEFAULT_MAX_MEMORY,
 ) -> Callable:
     """Function returning the Hessian of a scalar ``f`` as a symmetric ``csr_array``.
+
+    The pattern and the star coloring are found at the first call and reused for every later
+    call with arguments of the same shapes (see :class:`SparseHessian`); the input is
+    flattened (C order).
 
     Examples
     --------

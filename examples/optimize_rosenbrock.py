@@ -24,24 +24,32 @@ def rosen(x):
 
 
 def main():
-    n = 100 if os.environ.get("DUALDIFF_EXAMPLE_QUICK") else 1000
+    n = 20 if os.environ.get("DUALDIFF_EXAMPLE_QUICK") else 1000
     x0 = np.tile([-1.2, 1.0], n // 2)
     print(f"Rosenbrock, n = {n}, from (-1.2, 1, -1.2, 1, ...)")
-    print(f"  {'method':13s} {'iterations':>10s} {'f evals':>8s} {'Hv products':>11s} "
-          f"{'max |x - 1|':>12s} {'seconds':>8s}")  # fmt: skip
-    for method in ("L-BFGS-B", "Newton-CG", "trust-krylov"):
+    print(
+        f"  {'method':13s} {'iterations':>10s} {'f evals':>8s} {'Hv products':>11s} "
+        f"{'max |x - 1|':>12s} {'seconds':>8s}"
+    )
+    # Newton-CG stops on the step size, by default at 1e-5 (about 1e-2 from the optimum here).
+    options = {"L-BFGS-B": {}, "Newton-CG": {"xtol": 1e-8}, "trust-krylov": {}}
+    for method, opts in options.items():
         t = time.perf_counter()
-        res = dd.optimize.minimize(rosen, x0, method=method)
+        res = dd.optimize.minimize(rosen, x0, method=method, options=opts)
         t = time.perf_counter() - t
         err = np.max(np.abs(res.x - 1.0))
-        print(f"  {method:13s} {res.nit:10d} {res.nfev:8d} {res.get('nhev', 0):11d} "
-              f"{err:12.1e} {t:8.2f}")  # fmt: skip
-        assert res.success and err < 1e-2, res.message
+        print(
+            f"  {method:13s} {res.nit:10d} {res.nfev:8d} {res.get('nhev', 0):11d} "
+            f"{err:12.1e} {t:8.2f}"
+        )
+        assert res.success and err < 1e-4, res.message
 
     # What SciPy does without derivatives: 2-point finite differences, n + 1 evaluations each.
     res = scipy_minimize(rosen, x0, method="L-BFGS-B")
-    print(f"  L-BFGS-B with SciPy's finite differences: {res.nfev} f evals, "
-          f"{res.nit} iterations, success={res.success} ({res.message})")  # fmt: skip
+    print(
+        f"  L-BFGS-B with SciPy's finite differences: {res.nfev} f evals, "
+        f"{res.nit} iterations, success={res.success} ({res.message})"
+    )
 
 
 if __name__ == "__main__":

@@ -236,6 +236,18 @@ def test_matrix_x0_keeps_its_shape():
     assert np.sum((m @ m - np.eye(2)) ** 2) < 1e-5
 
 
+def test_bounds_shaped_like_a_matrix_x0():
+    upper = np.array([[1.0, 3.0], [3.0, 1.0]])
+    res = dd.optimize.minimize(
+        lambda m: np.sum((m - 2.0) ** 2), np.zeros((2, 2)), bounds=so.Bounds(0.0, upper)
+    )
+    np.testing.assert_allclose(res.x, [[1.0, 2.0], [2.0, 1.0]], atol=1e-8)
+    res = dd.optimize.least_squares(
+        lambda m: np.ravel(m - 2.0), np.full((2, 2), 0.5), bounds=(0.0, upper)
+    )
+    np.testing.assert_allclose(res.x, [[1.0, 2.0], [2.0, 1.0]], atol=1e-8)
+
+
 def test_float32_x0_runs_in_float64():
     res = dd.optimize.minimize(
         lambda x: np.sum((x - 0.5) ** 2), np.ones(4, np.float32), method="L-BFGS-B"
@@ -397,13 +409,20 @@ def test_root(method):
         assert sol.njev >= 1  # the exact Jacobian was given
 
 
-def test_root_jacobian_is_exact():
+def test_root_value_and_jacobian_come_from_one_pass():
     from dualdiff.optimize import _Vector
 
     x = np.array([0.3, -0.2])
     d = 1.5 * (x[0] - x[1]) ** 2
     J = np.array([[1.0 + d, -d], [-d, 1.0 + d]])
-    np.testing.assert_allclose(_Vector(system, (), _Packer(x)).jac(x), J, rtol=1e-12)
+    vec = _Vector(system, (), _Packer(x))
+    value, jac = vec.value_and_jac(x)
+    np.testing.assert_allclose(value, system(x), rtol=1e-15)
+    np.testing.assert_allclose(jac, J, rtol=1e-12)
+    np.testing.assert_allclose(vec.jac(x), J, rtol=1e-12)
+    counted = Counted(system)
+    sol = dd.optimize.root(counted, np.zeros(2), method="hybr")
+    assert sol.njev >= 1 and counted.calls <= sol.nfev  # no extra runs for the Jacobian
 
 
 def test_curve_fit_matches_analytic_jacobian():
