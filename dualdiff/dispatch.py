@@ -174,6 +174,7 @@ def jacobian(
     chunk_size: int | None = None,
     max_memory: int = DEFAULT_MAX_MEMORY,
     executor: Executor | None = None,
+    sparse: bool = False,
 ) -> Callable:
     """Jacobian of ``f`` with shape ``out.shape + in.shape``, by the cheaper mode, in chunks.
 
@@ -194,6 +195,12 @@ def jacobian(
     executor : concurrent.futures.Executor, optional
         Runs the chunks; any executor works (a thread pool, or a ``dask.distributed``
         client's ``get_executor()`` to spread a large Jacobian over many machines).
+    sparse : bool
+        Detect the Jacobian's structural sparsity, color it, and return a
+        ``scipy.sparse.csr_array`` of shape ``(out.size, in.size)`` computed in one batched
+        pass per chunk of colors; pattern and coloring are kept per argument shapes and
+        reused at every new x (see :mod:`dualdiff.sparse`). ``mode="auto"`` then takes the
+        side with fewer colors.
 
     Examples
     --------

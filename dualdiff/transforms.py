@@ -310,8 +310,12 @@ def _jacrev_one(f, args, i):
     return g.reshape(np.shape(out) + in_shape)
 
 
-def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
     """Hessian of a scalar ``f``: forward over reverse (``jacfwd(grad(f))``).
+
+    With ``sparse=True`` the Hessian's structural pattern is detected and star-colored, and a
+    ``scipy.sparse.csr_array`` of shape ``(x.size, x.size)`` comes from one batch of
+    Hessian-vector products per chunk of colors (pattern and coloring reused across x).
 
     Examples
     --------
@@ -321,6 +325,10 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     array([[4., 2.],
            [2., 0.]])
     """
+    if sparse:
+        from dualdiff.sparse import sparse_hessian  # sparse builds on this module
+
+        return sparse_hessian(f, argnums)
     return jacfwd(grad(f, argnums), argnums)
 
 
