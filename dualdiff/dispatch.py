@@ -211,8 +211,13 @@ def jacobian(
            [ 4., 12.]])
     """
     _check_mode(mode)
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if sparse:
+        if executor is not None:
+            raise ValueError("sparse=True computes its few compressed passes locally: no executor")
+        from dualdiff.sparse import sparse_jacobian  # sparse builds on this module
 
+        return sparse_jacobian(f, argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     plans = {}  # the probe runs once per argument shapes; later calls reuse its plan
 
     def jac(*args):

@@ -26,6 +26,7 @@ from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
+from dualdiff.sparse import SparseHessian, SparseJacobian
 from dualdiff.tape import Var, backward, leaf
 from dualdiff.transforms import _pull, _record, basis, hessian, push, value_and_grad
 
@@ -63,6 +64,18 @@ ROOT_USES: dict[str, frozenset[str]] = {
 }
 
 _HESSIANS = ("hess", "hessp")
+
+# Sparse derivatives. least_squares(sparse="auto") detects the residuals' Jacobian pattern
+# when there are at least SPARSE_MIN_SIZE unknowns and uses a compressed sparse Jacobian
+# (SciPy's trf/dogbox then solve with LSMR) when at most SPARSE_MAX_DENSITY of it is nonzero;
+# detection costs a few tens of f evaluations, once. The size threshold is high on purpose:
+# below it a dense Jacobian's exact trust-region solve is affordable and more robust (LSMR
+# stalls on ill-conditioned residuals such as discretised elliptic PDEs), above it the dense
+# solve costs n^2 memory and n^3 time per iteration. Of the Hessian methods, only these
+# accept a scipy.sparse Hessian (trust-ncg, trust-krylov and trust-exact need dense ones).
+SPARSE_MIN_SIZE = 5000
+SPARSE_MAX_DENSITY = 0.05
+SPARSE_HESSIAN_METHODS = frozenset({"trust-constr", "newton-cg"})
 
 
 def _f64(x):
@@ -277,6 +290,7 @@ class _Scalar:
         self.value_and_grad_f = value_and_grad(self.traced)
         self.hessian_f = hessian(self.traced)
         self.at = None  # (x bytes, _HessianAt) for the last x a product was asked at
+        self.sparse_hessian = None  # a SparseHessian, once asked for
         self.last = None  # (x, value, gradient) at the last point with a finite gradient
         self.nfev = 0
 
@@ -322,6 +336,15 @@ class _Scalar:
         _check_finite(H, "Hessian", x)
         return H
 
+    def sparse_hess(self, x):
+        """The Hessian as a ``csr_array`` (pattern and coloring found at the first x)."""
+        x = _f64(x)
+        if self.sparse_hessian is None:
+            self.sparse_hessian = SparseHessian(self.traced, x)
+        H = self.sparse_hessian(x)
+        _check_finite(H.data, "Hessian", x)
+        return H
+
     def stopped(self, error):
         """SciPy-style result for a run that ``_NonFinite`` stopped."""
         x, value, g = self.last if self.last is not None else error.args[1:]
@@ -353,6 +376,16 @@ class _Vector:
     def jac(self, x):
         x = _f64(x)
         return _f64(self.jacobian_f(x)).reshape(-1, x.size)
+
+    def sparse_jac_if_sparse(self, x0, sparse):
+        """A SparseJacobian callable when ``sparse`` says so (or "auto" finds it sparse)."""
+        if sparse is False or (sparse == "auto" and x0.size < SPARSE_MIN_SIZE):
+            return None
+        sj = SparseJacobian(self.traced, x0)
+        m, n = sj.shape
+        if sparse == "auto" and sj.pattern.nnz > SPARSE_MAX_DENSITY * m * n:
+            return None
+        return lambda x: sj(_f64(x))
 
     def value_and_jac(self, x):
         """Value and Jacobian from one forward pass of the whole input basis."""
@@ -460,6 +493,8 @@ def minimize(
     **kwargs
         SciPy's keywords. ``bounds`` may also be a dict ``{key: (low, high)}`` for a dict
         ``x0`` (a missing key or ``None`` is unbounded; arrays broadcast to the entry).
+        dualdiff adds ``sparse=True``: trust-constr and Newton-CG then get the Hessian as a
+        ``scipy.sparse`` matrix computed by :class:`dualdiff.sparse.SparseHessian`.
 
     Returns
     -------
@@ -485,8 +520,11 @@ def minimize(
     """
     packer = _Packer(x0)
     args = args if isinstance(args, tuple) else (args,)
+    sparse = kwargs.pop("sparse", False)
     uses, method = _minimize_uses(method, kwargs.get("constraints"), kwargs.get("bounds"))
     objective = _Scalar(fun, args, packer)
+    if sparse:
+        uses = _sparse_hessian_uses(method, uses, kwargs)
     kw = _minimize_kwargs(kwargs, uses, objective, packer)
     scipy_fun = objective.value_and_grad if kw["jac"] is True else objective.value
     if kwargs.get("jac") is True:  # the user's fun returns (value, gradient) itself
@@ -499,6 +537,17 @@ def minimize(
     return res
 
 
+def _sparse_hessian_uses(method, uses, kwargs):
+    """``sparse=True``: the method gets the Hessian as a csr_array instead of products."""
+    name = method.lower() if isinstance(method, str) else method
+    if name not in SPARSE_HESSIAN_METHODS:
+        raise ValueError(
+            f"sparse=True gives a scipy.sparse Hessian, which {method!r} does not accept; "
+            f"use one of {sorted(SPARSE_HESSIAN_METHODS)}"
+        )
+    return (uses - {"hessp"}) | {"sparse_hess"}
+
+
 def _minimize_kwargs(kwargs, uses, objective, packer):
     """SciPy's keywords with dualdiff's derivatives filled in and x made flat."""
     kw = dict(kwargs)
@@ -509,6 +558,8 @@ def _minimize_kwargs(kwargs, uses, objective, packer):
     if kw.get("jac") is not True:  # jac=True: the user's fun returns (value, gradient)
         kw["jac"] = _user_callable(kw.get("jac"), packer, args=args)
     ours = {"jac": True, "hessp": objective.hessp, "hess": objective.hess}
+    if "sparse_hess" in uses:
+        uses, ours["hess"] = uses | {"hess"}, objective.sparse_hess
     for key, value in ours.items():
         if key in uses and kw[key] is None and not (key in _HESSIANS and user_hessian):
             kw[key] = value
@@ -529,13 +580,18 @@ def least_squares(
     *,
     args: tuple = (),
     kwargs: dict | None = None,
+    sparse: bool | str = "auto",
     **options: Any,
 ) -> so.OptimizeResult:
     """``scipy.optimize.least_squares`` with the exact Jacobian of the residuals.
 
     The Jacobian comes from :func:`dualdiff.jacobian`, which picks the mode (usually forward:
     residuals outnumber parameters). ``method`` may be ``'trf'``, ``'dogbox'`` or ``'lm'``;
-    every other keyword passes through. A ``jac`` you pass (callable or finite-difference
+    every other keyword passes through. With ``sparse=True`` (or ``"auto"``, the default,
+    for at least ``SPARSE_MIN_SIZE`` unknowns and a pattern at most ``SPARSE_MAX_DENSITY``
+    full) the Jacobian is a compressed ``scipy.sparse`` matrix (:mod:`dualdiff.sparse`:
+    pattern detected and colored once), and SciPy's trf/dogbox solve with LSMR;
+    ``method='lm'`` needs a dense Jacobian. A ``jac`` you pass (callable or finite-difference
     string) wins. ``x0`` may be structured as in :func:`minimize`; ``bounds`` may be a
     ``(lb, ub)`` pair, ``Bounds``, or a dict per key of a dict ``x0``.
 
@@ -552,6 +608,10 @@ def least_squares(
     packer = _Packer(x0)
     kwargs = kwargs or {}
     residuals = _Vector(fun, tuple(args), packer, kwargs)
+    if sparse is True and method == "lm":
+        raise ValueError("method='lm' needs a dense Jacobian: use 'trf' or 'dogbox' with sparse")
+    if jac is None and method != "lm":
+        jac = residuals.sparse_jac_if_sparse(packer.x0, sparse)
     if jac is None:
         jac = residuals.jac
     elif callable(jac):
