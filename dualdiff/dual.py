@@ -68,6 +68,10 @@ class Dual(Tracer):
                 tangents.append((i, x.tangent))
         ans = ufunc(*vals, **kwargs)
         ndim = ans.ndim
+        if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
+            # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op
+            out = ufunc(*[t if t.ndim > ndim else align(t, ndim) for _, t in tangents])
+            return _broadcast_dual(ans, out, level)
         out = None
         for i, t in tangents:
             if t.ndim <= ndim:
@@ -78,10 +82,7 @@ class Dual(Tracer):
             else:
                 c = t * d(ans, *vals)
             out = c if out is None else out + c
-        shape = ans.shape
-        if out.shape[1:] != shape:
-            out = np.broadcast_to(out, out.shape[:1] + shape)
-        return Dual(ans, out, level)
+        return _broadcast_dual(ans, out, level)
 
     def apply(self, fn, impl, args, kwargs):
         level = self.level
@@ -97,6 +98,14 @@ class Dual(Tracer):
             c = rules[pos](t, ans, *vals, **kwargs)
             out = c if out is None else _add(out, c)
         return _wrap(ans, out, level)
+
+
+def _broadcast_dual(ans, tangent, level):
+    """A Dual whose tangent is broadcast to the output's shape where an input was smaller."""
+    shape = ans.shape
+    if tangent.shape[1:] != shape:
+        tangent = np.broadcast_to(tangent, tangent.shape[:1] + shape)
+    return Dual(ans, tangent, level)
 
 
 def _add(a, b):
