@@ -147,6 +147,8 @@ def sum_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
 
 @defvjp(np.sum)
 def sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
+    if axis is None and where is True:  # the common full sum (a loss): one reshape
+        return np.broadcast_to(np.reshape(g, g.shape[:1] + (1,) * x.ndim), g.shape[:1] + x.shape)
     g = np.broadcast_to(_keep(g, _axes(axis, x.ndim), keepdims), g.shape[:1] + x.shape)
     return g if where is True else np.where(where, g, 0.0)
 
