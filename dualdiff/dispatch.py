@@ -19,6 +19,7 @@ benchmark (``python -m dualdiff bench``), which prints the fitted values and the
 dispatcher's regret on its grid.
 """
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -271,7 +272,23 @@ def _place(J, block, start, stop, forward):
 
 
 def _basis_chunk(shape, start, stop):
-    """Rows ``start:stop`` of the identity basis for a primal of ``shape``."""
+    """Rows ``start:stop`` of the identity basis for a primal of ``shape``.
+
+    Small ones (up to 1 MiB) are cached read-only: repeated Jacobians at new points push the
+    same directions, and building them is a noticeable part of a small Jacobian's cost."""
+    if (stop - start) * int(np.prod(shape, dtype=np.int64)) <= 2**17:
+        return _cached_basis_chunk(shape, start, stop)
+    return _build_basis_chunk(shape, start, stop)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_basis_chunk(shape, start, stop):
+    chunk = _build_basis_chunk(shape, start, stop)
+    chunk.flags.writeable = False
+    return chunk
+
+
+def _build_basis_chunk(shape, start, stop):
     size = int(np.prod(shape, dtype=np.int64))
     rows = np.zeros((stop - start, size))
     rows[np.arange(stop - start), np.arange(start, stop)] = 1.0
