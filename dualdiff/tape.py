@@ -114,7 +114,11 @@ def _ufunc_pullback(node, g, ct):
             c = g if d > 0 else -g
         else:
             c = g * d(node.ans, *vals)
-        accumulate(ct, p, c, vals[i].shape)
+        shape = vals[i].shape
+        if c.shape[1:] != shape:
+            c = unbroadcast(c, shape)
+        old = ct[p]  # accumulate, inlined: this is the sweep's innermost loop
+        ct[p] = c if old is None else old + c
 
 
 def _fn_pullback(node, g, ct):
