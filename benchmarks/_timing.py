@@ -1,16 +1,13 @@
 """Timing helpers: ratios measured in one run, never bare wall times."""
 
 import importlib
-import timeit
+
+from dualdiff.bench import best_times
 
 
 def best_time(fn, min_total=0.2, repeat=5):
-    """Best seconds per call of ``fn`` over ``repeat`` rounds of at least ``min_total`` s."""
-    fn()  # warm up (imports, caches, allocator)
-    number = 1
-    while timeit.timeit(fn, number=number) < min_total / repeat and number < 10**6:
-        number *= 2
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+    """Best seconds per call of ``fn`` over ``repeat`` rounds of about ``min_total / repeat``."""
+    return best_times({"fn": fn}, budget=min_total, rounds=repeat)["fn"]
 
 
 def optional(name):

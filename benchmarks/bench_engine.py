@@ -15,7 +15,8 @@ import numpy as np
 from scipy.optimize import rosen_der
 
 import dualdiff as dd
-from benchmarks._timing import best_time, optional
+from benchmarks._timing import optional
+from dualdiff.bench import best_times
 
 CHAIN_OPS = 100
 
@@ -62,20 +63,19 @@ def peer_grads(fn):
 
 def chain_report():
     x = np.linspace(0.0, 1.0, 10)
-    t_np = best_time(lambda: chain(x)) / CHAIN_OPS
     g = dd.grad(chain)
-    t_rev = best_time(lambda: g(x)) / CHAIN_OPS
-    t_fwd = best_time(lambda: dd.jvp(chain, (x,), (x,))) / CHAIN_OPS
-    rows = [
-        ("numpy f", t_np),
-        ("dualdiff jvp (forward)", t_fwd),
-        ("dualdiff grad (reverse)", t_rev),
-    ]
-    for name, pg in peer_grads(chain).items():
-        rows.append((f"{name} grad", best_time(lambda pg=pg: pg(x)) / CHAIN_OPS))
+    fns = {
+        "numpy f": lambda: chain(x),
+        "dualdiff jvp (forward)": lambda: dd.jvp(chain, (x,), (x,)),
+        "dualdiff grad (reverse)": lambda: g(x),
+    }
+    fns.update({f"{name} grad": lambda pg=pg: pg(x) for name, pg in peer_grads(chain).items()})
+    t = best_times(fns, budget=1.0, rounds=5)  # interleaved: every row under the same load
     print("100-op elementwise chain, n = 10 (targets: grad <= 3 us/op, jvp <= 2.5 us/op)")
-    for name, t in rows:
-        print(f"  {name:28s} {t * 1e6:7.2f} us/op   {t / t_np:6.1f}x numpy")
+    for name, seconds in t.items():
+        per_op = seconds / CHAIN_OPS
+        ratio = seconds / t["numpy f"]
+        print(f"  {name:28s} {per_op * 1e6:7.2f} us/op   {ratio:6.1f}x numpy")
 
 
 def rosen_report(sizes, hvp_n):
@@ -84,16 +84,18 @@ def rosen_report(sizes, hvp_n):
         x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
         g = dd.grad(rosen)
         np.testing.assert_allclose(g(x), rosen_der(x), rtol=1e-10)
-        t_f = best_time(lambda x=x: rosen(x))
-        rows = [("dualdiff grad", g), ("scipy rosen_der (by hand)", rosen_der)]
-        rows += [(f"{k} grad", v) for k, v in peer_grads(rosen).items()]
-        for name, fn in rows:
-            print(f"  n={n:<8d} {name:28s} {best_time(lambda fn=fn, x=x: fn(x)) / t_f:6.2f}x f")
+        fns = {"f": lambda x=x: rosen(x), "dualdiff grad": lambda x=x, g=g: g(x)}
+        fns["scipy rosen_der (by hand)"] = lambda x=x: rosen_der(x)
+        for name, pg in peer_grads(rosen).items():
+            fns[f"{name} grad"] = lambda pg=pg, x=x: pg(x)
+        t = best_times(fns, budget=2.0, rounds=5)
+        for name, seconds in t.items():
+            if name != "f":
+                print(f"  n={n:<8d} {name:28s} {seconds / t['f']:6.2f}x f")
     x = np.random.default_rng(1).uniform(-1.0, 1.0, hvp_n)
     v = np.ones(hvp_n)
-    t_f = best_time(lambda: rosen(x))
-    t_h = best_time(lambda: dd.hvp(rosen, x, v))
-    print(f"Rosenbrock hvp / f at n={hvp_n} (target <= 5x): {t_h / t_f:.2f}x")
+    t = best_times({"f": lambda: rosen(x), "hvp": lambda: dd.hvp(rosen, x, v)}, 2.0, 5)
+    print(f"Rosenbrock hvp / f at n={hvp_n} (target <= 5x): {t['hvp'] / t['f']:.2f}x")
 
 
 def main(argv=None):
