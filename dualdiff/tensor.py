@@ -96,12 +96,7 @@ class _Node(Node):
     __slots__ = ("seq", "saved", "owner")
 
     def __init__(self, pullback, rule, args, kwargs, ans, parents, saved, owner=None):
-        self.pullback = pullback
-        self.rule = rule
-        self.args = args
-        self.kwargs = kwargs
-        self.ans = ans
-        self.parents = parents
+        super().__init__(pullback, rule, args, kwargs, ans, parents)
         self.saved = saved
         self.owner = owner
         self.seq = next(_seq)
