@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dualdiff as dd
+from dualdiff.tape import Var
 
 X = np.array([0.3, -1.2, 2.0])
 
@@ -182,3 +183,27 @@ def test_reshape_method_keeps_its_order_argument():
     out, t = dd.jvp(lambda a: a.reshape(3, 2, order="F"), (x,), (x + 1,))
     np.testing.assert_array_equal(out, x.reshape(3, 2, order="F"))
     np.testing.assert_array_equal(t, (x + 1).reshape(3, 2, order="F"))
+
+
+def test_the_tape_is_released_when_the_transform_returns():
+    import gc
+    import weakref
+
+    kept = []
+
+    def f(x):
+        y = np.sin(x) * 2.0  # an intermediate value the tape holds during the call
+        value = y
+        while isinstance(value, dd.Dual | Var):  # the innermost primal array
+            value = value.value
+        kept.append(weakref.ref(value))
+        return np.sum(y**2)
+
+    gc.disable()  # freed by reference counting alone: no cycle keeps a tape alive
+    try:
+        for transform in (dd.grad, dd.hessian, lambda f: dd.jacobian(f, mode="reverse")):
+            kept.clear()
+            transform(f)(X)
+            assert kept and all(ref() is None for ref in kept)
+    finally:
+        gc.enable()
