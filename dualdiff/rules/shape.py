@@ -176,9 +176,19 @@ def getitem_jvp(t, ans, x, idx):
     return _batch_first(r, idx) if _has_array(idx) else r
 
 
+def _slices_only(idx):
+    if type(idx) is slice:
+        return True
+    return type(idx) is tuple and all(type(i) is slice or i is Ellipsis for i in idx)
+
+
 @defvjp(getitem)
 def getitem_vjp(g, ans, x, idx):
     shape = g.shape[:1] + x.shape
+    if type(g) is np.ndarray and _slices_only(idx):  # x[a:b] and kin, the most common: cheap
+        out = np.zeros(shape, dtype=g.dtype)
+        out[(slice(None),) + idx if type(idx) is tuple else (slice(None), idx)] = g
+        return out
     if not _has_array(idx):
         return _scatter(shape, _batched_index(idx), g, False)
     return _scatter(shape, _batched_index(idx), _batch_inner(g, idx), _has_repeats(idx, x.shape))
@@ -299,7 +309,7 @@ def reshape_jvp(t, ans, x, *args, **kwargs):
 def reshape_vjp(g, ans, x, *args, **kwargs):
     order = _reshape_order(args, kwargs)
     if order == "C":
-        return np.reshape(g, g.shape[:1] + x.shape)
+        return g.reshape(g.shape[:1] + x.shape)  # the method: a third of np.reshape's cost
     return _scatter_flat(g, _layout_ids(x, order, ans.shape), x.shape)
 
 
