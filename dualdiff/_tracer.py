@@ -227,11 +227,13 @@ class Tracer:
     # -- array attributes -------------------------------------------------------------------
     @property
     def shape(self):
-        return np.shape(self.value)
+        v = self.value  # an ndarray, NumPy scalar or tracer: all have .shape, and it is cheap
+        return v.shape if hasattr(v, "shape") else np.shape(v)
 
     @property
     def ndim(self):
-        return np.ndim(self.value)
+        v = self.value
+        return v.ndim if hasattr(v, "ndim") else np.ndim(v)
 
     @property
     def size(self):

@@ -247,6 +247,8 @@ class _HessianAt:
         # The gradient with its batch axis, (1, *x.shape), read without a squeeze: a squeeze
         # would be one more op on the tape, swept at every product.
         (g,) = _pull(*recording, np.ones((1,) + _shape(recording[0])))
+        self.value = _float(_primal(recording[0]))  # f(x) and its gradient come for free
+        self.gradient = _f64(_primal(g)).reshape(x.shape)
         t = g.tangent if type(g) is Dual and g.level == level else None
         self.out = t.index if type(t) is Var and t.level == tangent_level else None
         self.seed_shape = (1, 1, 1) + x.shape  # one cotangent of a (1, 1, *x.shape) tangent
@@ -258,6 +260,13 @@ class _HessianAt:
         # The tangent leaf has shape (1, *x.shape), so its cotangent has (1, 1, *x.shape).
         ct = backward(self.tape, {self.out: v.reshape(self.seed_shape)}, 1)[0]
         return np.zeros_like(v) if ct is None else _f64(ct).reshape(v.shape)
+
+
+def _primal(x):
+    """The plain array inside nested tracers."""
+    while isinstance(x, Tracer):
+        x = x.value
+    return x
 
 
 class _NonFinite(Exception):
@@ -291,6 +300,10 @@ class _Scalar:
         self.hessian_f = hessian(self.traced)
         self.at = None  # (x bytes, _HessianAt) for the last x a product was asked at
         self.sparse_hessian = None  # a SparseHessian, once asked for
+        # With our hessp, value_and_grad records the Hessian's tape at once: one recording
+        # gives f, the gradient and every product at that x (SciPy's Newton-CG asks for the
+        # gradient at x before the products; the few line-search points pay a little more).
+        self.record_hessian = False
         self.last = None  # (x, value, gradient) at the last point with a finite gradient
         self.nfev = 0
 
@@ -315,8 +328,12 @@ class _Scalar:
     def value_and_grad(self, x):
         x = _f64(x)
         self.nfev += 1
-        value, g = self.value_and_grad_f(x)
-        value, g = _float(value), _f64(g)
+        if self.record_hessian:  # Newton-type methods: products at this x will follow
+            self.at = (x.tobytes(), _HessianAt(self.traced, x))
+            value, g = self.at[1].value, self.at[1].gradient
+        else:
+            value, g = self.value_and_grad_f(x)
+            value, g = _float(value), _f64(g)
         _check_finite(g, "gradient", x, value)
         self.last = (x.copy(), value, g)  # L-BFGS-B writes its next iterate into x in place
         return value, g
@@ -526,6 +543,7 @@ def minimize(
     if sparse:
         uses = _sparse_hessian_uses(method, uses, kwargs)
     kw = _minimize_kwargs(kwargs, uses, objective, packer)
+    objective.record_hessian = kw.get("hessp") == objective.hessp
     scipy_fun = objective.value_and_grad if kw["jac"] is True else objective.value
     if kwargs.get("jac") is True:  # the user's fun returns (value, gradient) itself
         scipy_fun = objective.user_value_and_grad

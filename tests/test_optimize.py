@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dualdiff as dd
+from dualdiff import optimize
 from dualdiff.optimize import MINIMIZE_USES, _HessianAt, _Packer, _Scalar
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
@@ -435,3 +436,22 @@ def test_curve_fit_matches_analytic_jacobian():
     np.testing.assert_allclose(pcov, ref_cov, rtol=1e-6)
     jac = dd.optimize._ParamJacobian(model)
     np.testing.assert_allclose(jac(T, *popt), residuals_jac(popt), rtol=1e-12)
+
+
+def test_newton_cg_records_each_point_once(monkeypatch):
+    recordings = []
+    original = optimize._HessianAt
+
+    def counting(f, x):
+        recordings.append(x.copy())
+        return original(f, x)
+
+    monkeypatch.setattr(optimize, "_HessianAt", counting)
+    x0 = np.linspace(-1.0, 1.5, 8)
+    res = optimize.minimize(rosen, x0, method="Newton-CG")
+    exact = so.minimize(
+        so.rosen, x0, method="Newton-CG", jac=so.rosen_der, hessp=so.rosen_hess_prod
+    )
+    np.testing.assert_allclose(res.x, exact.x, rtol=1e-6, atol=1e-8)
+    # one recording per point SciPy evaluates gives f, the gradient and every product there
+    assert len(recordings) == res.nfev and res.nhev > 2 * len(recordings)
