@@ -264,6 +264,11 @@ def _run(plan, f, args, argnum, out_shape, executor, probe):
                 block = _forward_chunk(f, args, argnum, a, b)
             else:
                 block = _sweep(recording, out_shape, a, b)
+            if len(bounds) == 1 and block.ndim == 2 and block.flags.writeable:
+                # one pass over vectors: the block is the Jacobian (a read-only block may be
+                # the cached basis itself, as for f(x) = x, and is copied instead)
+                J = block.T if forward else block
+                break
             _place(J, block, a, b, forward)
     return J.reshape(tuple(out_shape) + tuple(np.shape(args[argnum])))
 

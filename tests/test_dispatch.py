@@ -82,3 +82,14 @@ def test_dask_distributed_local_cluster():
     ) as cluster, distributed.Client(cluster) as client:
         J = dd.jacobian(f_tall, mode="reverse", chunk_size=8, executor=client.get_executor())(X4)
     np.testing.assert_allclose(J, analytic_tall(X4), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobians_are_fresh_writeable_arrays(mode):
+    jac = dd.jacobian(lambda x: x, mode=mode)  # the block is the basis itself here
+    J = jac(X4)
+    J[0, 0] = 5.0
+    np.testing.assert_array_equal(jac(X4), np.eye(4))
+    J = dd.jacobian(np.sin, mode=mode)(X4)
+    J[1, 1] = 0.0  # writeable
+    np.testing.assert_allclose(np.diag(dd.jacobian(np.sin, mode=mode)(X4)), np.cos(X4))
