@@ -209,7 +209,8 @@ def table(rows):
     return "\n".join(lines)
 
 
-def plot(rows, path):
+def _pyplot():
+    """matplotlib's pyplot (headless), or a clear exit naming the extra that installs it."""
     try:
         import matplotlib
 
@@ -219,6 +220,11 @@ def plot(rows, path):
         raise SystemExit(
             "--plot needs matplotlib: pip install 'dualdiff[bench]' (or pip install matplotlib)"
         ) from None
+    return plt
+
+
+def plot(rows, path):
+    plt = _pyplot()
     families = sorted({r.family for r in rows})
     fig, axes = plt.subplots(1, len(families), figsize=(4 * len(families), 3.6), squeeze=False)
     for ax, family in zip(axes[0], families):
@@ -261,6 +267,8 @@ def main(argv=None):
 
 
 def _run(args):
+    if args.plot:
+        _pyplot()  # fail before a minute of timing, not after
     shapes = SHAPES_QUICK if args.quick else SHAPES_DEFAULT
     budget = 0.01 if args.quick else 0.05
     points = [(fam, n, m) for fam in FAMILIES for n, m in shapes]

@@ -40,3 +40,19 @@ def test_plot_writes_a_png(tmp_path):
 def test_command_line_usage():
     done = subprocess.run([sys.executable, "-m", "dualdiff"], capture_output=True, text=True)
     assert done.returncode == 2 and "usage: python -m dualdiff bench" in done.stdout
+
+
+def test_plot_without_matplotlib_fails_fast_with_the_extra_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    monkeypatch.setattr(bench, "measure", lambda *a: pytest.fail("timed before checking"))
+    with pytest.raises(SystemExit, match=r"dualdiff\[bench\]"):
+        bench.main(["--quick", "--quiet", "--plot", "x.png"])
