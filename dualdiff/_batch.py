@@ -4,7 +4,6 @@ A tangent of a primal with shape ``s`` has shape ``(k, *s)``; rules address prim
 negative numbers so that one call serves the primal and the batched tangent alike.
 """
 
-import numpy as np
 
 
 def neg_axis(axis, ndim):
@@ -33,20 +32,3 @@ def unbroadcast(g, shape):
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g
-
-
-def batch_size(t):
-    """Number of tangent directions carried by ``t``."""
-    return t.shape[0]
-
-
-def zeros_batched(k, like):
-    """A zero batched tangent for a primal like ``like`` (a value or a tracer's value)."""
-    return np.zeros((k,) + tuple(getattr(like, "shape", ())), dtype=_float_dtype(like))
-
-
-def _float_dtype(x):
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None and np.issubdtype(dtype, np.inexact):
-        return dtype
-    return np.float64

@@ -23,7 +23,6 @@ UFUNC_PARTIALS: dict = {}  # ufunc -> tuple of partials d_i(ans, *inputs), or +1
 JVP: dict = {}  # fn -> {argnum: jvp}
 VJP: dict = {}  # fn -> {argnum: vjp}
 CONSTANT: set = set()  # ops whose output carries no derivative (comparisons, floor, argmax)
-COMPOSITE: set = set()  # numpy functions whose own Python implementation is traced through
 
 
 def defpartials(ufunc, *partials) -> None:
@@ -75,11 +74,6 @@ def defvjp(fn: Callable, argnum: int = 0) -> Callable:
 def defconstant(*fns) -> None:
     """Declare ops whose output carries no derivative (zero or undefined almost everywhere)."""
     CONSTANT.update(fns)
-
-
-def defcomposite(*fns) -> None:
-    """Declare numpy functions that are differentiated through their own implementation."""
-    COMPOSITE.update(fns)
 
 
 def registered_ops() -> set:

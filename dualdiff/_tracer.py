@@ -12,7 +12,6 @@ import itertools
 import numpy as np
 
 from dualdiff._registry import (
-    COMPOSITE,
     CONSTANT,
     JVP,
     UFUNC_PARTIALS,
@@ -200,8 +199,6 @@ class Tracer:
     def __array_function__(self, func, types, args, kwargs):
         if func in JVP or func in VJP or func in CONSTANT:
             return apply_function(func, args, kwargs)
-        if func in COMPOSITE:
-            return func._implementation(*args, **kwargs)
         top = top_tracer(args)
         if top is None:  # tracers nested deeper than one list level (np.block)
             raise NotImplementedError(

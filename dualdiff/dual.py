@@ -146,8 +146,3 @@ def _as_tangent(tangent, value):
             f"expected {value.shape} or (k, *{value.shape})."
         )
     return tangent
-
-
-def seed(x, tangent, level):
-    """A Dual at ``level`` for primal ``x`` with batched tangent ``tangent`` (internal)."""
-    return Dual(x, tangent, level)

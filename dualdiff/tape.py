@@ -167,7 +167,3 @@ def leaf(value, tape, level):
     """Record an input on ``tape`` and return its Var."""
     tape.append(Node(None, None, None, None, value, ()))
     return Var(value, tape, len(tape) - 1, level)
-
-
-def is_var(x, level):
-    return type(x) is Var and x.level == level

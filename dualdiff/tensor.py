@@ -30,7 +30,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from dualdiff._registry import COMPOSITE, CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
+from dualdiff._registry import CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, setitem, top_tracer
 from dualdiff.tape import Node, _fn_pullback, _proj_pullback, _tuple_pullback, _ufunc_pullback
 
@@ -367,8 +367,6 @@ class Tensor(Tracer):
             return Tracer.__array_function__(self, func, types, args, kwargs)
         if func in VJP or func in JVP:
             return self.apply(func, func, args, kwargs)
-        if func in COMPOSITE and _tracked(args):
-            return func._implementation(*args, **kwargs)
         if func in CONSTANT or not _tracked(args):
             return _plain(func, args, kwargs)
         return Tracer.__array_function__(self, func, types, args, kwargs)  # the missing rule
