@@ -27,7 +27,7 @@ def as_input(x):
             "(differentiate its real and imaginary parts as two real inputs)."
         )
     if not np.issubdtype(x.dtype, np.floating):
-        return x.astype(np.float64)  # integer and bool inputs are promoted, as in documented
+        return x.astype(np.float64)  # integer and bool inputs are promoted (documented)
     return x
 
 
