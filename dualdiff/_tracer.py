@@ -7,6 +7,7 @@ constants inside its primal values, which is how Dual-in-Var and Var-in-Dual nes
 """
 
 import functools
+import inspect
 import itertools
 
 import numpy as np
@@ -71,17 +72,44 @@ def strip(x, level):
 
 def apply_function(fn, args, kwargs):
     """Run a non-ufunc op on tracers through the rule table of the top tracer's mode."""
+    if kwargs and any(isinstance(v, Tracer) for v in kwargs.values()):
+        args, kwargs = _traced_keywords_positional(fn, args, kwargs)
     top = top_tracer(args)
-    for key, v in kwargs.items():
-        if isinstance(v, Tracer):
-            raise TypeError(
-                f"{getattr(fn, '__name__', fn)}: pass the traced argument {key!r} positionally; "
-                "dualdiff differentiates positional arguments only."
-            )
     if fn in CONSTANT:
         vals = [strip(a, top.level) for a in args]
         return fn(*vals, **kwargs)
     return top.apply(fn, fn, args, kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(fn):
+    return list(inspect.signature(fn).parameters.values())
+
+
+def _traced_keywords_positional(fn, args, kwargs):
+    """Move traced keyword arguments (``np.average(a, weights=w)``) to their positions, where
+    the rules are registered; parameters skipped on the way take their defaults."""
+    name = getattr(fn, "__name__", fn)
+    traced = [key for key, v in kwargs.items() if isinstance(v, Tracer)]
+    try:
+        params = _parameters(fn)
+        bound = inspect.Signature(params).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        params = None
+    names = [p.name for p in params or ()]
+    last = max((names.index(k) for k in traced if k in names), default=-1)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if params is None or any(k not in names for k in traced) or any(
+        p.kind not in positional for p in params[: last + 1]
+    ):
+        raise TypeError(
+            f"{name}: pass the traced argument {traced[0]!r} positionally; dualdiff "
+            "differentiates positional arguments only."
+        )
+    bound.apply_defaults()
+    moved = names[: last + 1]
+    rest = {k: v for k, v in kwargs.items() if k not in moved}
+    return tuple(bound.arguments[k] for k in moved), rest
 
 
 def apply_ufunc(ufunc, inputs, kwargs):

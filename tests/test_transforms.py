@@ -207,3 +207,17 @@ def test_the_tape_is_released_when_the_transform_returns():
             assert kept and all(ref() is None for ref in kept)
     finally:
         gc.enable()
+
+
+def test_traced_keyword_arguments_reach_their_positional_rules():
+    x, w = np.array([1.0, 2.0, 3.0]), np.array([0.2, 0.3, 0.5])
+    g = dd.grad(lambda w: np.average(x, weights=w))(w)
+    np.testing.assert_allclose(g, (x - np.average(x, weights=w)) / w.sum(), rtol=1e-12)
+    for mode in (dd.jacfwd, dd.jacrev):
+        J = mode(lambda lo: np.clip(x, a_min=lo, a_max=None))(np.array(1.5))
+        np.testing.assert_array_equal(J, [1.0, 0.0, 0.0])
+
+
+def test_traced_keyword_only_argument_names_the_fix():
+    with pytest.raises(TypeError, match="positionally"):
+        dd.grad(lambda c: np.sum(np.clip(X, min=c)))(np.array(0.0))
