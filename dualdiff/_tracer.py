@@ -81,7 +81,7 @@ def apply_function(fn, args, kwargs):
     return top.apply(fn, fn, args, kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parameters(fn):
     return list(inspect.signature(fn).parameters.values())
 
