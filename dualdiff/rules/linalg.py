@@ -444,6 +444,12 @@ def vecdot_vjp_x2(g, ans, x1, x2, axis=-1):
     return np.moveaxis(g[..., None] * x, -1, neg_axis(axis, _ndim(x2)))
 
 
+# numpy 2's np.vecdot is a gufunc of the same meaning: the hook routes it to these rules too
+for _i, (_jvp, _vjp) in enumerate([(vecdot_jvp_x1, vecdot_vjp_x1), (vecdot_jvp_x2, vecdot_vjp_x2)]):
+    defjvp(np.vecdot, _i)(_jvp)
+    defvjp(np.vecdot, _i)(_vjp)
+
+
 @defjvp(np.linalg.matrix_transpose)
 def matrix_transpose_jvp(t, ans, x):
     return _mT(t)

@@ -99,6 +99,8 @@ CASES = [
     Case(np.linalg.multi_dot, lambda b: la.multi_dot([M23, b]), (M34,), name="two"),
     Case(np.linalg.vecdot, la.vecdot, (M34, rand(2, 1, 4, seed=1))),
     Case(np.linalg.vecdot, lambda a, b: la.vecdot(a, b, axis=0), (M34, v3), name="axis0"),
+    Case(np.vecdot, np.vecdot, (M34, rand(2, 1, 4, seed=1)), name="gufunc"),
+    Case(np.vecdot, lambda a, b: np.vecdot(a, b, axis=0), (M34, v3), name="gufunc-axis0"),
     Case(np.linalg.matrix_transpose, la.matrix_transpose, (T234,)),
     # -- einsum -----------------------------------------------------------------------------------
     Case(np.einsum, lambda a, b: np.einsum("ij,jk->ik", a, b), (M23, M34), name="matmul"),
