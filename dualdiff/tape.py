@@ -97,12 +97,71 @@ def _project(ans, tape, index, level):
     return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
 
 
+class Slots(list):
+    """Cotangents indexed by node, and ``owned``: the slots whose arrays the sweep allocated
+    itself (a sum, a scattered slice) and that nothing else can see, so it adds into them in
+    place. A slot leaves ``owned`` when its cotangent is taken to be pulled back."""
+
+    __slots__ = ("owned",)
+
+    def __init__(self, n):
+        super().__init__([None] * n)
+        self.owned = set()
+
+
+class Scatter:
+    """A cotangent that is zero except at ``index``, where it is ``values``: what a slice's
+    VJP returns for plain arrays, so that the sweep adds it into an owned slot in place."""
+
+    __slots__ = ("shape", "index", "values")
+
+    def __init__(self, shape, index, values):
+        self.shape, self.index, self.values = shape, index, values
+
+    def dense(self):
+        out = np.zeros(self.shape, dtype=self.values.dtype)
+        out[self.index] = self.values
+        return out
+
+
 def accumulate(ct, p, c, shape):
     """Add cotangent ``c`` into slot ``p``, summing away broadcast axes first."""
+    if type(c) is Scatter:
+        _accumulate_scatter(ct, p, c)
+        return
     if c.shape[1:] != shape:
         c = unbroadcast(c, shape)
     old = ct[p]
-    ct[p] = c if old is None else old + c
+    if old is None:
+        ct[p] = c
+    else:
+        _add(ct, p, old, c)
+
+
+def _add(ct, p, old, c):
+    """``old + c`` into slot ``p``: in place when the sweep owns ``old`` and nothing changes."""
+    if (
+        p in ct.owned
+        and type(old) is np.ndarray
+        and type(c) is np.ndarray
+        and old.shape == c.shape
+        and old.dtype == c.dtype
+    ):
+        np.add(old, c, out=old)
+        return
+    ct[p] = old + c
+    ct.owned.add(p)
+
+
+def _accumulate_scatter(ct, p, c):
+    old = ct[p]
+    if old is None:
+        ct[p] = c.dense()
+        ct.owned.add(p)
+    elif p in ct.owned and type(old) is np.ndarray and old.dtype == c.values.dtype:
+        old[c.index] += c.values  # a slice of an array only the sweep holds
+    else:
+        _add(ct, p, old, c.dense())
 
 
 def _ufunc_pullback(node, g, ct):
@@ -118,7 +177,10 @@ def _ufunc_pullback(node, g, ct):
         if c.shape[1:] != shape:
             c = unbroadcast(c, shape)
         old = ct[p]  # accumulate, inlined: this is the sweep's innermost loop
-        ct[p] = c if old is None else old + c
+        if old is None:
+            ct[p] = c
+        else:
+            _add(ct, p, old, c)
 
 
 def _fn_pullback(node, g, ct):
@@ -150,17 +212,19 @@ def _proj_pullback(node, g, ct):
 
 def backward(tape, seeds, n_leaves):
     """Sweep ``tape`` backwards from ``{node index: cotangent}``; return the leaves' cotangents."""
-    ct = [None] * len(tape)
+    ct = Slots(len(tape))
     for i, g in seeds.items():
         ct[i] = g if ct[i] is None else ct[i] + g
+    owned = ct.owned
     for i in range(max(seeds, default=-1), n_leaves - 1, -1):
         g = ct[i]
         if g is None:
             continue
         ct[i] = None
+        owned.discard(i)  # g may now be handed on as is: no longer ours to add into
         node = tape[i]
         node.pullback(node, g, ct)
-    return ct[:n_leaves]
+    return list(ct[:n_leaves])
 
 
 def leaf(value, tape, level):

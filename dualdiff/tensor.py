@@ -103,9 +103,14 @@ class _Node(Node):
 
 
 class _Cotangents(dict):
-    """Cotangents keyed by node; the tape's pullbacks read a missing one as None (zero)."""
+    """Cotangents keyed by node; the tape's pullbacks read a missing one as None (zero).
+    ``owned``: the nodes whose cotangent arrays the sweep allocated (see ``tape.Slots``)."""
 
-    __slots__ = ()
+    __slots__ = ("owned",)
+
+    def __init__(self):
+        super().__init__()
+        self.owned = set()
 
     def __missing__(self, key):
         return None
@@ -646,6 +651,7 @@ def _sweep(root, g, retain_graph):
     while heap:
         node = heappop(heap)[1]
         g = ct.pop(node, None)
+        ct.owned.discard(node)
         pullback = node.pullback
         if pullback is None:  # a leaf
             if g is not None:

@@ -12,6 +12,7 @@ import numpy as np
 from dualdiff._batch import align, neg_axis, unbroadcast
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
+from dualdiff.tape import Scatter
 
 # Queries about a value's layout or order: they carry no derivative.
 defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero)
@@ -186,9 +187,8 @@ def _slices_only(idx):
 def getitem_vjp(g, ans, x, idx):
     shape = g.shape[:1] + x.shape
     if type(g) is np.ndarray and _slices_only(idx):  # x[a:b] and kin, the most common: cheap
-        out = np.zeros(shape, dtype=g.dtype)
-        out[(slice(None),) + idx if type(idx) is tuple else (slice(None), idx)] = g
-        return out
+        # zeros but at the slice: the sweep adds it in place where it can (no full-size add)
+        return Scatter(shape, (slice(None),) + idx if type(idx) is tuple else (slice(None), idx), g)
     if not _has_array(idx):
         return _scatter(shape, _batched_index(idx), g, False)
     return _scatter(shape, _batched_index(idx), _batch_inner(g, idx), _has_repeats(idx, x.shape))
