@@ -97,18 +97,6 @@ def _project(ans, tape, index, level):
     return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
 
 
-class Slots(list):
-    """Cotangents indexed by node, and ``owned``: the slots whose arrays the sweep allocated
-    itself (a sum, a scattered slice) and that nothing else can see, so it adds into them in
-    place. A slot leaves ``owned`` when its cotangent is taken to be pulled back."""
-
-    __slots__ = ("owned",)
-
-    def __init__(self, n):
-        super().__init__([None] * n)
-        self.owned = set()
-
-
 class Scatter:
     """A cotangent that is zero except at ``index``, where it is ``values``: what a slice's
     VJP returns for plain arrays, so that the sweep adds it into an owned slot in place."""
@@ -138,10 +126,17 @@ def accumulate(ct, p, c, shape):
         _add(ct, p, old, c)
 
 
+# Cotangent slots are a plain list indexed by node (a dict keyed by node for tensors), and
+# slot -1 holds the set of slots whose arrays the sweep allocated itself (a sum, a scattered
+# slice) and that nothing else can see: the sweep adds into those in place. A slot leaves the
+# set when its cotangent is taken to be pulled back, since it may then be handed on as is.
+OWNED = -1
+
+
 def _add(ct, p, old, c):
     """``old + c`` into slot ``p``: in place when the sweep owns ``old`` and nothing changes."""
     if (
-        p in ct.owned
+        p in ct[OWNED]
         and type(old) is np.ndarray
         and type(c) is np.ndarray
         and old.shape == c.shape
@@ -150,15 +145,15 @@ def _add(ct, p, old, c):
         np.add(old, c, out=old)
         return
     ct[p] = old + c
-    ct.owned.add(p)
+    ct[OWNED].add(p)
 
 
 def _accumulate_scatter(ct, p, c):
     old = ct[p]
     if old is None:
         ct[p] = c.dense()
-        ct.owned.add(p)
-    elif p in ct.owned and type(old) is np.ndarray and old.dtype == c.values.dtype:
+        ct[OWNED].add(p)
+    elif p in ct[OWNED] and type(old) is np.ndarray and old.dtype == c.values.dtype:
         old[c.index] += c.values  # a slice of an array only the sweep holds
     else:
         _add(ct, p, old, c.dense())
@@ -212,10 +207,11 @@ def _proj_pullback(node, g, ct):
 
 def backward(tape, seeds, n_leaves):
     """Sweep ``tape`` backwards from ``{node index: cotangent}``; return the leaves' cotangents."""
-    ct = Slots(len(tape))
+    ct = [None] * len(tape)
+    ct.append(set())  # slot OWNED
     for i, g in seeds.items():
         ct[i] = g if ct[i] is None else ct[i] + g
-    owned = ct.owned
+    owned = ct[OWNED]
     for i in range(max(seeds, default=-1), n_leaves - 1, -1):
         g = ct[i]
         if g is None:
@@ -224,7 +220,7 @@ def backward(tape, seeds, n_leaves):
         owned.discard(i)  # g may now be handed on as is: no longer ours to add into
         node = tape[i]
         node.pullback(node, g, ct)
-    return list(ct[:n_leaves])
+    return ct[:n_leaves]
 
 
 def leaf(value, tape, level):

@@ -32,7 +32,14 @@ import numpy as np
 
 from dualdiff._registry import CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, setitem, top_tracer
-from dualdiff.tape import Node, _fn_pullback, _proj_pullback, _tuple_pullback, _ufunc_pullback
+from dualdiff.tape import (
+    OWNED,
+    Node,
+    _fn_pullback,
+    _proj_pullback,
+    _tuple_pullback,
+    _ufunc_pullback,
+)
 
 __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
 
@@ -104,13 +111,13 @@ class _Node(Node):
 
 class _Cotangents(dict):
     """Cotangents keyed by node; the tape's pullbacks read a missing one as None (zero).
-    ``owned``: the nodes whose cotangent arrays the sweep allocated (see ``tape.Slots``)."""
+    Key ``OWNED`` holds the nodes whose arrays the sweep allocated itself (see tape.py)."""
 
-    __slots__ = ("owned",)
+    __slots__ = ()
 
     def __init__(self):
         super().__init__()
-        self.owned = set()
+        self[OWNED] = set()
 
     def __missing__(self, key):
         return None
@@ -651,7 +658,7 @@ def _sweep(root, g, retain_graph):
     while heap:
         node = heappop(heap)[1]
         g = ct.pop(node, None)
-        ct.owned.discard(node)
+        ct[OWNED].discard(node)
         pullback = node.pullback
         if pullback is None:  # a leaf
             if g is not None:
