@@ -169,14 +169,23 @@ def measure_peers(n, m, budget):
 
 
 def _progress(items, quiet):
+    """A progress bar on stderr: tqdm's when installed (the bench extra), else a plain one."""
     if quiet:
         return items
     try:
         from tqdm import tqdm
-
-        return tqdm(items, desc="dualdiff bench", unit="point", file=sys.stderr)
     except ImportError:
-        return items
+        return _plain_progress(items)
+    return tqdm(items, desc="dualdiff bench", unit="point", file=sys.stderr)
+
+
+def _plain_progress(items, width=30):
+    for done, item in enumerate(items):
+        filled = width * done // len(items)
+        bar = "#" * filled + "." * (width - filled)
+        print(f"\rdualdiff bench [{bar}] {done}/{len(items)}", end="", file=sys.stderr)
+        yield item
+    print(f"\rdualdiff bench [{'#' * width}] {len(items)}/{len(items)}", file=sys.stderr)
 
 
 def fit_constants(rows):

@@ -56,3 +56,9 @@ def test_plot_without_matplotlib_fails_fast_with_the_extra_to_install(monkeypatc
     monkeypatch.setattr(bench, "measure", lambda *a: pytest.fail("timed before checking"))
     with pytest.raises(SystemExit, match=r"dualdiff\[bench\]"):
         bench.main(["--quick", "--quiet", "--plot", "x.png"])
+
+
+def test_plain_progress_bar_without_tqdm(capsys):
+    items = list(bench._plain_progress([1, 2, 3, 4]))
+    err = capsys.readouterr().err
+    assert items == [1, 2, 3, 4] and "0/4" in err and "4/4" in err and "#" * 30 in err
