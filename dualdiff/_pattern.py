@@ -21,7 +21,7 @@ transpose). Linear and piecewise-linear ops record nothing. The op table lives i
 import numpy as np
 import scipy.sparse as sp
 
-from dualdiff._tracer import Tracer, new_level, unwrap
+from dualdiff._tracer import Tracer, innermost, new_level, unwrap
 from dualdiff.transforms import as_input
 
 HANDLERS: dict = {}  # fn -> handler(trace, fn, impl, vals, traced, kwargs)
@@ -160,11 +160,7 @@ def normalize_axes(axis, ndim):
     return tuple(int(a) % ndim if ndim else 0 for a in axes)
 
 
-def plain(v):
-    """The innermost primal of ``v`` (tracers of outer levels are constants here)."""
-    while isinstance(v, Tracer):
-        v = v.value
-    return v
+plain = innermost  # the innermost primal (tracers of outer levels are constants here)
 
 
 def is_inexact(a):

@@ -65,6 +65,13 @@ def _has_level(seq, level):
     return any(_at(e, level) for e in seq)
 
 
+def innermost(x):
+    """The plain primal inside ``x``, through every level of tracers."""
+    while isinstance(x, Tracer):
+        x = x.value
+    return x
+
+
 def strip(x, level):
     """``x`` with its tracer at ``level`` replaced by the primal value (for constant ops)."""
     return x.value if _at(x, level) else x

@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from dualdiff._tracer import Tracer
-from dualdiff.transforms import _pull, _record, as_input, push_tree
+from dualdiff.transforms import _primal, _pull, _record, as_input, push_tree
 
 MODES = ("auto", "forward", "reverse")
 DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of tangents/cotangents in flight for one chunk
@@ -92,7 +92,7 @@ class _Probe:
 def _probe(f, args, argnum):
     recording = _record(f, args, (argnum,))
     out, tape, level, n_leaves, _ = recording
-    value = out.value if isinstance(out, Tracer) and out.level == level else out
+    value = _primal(out, level)
     if isinstance(value, tuple | list | dict):
         raise TypeError("jacobian needs a function with one array output")
     work = live = 0
@@ -317,7 +317,7 @@ def _reverse_chunk(f, args, argnum, start, stop):
     """Cotangents of the input for output basis directions ``start:stop``: (k, *in.shape)."""
     recording = _record(f, args, (argnum,))
     out = recording[0]
-    shape = np.shape(out.value if isinstance(out, Tracer) else out)
+    shape = np.shape(_primal(out, recording[2]))
     return _sweep(recording, shape, start, stop)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.optimize as so
 from scipy.sparse.linalg import LinearOperator
 
-from dualdiff._tracer import Tracer, new_level
+from dualdiff._tracer import Tracer, innermost, new_level
 from dualdiff._tree import flatten
 from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
@@ -89,9 +89,7 @@ def _float(value):
 
 
 def _shape(x):
-    while isinstance(x, Tracer):
-        x = x.value
-    return np.shape(x)
+    return np.shape(innermost(x))
 
 
 def _call(fun, x, args, kwargs):
@@ -247,8 +245,8 @@ class _HessianAt:
         # The gradient with its batch axis, (1, *x.shape), read without a squeeze: a squeeze
         # would be one more op on the tape, swept at every product.
         (g,) = _pull(*recording, np.ones((1,) + _shape(recording[0])))
-        self.value = _float(_primal(recording[0]))  # f(x) and its gradient come for free
-        self.gradient = _f64(_primal(g)).reshape(x.shape)
+        self.value = _float(innermost(recording[0]))  # f(x) and its gradient come for free
+        self.gradient = _f64(innermost(g)).reshape(x.shape)
         t = g.tangent if type(g) is Dual and g.level == level else None
         self.out = t.index if type(t) is Var and t.level == tangent_level else None
         self.seed_shape = (1, 1, 1) + x.shape  # one cotangent of a (1, 1, *x.shape) tangent
@@ -260,13 +258,6 @@ class _HessianAt:
         # The tangent leaf has shape (1, *x.shape), so its cotangent has (1, 1, *x.shape).
         ct = backward(self.tape, {self.out: v.reshape(self.seed_shape)}, 1)[0]
         return np.zeros_like(v) if ct is None else _f64(ct).reshape(v.shape)
-
-
-def _primal(x):
-    """The plain array inside nested tracers."""
-    while isinstance(x, Tracer):
-        x = x.value
-    return x
 
 
 class _NonFinite(Exception):

@@ -31,8 +31,7 @@ from dualdiff._coloring import (
     symmetric_recovery,
 )
 from dualdiff._pattern import canonical, trace
-from dualdiff._tracer import Tracer
-from dualdiff.transforms import _pull, _record, as_input, grad, push_tree
+from dualdiff.transforms import _primal, _pull, _record, as_input, grad, push_tree
 
 __all__ = [
     "SparseHessian",
@@ -254,7 +253,7 @@ class SparseJacobian:
             ]
             return self._plan.matrix(blocks, self.shape[0])
         out, tape, level, n_leaves, rebuild = _record(self.f, args, (self.argnums,))
-        shape = np.shape(out.value if isinstance(out, Tracer) and out.level == level else out)
+        shape = np.shape(_primal(out, level))
         blocks = [
             _pull(out, tape, level, n_leaves, rebuild, s.reshape((-1,) + shape))[0]
             for s in self._plan.chunks

@@ -132,9 +132,7 @@ def _scatter(shape, idx, g, repeats):
 
 
 def _scatter_impl(shape, idx, v):
-    out = np.zeros(shape, dtype=v.dtype)
-    out[idx] = v
-    return out
+    return Scatter(shape, idx, v).dense()
 
 
 # Zeros with ``v`` written at ``idx``: a traced cotangent of getitem (higher order) is written
@@ -186,12 +184,15 @@ def _slices_only(idx):
 @defvjp(getitem)
 def getitem_vjp(g, ans, x, idx):
     shape = g.shape[:1] + x.shape
-    if type(g) is np.ndarray and _slices_only(idx):  # x[a:b] and kin, the most common: cheap
-        # zeros but at the slice: the sweep adds it in place where it can (no full-size add)
+    if type(g) is np.ndarray and _slices_only(idx):  # x[a:b] and kin: skip the index analysis
         return Scatter(shape, (slice(None),) + idx if type(idx) is tuple else (slice(None), idx), g)
-    if not _has_array(idx):
-        return _scatter(shape, _batched_index(idx), g, False)
-    return _scatter(shape, _batched_index(idx), _batch_inner(g, idx), _has_repeats(idx, x.shape))
+    bidx, repeats = _batched_index(idx), False
+    if _has_array(idx):
+        g, repeats = _batch_inner(g, idx), _has_repeats(idx, x.shape)
+    if type(g) is np.ndarray and not repeats:
+        # zeros but at idx: the sweep writes it into a cotangent it owns, in place
+        return Scatter(shape, bidx, g)
+    return _scatter(shape, bidx, g, repeats)
 
 
 def _index_add(x, idx, v):
