@@ -5,7 +5,6 @@ negative numbers so that one call serves the primal and the batched tangent alik
 """
 
 
-
 def neg_axis(axis, ndim):
     """Primal axis (int, tuple or None) as negative axes; None means every primal axis."""
     if axis is None:

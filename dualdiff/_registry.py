@@ -15,11 +15,14 @@ For ops with several outputs (``eigh``, ``svd``), ``ans`` is the tuple, the JVP 
 of tangents and the VJP receives a tuple of cotangents.
 """
 
+import dis
+import inspect
 from collections.abc import Callable
 
 import numpy as np
 
 UFUNC_PARTIALS: dict = {}  # ufunc -> tuple of partials d_i(ans, *inputs), or +1.0 / -1.0
+UFUNC_KEEP: dict = {}  # ufunc -> {mask of traced inputs: (keep ans?, keep input 0?, ...)}
 JVP: dict = {}  # fn -> {argnum: jvp}
 VJP: dict = {}  # fn -> {argnum: vjp}
 CONSTANT: set = set()  # ops whose output carries no derivative (comparisons, floor, argmax)
@@ -32,6 +35,35 @@ def defpartials(ufunc, *partials) -> None:
     or the constant ``1.0`` / ``-1.0`` for linear ufuncs, which skip the multiplication.
     """
     UFUNC_PARTIALS[ufunc] = partials
+    UFUNC_KEEP[ufunc] = _keep_table([_reads(d, ufunc.nin) for d in partials], ufunc.nin)
+
+
+def _reads(d, n_inputs: int) -> tuple:
+    """Which of ``(ans, *inputs)`` the partial ``d`` reads (all of them when that is unclear).
+
+    The tape keeps only what the partials of the traced inputs read, so that intermediates no
+    rule needs (the ``x ** 2`` inside ``(x ** 2) * 100``) are freed during the forward pass.
+    """
+    n = n_inputs + 1
+    if type(d) is float:
+        return (False,) * n
+    code = getattr(d, "__code__", None)
+    if code is None or code.co_argcount != n or code.co_flags & inspect.CO_VARARGS:
+        return (True,) * n
+    used = set(code.co_cellvars)  # a parameter captured by an inner function counts as read
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_"):
+            used.update(ins.argval if type(ins.argval) is tuple else (ins.argval,))
+    return tuple(name in used for name in code.co_varnames[:n])
+
+
+def _keep_table(reads: list, n_inputs: int) -> dict:
+    """For each mask of traced inputs (bit i: input i): which of ``(ans, *inputs)`` to keep."""
+    table = {}
+    for mask in range(1, 1 << len(reads)):
+        traced = [r for i, r in enumerate(reads) if mask >> i & 1]
+        table[mask] = tuple(any(r[j] for r in traced) for j in range(n_inputs + 1))
+    return table
 
 
 def defjvp(fn: Callable, argnum: int = 0) -> Callable:

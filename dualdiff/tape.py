@@ -9,12 +9,17 @@ passes. This is the hot path: identity type checks, no validation, no closure pe
 import numpy as np
 
 from dualdiff._batch import unbroadcast
-from dualdiff._registry import UFUNC_PARTIALS, VJP, missing_rule
+from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, unwrap
 
 
 class Node:
-    """One recorded op: ``pullback(node, g, ct)`` adds its parents' cotangents into ``ct``."""
+    """One recorded op: ``pullback(node, g, ct, own)`` adds its parents' cotangents into ``ct``.
+
+    ``own`` says the sweep allocated ``g`` and nothing else holds it, so it may be written into.
+    An elementwise node's parents are ``(input position, parent, input shape)``; its ``args``
+    and ``ans`` hold only what the partials of its traced inputs read (None for the rest).
+    """
 
     __slots__ = ("pullback", "rule", "args", "kwargs", "ans", "parents")
 
@@ -52,18 +57,72 @@ class Var(Tracer):
         level = self.level
         tape = self.tape
         if len(inputs) == 1:
-            vals = (self.value,)
-            parents = ((0, self.index),)
+            x = self.value
+            ans = ufunc(x, **kwargs)
+            keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
+            tape.append(
+                Node(
+                    _unary_pullback,
+                    UFUNC_PARTIALS[ufunc][0],
+                    (x,) if keep_x else None,
+                    None,
+                    ans if keep_ans else None,
+                    self.index,
+                )
+            )
+            return Var(ans, tape, len(tape) - 1, level)
+        if len(inputs) != 2:
+            return self._nary(ufunc, inputs, kwargs)
+        x, y = inputs  # two inputs, the common case, unrolled
+        if type(x) is Var and x.level == level:
+            vx = x.value
+            if type(y) is Var and y.level == level:
+                vy = y.value
+                mask, parents = 3, ((0, x.index, vx.shape), (1, y.index, vy.shape))
+            else:
+                vy = y
+                mask, parents = 1, ((0, x.index, vx.shape),)
         else:
-            vals = list(inputs)
-            parents = []
-            for i, x in enumerate(inputs):
-                if type(x) is Var and x.level == level:
-                    vals[i] = x.value
-                    parents.append((i, x.index))
-        ans = ufunc(*vals, **kwargs)
-        tape.append(Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], vals, None, ans, parents))
+            vx, vy = x, y.value
+            mask, parents = 2, ((1, y.index, vy.shape),)
+        ans = ufunc(vx, vy, **kwargs)
+        keep_ans, keep_x, keep_y = UFUNC_KEEP[ufunc][mask]
+        tape.append(
+            Node(
+                _ufunc_pullback,
+                UFUNC_PARTIALS[ufunc],
+                (vx if keep_x else None, vy if keep_y else None),
+                None,
+                ans if keep_ans else None,
+                parents,
+            )
+        )
         return Var(ans, tape, len(tape) - 1, level)
+
+    def _nary(self, ufunc, inputs, kwargs):
+        level = self.level
+        args = list(inputs)
+        parents = []
+        mask = 0
+        for i, x in enumerate(inputs):
+            if type(x) is Var and x.level == level:
+                v = args[i] = x.value
+                parents.append((i, x.index, v.shape))
+                mask |= 1 << i
+        ans = ufunc(*args, **kwargs)
+        keep = UFUNC_KEEP[ufunc][mask]
+        args = [v if k else None for v, k in zip(args, keep[1:])]
+        self.tape.append(
+            Node(
+                _ufunc_pullback,
+                UFUNC_PARTIALS[ufunc],
+                args,
+                None,
+                ans if keep[0] else None,
+                parents,
+            )
+        )
+        return Var(ans, self.tape, len(self.tape) - 1, level)
 
     def apply(self, fn, impl, args, kwargs):
         level = self.level
@@ -112,40 +171,50 @@ class Scatter:
         return out
 
 
-def accumulate(ct, p, c, shape):
-    """Add cotangent ``c`` into slot ``p``, summing away broadcast axes first."""
+def accumulate(ct, p, c, shape, fresh=False):
+    """Add cotangent ``c`` into slot ``p``, summing away broadcast axes first.
+
+    ``fresh`` says ``c`` was allocated for this call and nothing else holds it."""
     if type(c) is Scatter:
         _accumulate_scatter(ct, p, c)
         return
     if c.shape[1:] != shape:
         c = unbroadcast(c, shape)
+        fresh = True
     old = ct[p]
     if old is None:
         ct[p] = c
+        if fresh:
+            ct[OWNED].add(p)
     else:
-        _add(ct, p, old, c)
+        _add(ct, p, old, c, fresh)
 
 
 # Cotangent slots are a plain list indexed by node (a dict keyed by node for tensors), and
-# slot -1 holds the set of slots whose arrays the sweep allocated itself (a sum, a scattered
-# slice) and that nothing else can see: the sweep adds into those in place. A slot leaves the
-# set when its cotangent is taken to be pulled back, since it may then be handed on as is.
+# slot -1 holds the set of slots whose arrays the sweep allocated itself (a product, a sum, a
+# scattered slice) and that nothing else can see: the sweep writes into those in place, which
+# at large sizes saves the allocations (and page faults) that dominate the sweep's time.
 OWNED = -1
 
 
-def _add(ct, p, old, c):
-    """``old + c`` into slot ``p``: in place when the sweep owns ``old`` and nothing changes."""
+def _add(ct, p, old, c, fresh=False):
+    """``old + c`` into slot ``p``: in place into whichever of the two the sweep owns."""
+    owned = ct[OWNED]
     if (
-        p in ct[OWNED]
-        and type(old) is np.ndarray
+        type(old) is np.ndarray
         and type(c) is np.ndarray
         and old.shape == c.shape
         and old.dtype == c.dtype
     ):
-        np.add(old, c, out=old)
-        return
+        if p in owned:
+            np.add(old, c, out=old)
+            return
+        if fresh:
+            ct[p] = np.add(c, old, out=c)
+            owned.add(p)
+            return
     ct[p] = old + c
-    ct[OWNED].add(p)
+    owned.add(p)
 
 
 def _accumulate_scatter(ct, p, c):
@@ -156,29 +225,111 @@ def _accumulate_scatter(ct, p, c):
     elif p in ct[OWNED] and type(old) is np.ndarray and old.dtype == c.values.dtype:
         old[c.index] += c.values  # a slice of an array only the sweep holds
     else:
-        _add(ct, p, old, c.dense())
+        _add(ct, p, old, c.dense(), True)
 
 
-def _ufunc_pullback(node, g, ct):
+def _ufunc_pullback(node, g, ct, own):
     partials = node.rule
-    vals = node.args
-    for i, p in node.parents:
+    args = node.args
+    parents = node.parents
+    j = len(parents)
+    while j:  # last parent first, so that x - y hands g itself on to x after -g went to y
+        j -= 1
+        i, p, shape = parents[j]
         d = partials[i]
+        mine = own and j == 0  # the last parent served may take g, or write into it
         if type(d) is float:  # linear ufunc: the partial is +1 or -1
-            c = g if d > 0 else -g
+            if d > 0:
+                c, fresh = g, mine
+                own = False  # g is handed on as is: nobody may write into it now
+            else:
+                c = np.negative(g, out=g) if mine and type(g) is np.ndarray else -g
+                fresh = True
         else:
-            c = g * d(node.ans, *vals)
-        shape = vals[i].shape
+            d = d(node.ans, *args)
+            if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+                c, fresh = _times(g, d, mine, node.ans, args)
+            else:
+                c, fresh = g * d, True
         if c.shape[1:] != shape:
-            c = unbroadcast(c, shape)
+            c, fresh = unbroadcast(c, shape), True
         old = ct[p]  # accumulate, inlined: this is the sweep's innermost loop
         if old is None:
             ct[p] = c
+            if fresh:
+                ct[OWNED].add(p)
         else:
-            _add(ct, p, old, c)
+            _add(ct, p, old, c, fresh)
 
 
-def _fn_pullback(node, g, ct):
+def _unary_pullback(node, g, ct, own):
+    """``_ufunc_pullback`` for one input (the rule is its partial, the parent a bare index):
+    the common case, with no broadcasting to undo."""
+    p = node.parents
+    d = node.rule
+    if type(d) is float:  # linear ufunc: the partial is +1 or -1
+        if d > 0:
+            c = g
+        elif own and type(g) is np.ndarray:
+            c = np.negative(g, out=g)
+        else:
+            c, own = -g, True
+    else:
+        args = node.args or (None,)
+        d = d(node.ans, *args)
+        if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+            c, own = _times(g, d, own, node.ans, args)
+        else:
+            c, own = g * d, True
+    old = ct[p]
+    if old is None:
+        ct[p] = c
+        if own:
+            ct[OWNED].add(p)
+    else:
+        _add(ct, p, old, c, own)
+
+
+# Below this many elements a new array is as cheap as writing into one (NumPy caches small
+# blocks); above it, reusing the cotangent's memory saves an allocation and its page faults.
+IN_PLACE_MIN = 1 << 14
+
+
+def _times(g, d, mine, ans, args):
+    """``g * d`` for a large cotangent, and whether the result is the sweep's own array.
+
+    Writes into ``g`` when it is ``mine``, else into ``d`` when the partial made a new array
+    for this call; a uniform ``g`` (a broadcast scalar, as ``sum`` pulls back) times a scalar
+    partial stays a broadcast, and a uniform ``g`` of ones times ``d`` is ``d`` itself.
+    """
+    if isinstance(d, float):
+        if mine:
+            return np.multiply(g, d, out=g), True
+        if not any(g.strides):
+            return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
+        return g * d, True
+    if type(d) is not np.ndarray or d.ndim >= g.ndim or not (d.dtype == g.dtype or d.dtype == bool):
+        return g * d, True
+    if mine:
+        return np.multiply(g, d, out=g), True
+    if (
+        d.shape == g.shape[1:]
+        and g.shape[0] == 1
+        and d.dtype == g.dtype
+        and d.base is None
+        and d.flags.writeable
+        and d is not ans
+        and all(d is not a for a in args)
+    ):  # a new array the partial made (the rules' partials never keep what they return)
+        out = d.reshape(g.shape)
+        if not any(g.strides):
+            s = g[(0,) * g.ndim]
+            return (out if s == 1.0 else np.multiply(out, s, out=out)), True
+        return np.multiply(out, g, out=out), True
+    return g * d, True
+
+
+def _fn_pullback(node, g, ct, own=False):
     vals = node.args
     for pos, p, rule in node.parents:
         c = rule(g, node.ans, *vals, **node.kwargs)
@@ -192,11 +343,11 @@ def _fn_pullback(node, g, ct):
             accumulate(ct, p, c, vals[pos].shape)
 
 
-def _tuple_pullback(node, g, ct):
+def _tuple_pullback(node, g, ct, own=False):
     _fn_pullback(node, tuple(g), ct)
 
 
-def _proj_pullback(node, g, ct):
+def _proj_pullback(node, g, ct, own=False):
     p = node.parents[0][1]
     slots = ct[p]
     if slots is None:
@@ -205,8 +356,13 @@ def _proj_pullback(node, g, ct):
     slots[j] = g if slots[j] is None else slots[j] + g
 
 
-def backward(tape, seeds, n_leaves):
-    """Sweep ``tape`` backwards from ``{node index: cotangent}``; return the leaves' cotangents."""
+def backward(tape, seeds, n_leaves, release=False):
+    """Sweep ``tape`` backwards from ``{node index: cotangent}``; return the leaves' cotangents.
+
+    ``release`` drops each node once it is pulled back (a tape swept only once), so that the
+    values it kept are freed while the sweep still allocates: the sweep then reuses memory
+    that is still in cache.
+    """
     ct = [None] * len(tape)
     ct.append(set())  # slot OWNED
     for i, g in seeds.items():
@@ -217,10 +373,18 @@ def backward(tape, seeds, n_leaves):
         if g is None:
             continue
         ct[i] = None
-        owned.discard(i)  # g may now be handed on as is: no longer ours to add into
+        own = i in owned
+        if own:
+            owned.discard(i)  # g is the pullback's to write into or hand on
         node = tape[i]
-        node.pullback(node, g, ct)
-    return ct[:n_leaves]
+        if release:
+            tape[i] = None
+        node.pullback(node, g, ct, own)
+    leaves = ct[:n_leaves]
+    for j, c in enumerate(leaves):
+        if type(c) is np.ndarray and j not in owned:  # a broadcast, or a seed passed through:
+            leaves[j] = c.copy()  # the caller gets an array of its own, writeable
+    return leaves
 
 
 def leaf(value, tape, level):

@@ -393,7 +393,7 @@ class Tensor(Tracer):
                 return _new(ans, None, [0])
             cell = [0]
             saved = () if _linear(partials) else ((self._version, self._version[0]), (cell, 0))
-            node = _Node(_ufunc_pullback, partials, (x,), None, ans, ((0, parent),), saved)
+            node = _Node(_ufunc_pullback, partials, (x,), None, ans, ((0, parent, x.shape),), saved)
             return _new(ans, node, cell)
         vals = list(inputs)
         parents = []
@@ -403,7 +403,7 @@ class Tensor(Tracer):
                 vals[i] = x.value
                 saved.append((x._version, x._version[0]))
                 if x._node is not None:
-                    parents.append((i, x._node))
+                    parents.append((i, x._node, vals[i].shape))
         ans = ufunc(*vals, **kwargs)
         if not parents or not _mode.enabled:
             return _new(ans, None, [0])
@@ -658,6 +658,7 @@ def _sweep(root, g, retain_graph):
     while heap:
         node = heappop(heap)[1]
         g = ct.pop(node, None)
+        own = node in ct[OWNED]
         ct[OWNED].discard(node)
         pullback = node.pullback
         if pullback is None:  # a leaf
@@ -680,7 +681,8 @@ def _sweep(root, g, retain_graph):
                     raise _modified(cell[0], version)
             if node.owner is not None:
                 _deposit(node, g, taken)
-            pullback(node, g, ct)
+                own = False  # .grad may have taken g's memory
+            pullback(node, g, ct, own)
         if not retain_graph:
             node.pullback = _freed
             node.args = node.kwargs = node.ans = None
@@ -717,7 +719,7 @@ def _modified(version, expected):
     )
 
 
-def _freed(node, g, ct):
+def _freed(node, g, ct, own=False):
     raise RuntimeError(
         "backward() through a part of the graph that an earlier backward() already freed; "
         "pass retain_graph=True to the first backward() to go through the graph again, or "

@@ -61,15 +61,17 @@ def _value(x):
     return x.value if isinstance(x, Tracer) else x
 
 
-def _pull(out, tape, level, n_leaves, rebuild, ct):
-    """Cotangents of the traced leaves for output cotangents ``ct`` (batched, same structure)."""
+def _pull(out, tape, level, n_leaves, rebuild, ct, release=False):
+    """Cotangents of the traced leaves for output cotangents ``ct`` (batched, same structure).
+
+    ``release``: the tape is not swept again, so the sweep may drop its nodes as it goes."""
     outs, _ = flatten(out)
     cts, _ = flatten(ct)
     seeds = {}
     for o, g in zip(outs, cts):
         if type(o) is Var and o.level == level:
             seeds[o.index] = g if o.index not in seeds else seeds[o.index] + g
-    leaves = backward(tape, seeds, n_leaves)
+    leaves = backward(tape, seeds, n_leaves, release)
     result, start = [], 0
     k = np.shape(cts[0])[0] if cts else 1
     for unflatten, shapes in rebuild:
@@ -116,7 +118,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 "cotangent, for non-scalar outputs."
             )
         seed = np.ones((1,) + np.shape(_value(out)))
-        grads = _pull(out, tape, level, n_leaves, rebuild, seed)
+        grads = _pull(out, tape, level, n_leaves, rebuild, seed, release=True)
         grads = [_squeeze(g) for g in grads]
         value = _primal(out, level)
         return value, grads[0] if isinstance(argnums, int) else tuple(grads)
@@ -181,7 +183,7 @@ def pull_basis(f, args, argnum, basis_of_out):
     """Pull a batch of output cotangents back through one recording of ``f`` (for jacrev)."""
     out, tape, level, n_leaves, rebuild = _record(f, args, (argnum,))
     ct = basis_of_out(np.shape(_value(out)))
-    return _primal(out, level), _pull(out, tape, level, n_leaves, rebuild, ct)[0]
+    return _primal(out, level), _pull(out, tape, level, n_leaves, rebuild, ct, True)[0]
 
 
 # -- forward mode ----------------------------------------------------------------------------
@@ -357,4 +359,4 @@ def pull_tree(f, args, batched_cotangent):
     """Batched input cotangents of ``f`` (a tuple over args) for a batch of output cotangents."""
     nums = tuple(range(len(args)))
     out, tape, level, n_leaves, rebuild = _record(f, args, nums)
-    return tuple(_pull(out, tape, level, n_leaves, rebuild, batched_cotangent))
+    return tuple(_pull(out, tape, level, n_leaves, rebuild, batched_cotangent, True))

@@ -85,9 +85,7 @@ def test_jacobian_shapes_follow_out_then_in():
 def test_hessian_and_hvp():
     f = lambda x: np.sum(x[0] ** 2 * np.exp(x[1]) * x)  # noqa: E731
     H = dd.hessian(f)(X)
-    fd = np.array(
-        [(dd.grad(f)(X + 1e-6 * e) - dd.grad(f)(X - 1e-6 * e)) / 2e-6 for e in np.eye(3)]
-    )
+    fd = np.array([(dd.grad(f)(X + 1e-6 * e) - dd.grad(f)(X - 1e-6 * e)) / 2e-6 for e in np.eye(3)])
     np.testing.assert_allclose(H, fd.T, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(H, H.T, rtol=1e-12)
     v = np.array([1.0, -1.0, 0.5])
@@ -164,7 +162,7 @@ def test_dual_operators_and_attributes():
     np.testing.assert_array_equal((-d).value, -d.value)
     np.testing.assert_array_equal(abs(-d).tangent, np.ones((1, 2, 2)))
     np.testing.assert_array_equal((2.0 / d).tangent[0], -2.0 / d.value**2)
-    np.testing.assert_array_equal((d ** 2).tangent[0], 2 * d.value)
+    np.testing.assert_array_equal((d**2).tangent[0], 2 * d.value)
     np.testing.assert_array_equal((d > 2.5), [[False, False], [True, True]])
     np.testing.assert_array_equal(d.T.value, d.value.T)
     np.testing.assert_array_equal(d.sum().tangent, [4.0])
@@ -218,3 +216,19 @@ def test_traced_keyword_arguments_reach_their_positional_rules():
 def test_traced_keyword_only_argument_names_the_fix():
     with pytest.raises(TypeError, match="positionally"):
         dd.grad(lambda c: np.sum(np.clip(X, min=c)))(np.array(0.0))
+
+
+@pytest.mark.parametrize("n", [3, 100_000])
+def test_gradients_are_writeable_arrays_of_their_own(n):
+    # sum pulls back a read-only broadcast; the caller still gets an array it may write into
+    for f in (lambda x: np.sum(x), lambda x: np.sum(100.0 * x), lambda x: np.sum(x**2)):
+        x = np.ones(n)
+        g, again = dd.grad(f)(x), dd.grad(f)(x)
+        assert g.flags.writeable and not np.shares_memory(g, again)
+        g *= 2.0
+        assert np.all(again != g) and np.all(x == 1.0)
+    ct = np.ones(n)
+    _, pullback = dd.vjp(lambda x: x, np.zeros(n))
+    r = pullback(ct)
+    r = r[0] if isinstance(r, tuple) else r
+    assert not np.shares_memory(r, ct)
