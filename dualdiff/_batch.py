@@ -4,6 +4,8 @@ A tangent of a primal with shape ``s`` has shape ``(k, *s)``; rules address prim
 negative numbers so that one call serves the primal and the batched tangent alike.
 """
 
+import numpy as np
+
 
 def neg_axis(axis, ndim):
     """Primal axis (int, tuple or None) as negative axes; None means every primal axis."""
@@ -31,3 +33,45 @@ def unbroadcast(g, shape):
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g
+
+
+# Below this many elements a new array is as cheap as writing into one (NumPy caches small
+# blocks); above it, reusing memory saves an allocation and, for blocks that glibc maps
+# afresh each time, its page faults, which dominate the cost of an op at these sizes.
+IN_PLACE_MIN = 1 << 14
+
+
+def times(g, d, mine, ans, args):
+    """``g * d`` for a large batched ``g`` (a tangent or cotangent) and an unbatched partial
+    ``d`` of an op with answer ``ans`` and inputs ``args``; and whether the result is a new
+    array that nothing else holds.
+
+    Writes into ``g`` when it is ``mine``, else into ``d`` when the partial made a new array
+    for this call; a uniform ``g`` (a broadcast scalar, as ``sum`` pulls back) times a scalar
+    partial stays a broadcast, and a uniform ``g`` of ones times ``d`` is ``d`` itself.
+    """
+    if isinstance(d, float):
+        if mine:
+            return np.multiply(g, d, out=g), True
+        if not any(g.strides):
+            return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
+        return g * d, True
+    if type(d) is not np.ndarray or d.ndim >= g.ndim or not (d.dtype == g.dtype or d.dtype == bool):
+        return g * d, True
+    if mine:
+        return np.multiply(g, d, out=g), True
+    if (
+        d.shape == g.shape[1:]
+        and g.shape[0] == 1
+        and d.dtype == g.dtype
+        and d.base is None
+        and d.flags.writeable
+        and d is not ans
+        and all(d is not a for a in args)
+    ):  # a new array the partial made (the rules' partials never keep what they return)
+        out = d.reshape(g.shape)
+        if not any(g.strides):
+            s = g[(0,) * g.ndim]
+            return (out if s == 1.0 else np.multiply(out, s, out=out)), True
+        return np.multiply(out, g, out=out), True
+    return g * d, True

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dualdiff._batch import align
+from dualdiff._batch import IN_PLACE_MIN, align, times
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
 
@@ -59,7 +59,7 @@ class Dual(Tracer):
             d = partials[0]
             if type(d) is float:
                 return Dual(ans, self.tangent if d > 0 else -self.tangent, level)
-            return Dual(ans, self.tangent * d(ans, x), level)
+            return Dual(ans, _times(self.tangent, d(ans, x), ans, (x,)), level)
         vals = list(inputs)
         tangents = []
         for i, x in enumerate(inputs):
@@ -80,7 +80,7 @@ class Dual(Tracer):
             if type(d) is float:  # linear ufunc: the partial is +1 or -1
                 c = t if d > 0 else -t
             else:
-                c = t * d(ans, *vals)
+                c = _times(t, d(ans, *vals), ans, vals)
             out = c if out is None else out + c
         return _broadcast_dual(ans, out, level)
 
@@ -98,6 +98,13 @@ class Dual(Tracer):
             c = rules[pos](t, ans, *vals, **kwargs)
             out = c if out is None else _add(out, c)
         return _wrap(ans, out, level)
+
+
+def _times(t, d, ans, args):
+    """``t * d``, written into ``d`` when the partial made it for this call (large arrays)."""
+    if type(t) is np.ndarray and t.size >= IN_PLACE_MIN:
+        return times(t, d, False, ans, args)[0]
+    return t * d
 
 
 def _broadcast_dual(ans, tangent, level):

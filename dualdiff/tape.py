@@ -8,7 +8,7 @@ passes. This is the hot path: identity type checks, no validation, no closure pe
 
 import numpy as np
 
-from dualdiff._batch import unbroadcast
+from dualdiff._batch import IN_PLACE_MIN, times, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, unwrap
 
@@ -248,7 +248,7 @@ def _ufunc_pullback(node, g, ct, own):
         else:
             d = d(node.ans, *args)
             if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
-                c, fresh = _times(g, d, mine, node.ans, args)
+                c, fresh = times(g, d, mine, node.ans, args)
             else:
                 c, fresh = g * d, True
         if c.shape[1:] != shape:
@@ -278,7 +278,7 @@ def _unary_pullback(node, g, ct, own):
         args = node.args or (None,)
         d = d(node.ans, *args)
         if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
-            c, own = _times(g, d, own, node.ans, args)
+            c, own = times(g, d, own, node.ans, args)
         else:
             c, own = g * d, True
     old = ct[p]
@@ -288,45 +288,6 @@ def _unary_pullback(node, g, ct, own):
             ct[OWNED].add(p)
     else:
         _add(ct, p, old, c, own)
-
-
-# Below this many elements a new array is as cheap as writing into one (NumPy caches small
-# blocks); above it, reusing the cotangent's memory saves an allocation and its page faults.
-IN_PLACE_MIN = 1 << 14
-
-
-def _times(g, d, mine, ans, args):
-    """``g * d`` for a large cotangent, and whether the result is the sweep's own array.
-
-    Writes into ``g`` when it is ``mine``, else into ``d`` when the partial made a new array
-    for this call; a uniform ``g`` (a broadcast scalar, as ``sum`` pulls back) times a scalar
-    partial stays a broadcast, and a uniform ``g`` of ones times ``d`` is ``d`` itself.
-    """
-    if isinstance(d, float):
-        if mine:
-            return np.multiply(g, d, out=g), True
-        if not any(g.strides):
-            return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
-        return g * d, True
-    if type(d) is not np.ndarray or d.ndim >= g.ndim or not (d.dtype == g.dtype or d.dtype == bool):
-        return g * d, True
-    if mine:
-        return np.multiply(g, d, out=g), True
-    if (
-        d.shape == g.shape[1:]
-        and g.shape[0] == 1
-        and d.dtype == g.dtype
-        and d.base is None
-        and d.flags.writeable
-        and d is not ans
-        and all(d is not a for a in args)
-    ):  # a new array the partial made (the rules' partials never keep what they return)
-        out = d.reshape(g.shape)
-        if not any(g.strides):
-            s = g[(0,) * g.ndim]
-            return (out if s == 1.0 else np.multiply(out, s, out=out)), True
-        return np.multiply(out, g, out=out), True
-    return g * d, True
 
 
 def _fn_pullback(node, g, ct, own=False):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from dualdiff.tape import IN_PLACE_MIN
+from dualdiff._batch import IN_PLACE_MIN
 
 N = IN_PLACE_MIN + 17
 
