@@ -53,7 +53,7 @@ def times(g, d, mine, ans, args):
     if isinstance(d, float):
         if mine:
             return np.multiply(g, d, out=g), True
-        if not any(g.strides):
+        if _uniform(g):
             return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
         return g * d, True
     if type(d) is not np.ndarray or d.ndim >= g.ndim or not (d.dtype == g.dtype or d.dtype == bool):
@@ -70,8 +70,13 @@ def times(g, d, mine, ans, args):
         and all(d is not a for a in args)
     ):  # a new array the partial made (the rules' partials never keep what they return)
         out = d.reshape(g.shape)
-        if not any(g.strides):
+        if _uniform(g):
             s = g[(0,) * g.ndim]
             return (out if s == 1.0 else np.multiply(out, s, out=out)), True
         return np.multiply(out, g, out=out), True
     return g * d, True
+
+
+def _uniform(g):
+    """Whether batched ``g`` is one direction holding one number everywhere (a broadcast)."""
+    return g.shape[0] == 1 and not any(g.strides[1:])

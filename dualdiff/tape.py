@@ -229,6 +229,27 @@ def _accumulate_scatter(ct, p, c):
 
 
 def _ufunc_pullback(node, g, ct, own):
+    if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+        _ufunc_pullback_reusing(node, g, ct, own)
+        return
+    partials = node.rule
+    for i, p, shape in node.parents:
+        d = partials[i]
+        if type(d) is float:  # linear ufunc: the partial is +1 or -1
+            c = g if d > 0 else -g
+        else:
+            c = g * d(node.ans, *node.args)
+        if c.shape[1:] != shape:
+            c = unbroadcast(c, shape)
+        old = ct[p]  # accumulate, inlined: this is the sweep's innermost loop
+        if old is None:
+            ct[p] = c
+        else:
+            _add(ct, p, old, c)
+
+
+def _ufunc_pullback_reusing(node, g, ct, own):
+    """``_ufunc_pullback`` for a large ``g``: writes into memory nothing else holds."""
     partials = node.rule
     args = node.args
     parents = node.parents
@@ -243,17 +264,12 @@ def _ufunc_pullback(node, g, ct, own):
                 c, fresh = g, mine
                 own = False  # g is handed on as is: nobody may write into it now
             else:
-                c = np.negative(g, out=g) if mine and type(g) is np.ndarray else -g
-                fresh = True
+                c, fresh = (np.negative(g, out=g) if mine else -g), True
         else:
-            d = d(node.ans, *args)
-            if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
-                c, fresh = times(g, d, mine, node.ans, args)
-            else:
-                c, fresh = g * d, True
+            c, fresh = times(g, d(node.ans, *args), mine, node.ans, args)
         if c.shape[1:] != shape:
             c, fresh = unbroadcast(c, shape), True
-        old = ct[p]  # accumulate, inlined: this is the sweep's innermost loop
+        old = ct[p]
         if old is None:
             ct[p] = c
             if fresh:
@@ -267,20 +283,21 @@ def _unary_pullback(node, g, ct, own):
     the common case, with no broadcasting to undo."""
     p = node.parents
     d = node.rule
+    big = type(g) is np.ndarray and g.size >= IN_PLACE_MIN
     if type(d) is float:  # linear ufunc: the partial is +1 or -1
         if d > 0:
             c = g
-        elif own and type(g) is np.ndarray:
+        elif own and big:
             c = np.negative(g, out=g)
         else:
-            c, own = -g, True
+            c, own = -g, big
     else:
         args = node.args or (None,)
         d = d(node.ans, *args)
-        if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+        if big:
             c, own = times(g, d, own, node.ans, args)
         else:
-            c, own = g * d, True
+            c, own = g * d, False
     old = ct[p]
     if old is None:
         ct[p] = c

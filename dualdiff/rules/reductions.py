@@ -147,10 +147,20 @@ def sum_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=
 
 @defvjp(np.sum)
 def sum_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
-    if axis is None and where is True:  # the common full sum (a loss): one reshape
-        return np.broadcast_to(np.reshape(g, g.shape[:1] + (1,) * x.ndim), g.shape[:1] + x.shape)
+    if axis is None and where is True:  # the common full sum (a loss)
+        return _spread(g, x.shape)
     g = np.broadcast_to(_keep(g, _axes(axis, x.ndim), keepdims), g.shape[:1] + x.shape)
     return g if where is True else np.where(where, g, 0.0)
+
+
+def _spread(g, shape):
+    """Batched scalars ``g`` of shape ``(k,)`` as a read-only ``(k, *shape)`` broadcast."""
+    if type(g) is np.ndarray and g.ndim == 1 and g.flags.c_contiguous:
+        # np.broadcast_to's own checks cost more than the rest of a small sweep's sum node
+        out = np.ndarray(g.shape + shape, g.dtype, g, 0, g.strides + (0,) * len(shape))
+        out.flags.writeable = False
+        return out
+    return np.broadcast_to(np.reshape(g, g.shape[:1] + (1,) * len(shape)), g.shape[:1] + shape)
 
 
 @defjvp(np.mean)
