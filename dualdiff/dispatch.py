@@ -35,6 +35,7 @@ from typing import Literal
 import numpy as np
 
 from dualdiff._tracer import Tracer
+from dualdiff.tape import _ufunc_pullback, _unary_pullback
 from dualdiff.transforms import _primal, _pull, _record, as_input, push_tree
 
 MODES = ("auto", "forward", "reverse")
@@ -96,14 +97,28 @@ def _probe(f, args, argnum):
     if isinstance(value, tuple | list | dict):
         raise TypeError("jacobian needs a function with one array output")
     work = live = 0
+    sizes = [np.size(node.ans) for node in tape[:n_leaves]]
     for node in tape[n_leaves:]:
-        size = np.size(node.ans) if not isinstance(node.ans, tuple | list) else 0
+        size = _output_size(node, sizes)
+        sizes.append(size)
         args_size = max((np.size(a) for a in node.args or () if _is_array(a)), default=0)
         work += max(size, args_size)
         live += size
     n = int(np.size(args[argnum]))
     return _Probe(n, int(np.size(value)), np.shape(value), len(tape) - n_leaves, work, live,
                   recording)
+
+
+def _output_size(node, sizes):
+    """Elements of a node's output; an elementwise node may not keep its answer (the tape
+    drops what no partial reads), so its size comes from its inputs' shapes."""
+    if node.pullback is _unary_pullback:
+        return sizes[node.parents]
+    if node.pullback is _ufunc_pullback:
+        shapes = [shape for _, _, shape in node.parents]
+        shapes += [np.shape(a) for a in node.args if a is not None]
+        return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))
+    return np.size(node.ans) if not isinstance(node.ans, tuple | list | int) else 0
 
 
 def _is_array(a):

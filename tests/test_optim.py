@@ -141,7 +141,9 @@ def test_sgd_matches_the_formulas_for_any_options(
     with np.errstate(all="ignore"):  # maximizing the quartic may diverge, in both runs
         expected = reference_sgd(**options)
         ours = run_ours(dd.optim.SGD, **options)
-    assume(np.all(np.isfinite(expected)))
+    # a diverging run is compared only while its cubed steps stay far from overflow: at the
+    # brink (|theta| ~ 1e102, theta**3 ~ 1e306) the order of an update's sums decides inf or not
+    assume(np.all(np.abs(expected) < 1e100))
     assert_same(ours, expected, rtol=1e-12, atol=1e-14)
 
 
