@@ -77,9 +77,12 @@ def test_thread_pool_executor(mode):
 
 def test_dask_distributed_local_cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         J = dd.jacobian(f_tall, mode="reverse", chunk_size=8, executor=client.get_executor())(X4)
     np.testing.assert_allclose(J, analytic_tall(X4), rtol=1e-12)
 
@@ -93,3 +96,18 @@ def test_jacobians_are_fresh_writeable_arrays(mode):
     J = dd.jacobian(np.sin, mode=mode)(X4)
     J[1, 1] = 0.0  # writeable
     np.testing.assert_allclose(np.diag(dd.jacobian(np.sin, mode=mode)(X4)), np.cos(X4))
+
+
+def test_plan_counts_intermediates_the_tape_does_not_keep():
+    # 100 * x**2 and the sums keep no answer on the tape (no partial reads them); the plan's
+    # work and memory still count every intermediate, as for a tape that kept them all
+    n = 50
+    x = np.linspace(0.1, 1.0, n)
+
+    def f(x):
+        return np.sin(100.0 * x**2 + x[::-1]) + 2.0 * x
+
+    plan = dd.plan_jacobian(f, x, mode="reverse")
+    assert plan.ops == 7
+    assert plan.work == 7 * n  # every op touches n elements
+    assert plan.memory >= 8 * (6 * n + n + n) * plan.chunk_size
