@@ -3,6 +3,7 @@
 from numpy import sum  # noqa: A004  (dd.sum, as torch.sum: the seed post's snippet uses it)
 
 from dualdiff import nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
+from dualdiff._pool import release_memory
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
 from dualdiff.dispatch import JacobianPlan, jacobian, plan_jacobian
@@ -42,6 +43,7 @@ __all__ = [
     "optimize",
     "plan_jacobian",
     "primitive",
+    "release_memory",
     "sparse",
     "sparse_hessian",
     "sparse_jacobian",

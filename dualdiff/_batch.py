@@ -6,6 +6,8 @@ negative numbers so that one call serves the primal and the batched tangent alik
 
 import numpy as np
 
+from dualdiff import _pool
+
 
 def neg_axis(axis, ndim):
     """Primal axis (int, tuple or None) as negative axes; None means every primal axis."""
@@ -47,22 +49,22 @@ def times(g, d, mine, ans, args):
     array that nothing else holds.
 
     Writes into ``g`` when it is ``mine``, else into ``d`` when the partial made a new array
-    for this call; a uniform ``g`` (a broadcast scalar, as ``sum`` pulls back) times a scalar
-    partial stays a broadcast, and a uniform ``g`` of ones times ``d`` is ``d`` itself.
+    for this call, else into a pooled buffer; a uniform ``g`` (a broadcast scalar, as ``sum``
+    pulls back) times a scalar partial stays a broadcast, and times ``d`` is ``d`` itself when
+    the scalar is 1.
     """
     if isinstance(d, float):
         if mine:
             return np.multiply(g, d, out=g), True
         if _uniform(g):
             return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
-        return g * d, True
-    if type(d) is not np.ndarray or d.ndim >= g.ndim or not (d.dtype == g.dtype or d.dtype == bool):
-        return g * d, True
-    if mine:
+        return product(g, d), True
+    if type(d) is not np.ndarray or d.shape != g.shape[1:] or d.dtype not in _MULTIPLIABLE:
+        return g * d, True  # a tracer, a partial that broadcasts g, or an unusual dtype
+    if mine and g.dtype == np.float64:
         return np.multiply(g, d, out=g), True
     if (
-        d.shape == g.shape[1:]
-        and g.shape[0] == 1
+        g.shape[0] == 1
         and d.dtype == g.dtype
         and d.base is None
         and d.flags.writeable
@@ -74,7 +76,24 @@ def times(g, d, mine, ans, args):
             s = g[(0,) * g.ndim]
             return (out if s == 1.0 else np.multiply(out, s, out=out)), True
         return np.multiply(out, g, out=out), True
-    return g * d, True
+    return product(g, d), True
+
+
+_MULTIPLIABLE = (np.dtype(np.float64), np.dtype(bool))
+
+
+def product(g, d):
+    """``g * d`` into a pooled buffer (``g`` a large array, ``d`` no bigger)."""
+    if g.dtype != np.float64:
+        return g * d
+    return np.multiply(g, d, out=_pool.empty(g.shape))
+
+
+def negative(g):
+    """``-g`` into a pooled buffer (``g`` a large array)."""
+    if g.dtype != np.float64:
+        return -g
+    return np.negative(g, out=_pool.empty(g.shape))
 
 
 def _uniform(g):

@@ -8,7 +8,8 @@ passes. This is the hot path: identity type checks, no validation, no closure pe
 
 import numpy as np
 
-from dualdiff._batch import IN_PLACE_MIN, times, unbroadcast
+from dualdiff import _pool
+from dualdiff._batch import IN_PLACE_MIN, negative, times, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, unwrap
 
@@ -58,7 +59,10 @@ class Var(Tracer):
         tape = self.tape
         if len(inputs) == 1:
             x = self.value
-            ans = ufunc(x, **kwargs)
+            if kwargs or type(x) is not np.ndarray or x.size < _pool.MIN_SIZE:
+                ans = ufunc(x, **kwargs)
+            else:  # a large array: written into a buffer an earlier call left free
+                ans = _pool.unary(ufunc, x)
             keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
             tape.append(
                 Node(
@@ -85,7 +89,13 @@ class Var(Tracer):
         else:
             vx, vy = x, y.value
             mask, parents = 2, ((1, y.index, vy.shape),)
-        ans = ufunc(vx, vy, **kwargs)
+        if not kwargs and (
+            (type(vx) is np.ndarray and vx.size >= _pool.MIN_SIZE)
+            or (type(vy) is np.ndarray and vy.size >= _pool.MIN_SIZE)
+        ):
+            ans = _pool.binary(ufunc, vx, vy)
+        else:
+            ans = ufunc(vx, vy, **kwargs)
         keep_ans, keep_x, keep_y = UFUNC_KEEP[ufunc][mask]
         tape.append(
             Node(
@@ -166,7 +176,8 @@ class Scatter:
         self.shape, self.index, self.values = shape, index, values
 
     def dense(self):
-        out = np.zeros(self.shape, dtype=self.values.dtype)
+        out = _pool.empty(self.shape, self.values.dtype)
+        out.fill(0.0)
         out[self.index] = self.values
         return out
 
@@ -264,7 +275,7 @@ def _ufunc_pullback_reusing(node, g, ct, own):
                 c, fresh = g, mine
                 own = False  # g is handed on as is: nobody may write into it now
             else:
-                c, fresh = (np.negative(g, out=g) if mine else -g), True
+                c, fresh = (np.negative(g, out=g) if mine else negative(g)), True
         else:
             c, fresh = times(g, d(node.ans, *args), mine, node.ans, args)
         if c.shape[1:] != shape:
@@ -289,8 +300,10 @@ def _unary_pullback(node, g, ct, own):
             c = g
         elif own and big:
             c = np.negative(g, out=g)
+        elif big:
+            c, own = negative(g), True
         else:
-            c, own = -g, big
+            c = -g
     else:
         args = node.args or (None,)
         d = d(node.ans, *args)

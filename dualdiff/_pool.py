@@ -1,0 +1,135 @@
+"""A per-thread pool of large buffers that recording, tangents and the sweep write into.
+
+Why: at sizes above glibc's mmap threshold (128 KiB), every new array is mapped afresh and
+page-faulted in, then unmapped when freed; a derivative makes several times more arrays than
+its function, and that, not arithmetic, was most of its cost. NumPy itself reuses only
+temporaries of one expression. The pool keeps the large arrays it hands out; one is free again
+when nothing but the pool refers to it (its reference count is the pool's own), which covers
+views, user-held results and values kept on a tape, since each of those holds a reference.
+
+The pool holds at most ``MAX_BYTES``; :func:`release_memory` empties it.
+"""
+
+import sys
+import threading
+from collections import deque
+
+import numpy as np
+
+MIN_BYTES = 1 << 17  # below glibc's mmap threshold an allocation is cheap: no pooling
+MAX_BYTES = 1 << 28  # what the pool of one thread may keep between calls (256 MiB)
+_SCAN = 6  # buffers looked at per request before a new one is made
+
+
+class _Pool(threading.local):
+    def __init__(self):
+        self.buckets: dict = {}  # (shape, dtype) -> deque of arrays, most recently given last
+        self.nbytes = 0
+
+
+_pool = _Pool()
+
+
+def _next(bucket):
+    """The buffer at the front of ``bucket``, moved to its back, and its reference count."""
+    buf = bucket.popleft()
+    bucket.append(buf)
+    return buf, sys.getrefcount(buf)
+
+
+def _take_free(bucket):
+    """A buffer of ``bucket`` that only the bucket refers to (now at its back), or None."""
+    for _ in range(min(_SCAN, len(bucket))):
+        buf, count = _next(bucket)
+        if count == _FREE:
+            return buf
+    return None
+
+
+# The count _next sees for a buffer that nothing but its bucket holds: measured on one, since
+# it depends on how the interpreter counts the references of a call's locals and arguments.
+_FREE = _next(deque([np.empty(1)]))[1]
+
+
+def empty(shape, dtype=np.float64):
+    """An uninitialised array of ``shape``: a pooled one for large sizes."""
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    if nbytes < MIN_BYTES:
+        return np.empty(shape, dtype)
+    key = (tuple(shape), dtype)
+    pool = _pool
+    bucket = pool.buckets.get(key)
+    if bucket is None:
+        bucket = pool.buckets[key] = deque()
+    buf = _take_free(bucket)
+    if buf is not None:
+        return buf
+    buf = np.empty(shape, dtype)
+    if pool.nbytes + nbytes <= MAX_BYTES or _evict(pool, nbytes):
+        bucket.append(buf)
+        pool.nbytes += nbytes
+    return buf
+
+
+def _evict(pool, nbytes):
+    """Drop every free buffer; whether ``nbytes`` more then fit."""
+    for key, bucket in list(pool.buckets.items()):
+        for _ in range(len(bucket)):
+            buf, count = _next(bucket)
+            if count == _FREE:
+                bucket.pop()
+                pool.nbytes -= buf.nbytes
+        if not bucket:
+            del pool.buckets[key]
+    return pool.nbytes + nbytes <= MAX_BYTES
+
+
+def release_memory() -> int:
+    """Free the large buffers dualdiff keeps for reuse in this thread; return bytes freed.
+
+    Derivatives of large arrays write into a pool of buffers that outlives a call, so that the
+    next call does not map and fault in fresh memory (up to 256 MiB per thread). Arrays that
+    are still in use, such as results you hold, are not freed by this and are not reused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> g = dd.grad(lambda x: np.sum(np.sin(x) ** 2))(np.ones(100_000))
+    >>> dd.release_memory() >= 0
+    True
+    """
+    before = _pool.nbytes
+    _evict(_pool, 0)
+    return before - _pool.nbytes
+
+
+MIN_SIZE = MIN_BYTES // 8  # elements of a float64 array worth pooling
+
+
+def unary(ufunc, x):
+    """``ufunc(x)`` for a large array ``x``, into a pooled buffer when the result is float64."""
+    if x.dtype != np.float64 or ufunc.nout != 1:
+        return ufunc(x)
+    return ufunc(x, out=empty(x.shape))
+
+
+def binary(ufunc, x, y):
+    """``ufunc(x, y)`` (one of them a large array), into a pooled buffer when both inputs are
+    float64 arrays or Python numbers, whose result is float64."""
+    tx, ty = type(x), type(y)
+    if tx is np.ndarray and x.dtype == np.float64:
+        if ty is np.ndarray and y.dtype == np.float64:
+            shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
+        elif ty is float or ty is int:
+            shape = x.shape
+        else:
+            return ufunc(x, y)
+    elif (tx is float or tx is int) and ty is np.ndarray and y.dtype == np.float64:
+        shape = y.shape
+    else:
+        return ufunc(x, y)
+    if ufunc.nout != 1:
+        return ufunc(x, y)
+    return ufunc(x, y, out=empty(shape))
