@@ -133,3 +133,18 @@ def binary(ufunc, x, y):
     if ufunc.nout != 1:
         return ufunc(x, y)
     return ufunc(x, y, out=empty(shape))
+
+
+def call(ufunc, args):
+    """``ufunc(*args)``, into a pooled buffer when an input is a large float64 array."""
+    if len(args) == 1:
+        x = args[0]
+        if type(x) is np.ndarray and x.size >= MIN_SIZE:
+            return unary(ufunc, x)
+    elif len(args) == 2:
+        x, y = args
+        if (type(x) is np.ndarray and x.size >= MIN_SIZE) or (
+            type(y) is np.ndarray and y.size >= MIN_SIZE
+        ):
+            return binary(ufunc, x, y)
+    return ufunc(*args)

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from dualdiff._batch import IN_PLACE_MIN, align, times
+from dualdiff import _pool
+from dualdiff._batch import IN_PLACE_MIN, align, negative, times
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
 
@@ -55,10 +56,10 @@ class Dual(Tracer):
         partials = UFUNC_PARTIALS[ufunc]
         if len(inputs) == 1:  # unary: same shapes, nothing to align or broadcast
             x = self.value
-            ans = ufunc(x, **kwargs)
+            ans = ufunc(x, **kwargs) if kwargs else _pool.call(ufunc, (x,))
             d = partials[0]
             if type(d) is float:
-                return Dual(ans, self.tangent if d > 0 else -self.tangent, level)
+                return Dual(ans, self.tangent if d > 0 else _negative(self.tangent), level)
             return Dual(ans, _times(self.tangent, d(ans, x), ans, (x,)), level)
         vals = list(inputs)
         tangents = []
@@ -66,11 +67,11 @@ class Dual(Tracer):
             if isinstance(x, Dual) and x.level == level:
                 vals[i] = x.value
                 tangents.append((i, x.tangent))
-        ans = ufunc(*vals, **kwargs)
+        ans = ufunc(*vals, **kwargs) if kwargs else _pool.call(ufunc, vals)
         ndim = ans.ndim
         if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
             # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op
-            out = ufunc(*[t if t.ndim > ndim else align(t, ndim) for _, t in tangents])
+            out = _pool.call(ufunc, [t if t.ndim > ndim else align(t, ndim) for _, t in tangents])
             return _broadcast_dual(ans, out, level)
         out = None
         for i, t in tangents:
@@ -78,7 +79,7 @@ class Dual(Tracer):
                 t = align(t, ndim)
             d = partials[i]
             if type(d) is float:  # linear ufunc: the partial is +1 or -1
-                c = t if d > 0 else -t
+                c = t if d > 0 else _negative(t)
             else:
                 c = _times(t, d(ans, *vals), ans, vals)
             out = c if out is None else out + c
@@ -105,6 +106,12 @@ def _times(t, d, ans, args):
     if type(t) is np.ndarray and t.size >= IN_PLACE_MIN:
         return times(t, d, False, ans, args)[0]
     return t * d
+
+
+def _negative(t):
+    if type(t) is np.ndarray and t.size >= IN_PLACE_MIN:
+        return negative(t)
+    return -t
 
 
 def _broadcast_dual(ans, tangent, level):

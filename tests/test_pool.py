@@ -1,0 +1,101 @@
+"""The pool of large buffers: reuse only what nothing else holds, per thread, within a cap."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import dualdiff as dd
+from dualdiff import _pool
+
+N = _pool.MIN_SIZE + 3  # large enough to be pooled
+
+
+@pytest.fixture(autouse=True)
+def empty_pool():
+    dd.release_memory()
+    yield
+    dd.release_memory()
+
+
+def test_a_buffer_is_reused_only_once_nothing_else_holds_it():
+    a = _pool.empty((N,))
+    b = _pool.empty((N,))
+    assert a is not b
+    a_id = id(a)
+    del a
+    c = _pool.empty((N,))
+    assert id(c) == a_id  # a's buffer, free again
+    view = c[1:]
+    del c
+    d = _pool.empty((N,))
+    assert not np.shares_memory(d, view)  # a view keeps its buffer in use
+    assert not np.shares_memory(d, b)
+
+
+def test_small_arrays_and_other_shapes_are_not_mixed_up():
+    small = _pool.empty((10,))
+    assert _pool._pool.nbytes == 0 and small.shape == (10,)
+    a = _pool.empty((N,))
+    del a
+    other = _pool.empty((N + 1,))
+    assert other.shape == (N + 1,)
+    assert _pool.empty((N,), np.float32).dtype == np.float32
+
+
+def test_release_memory_frees_only_buffers_not_in_use():
+    held = _pool.empty((N,))
+    free = _pool.empty((N,))
+    del free
+    freed = dd.release_memory()
+    assert freed == 8 * N
+    assert _pool._pool.nbytes == held.nbytes
+    del held
+    assert dd.release_memory() == 8 * N and _pool._pool.nbytes == 0
+
+
+def test_the_cap_evicts_free_buffers_and_stops_keeping_more(monkeypatch):
+    monkeypatch.setattr(_pool, "MAX_BYTES", 3 * 8 * N)
+    held = [_pool.empty((N,)) for _ in range(3)]
+    extra = _pool.empty((N,))  # over the cap: given out, not kept
+    assert _pool._pool.nbytes == 3 * 8 * N
+    del held[0]
+    again = _pool.empty((N - 2,))  # evicts the free one to make room
+    assert _pool._pool.nbytes == 2 * 8 * N + 8 * (N - 2)
+    assert extra.shape == (N,) and again.shape == (N - 2,)
+
+
+def test_each_thread_has_its_own_pool():
+    ids = []
+
+    def work():
+        dd.release_memory()
+        a = _pool.empty((N,))
+        ids.append(id(a))
+        ids.append(_pool._pool.nbytes)
+
+    main = _pool.empty((N,))
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert ids[1] == 8 * N and ids[0] != id(main)
+
+
+def test_results_held_by_the_caller_survive_later_calls():
+    rng = np.random.default_rng(0)
+    x, v = rng.uniform(0.5, 1.5, N), rng.standard_normal(N)
+
+    def f(x):
+        return np.sum(np.sin(x) ** 2 * 3.0 - np.exp(-x) * x)
+
+    g = dd.grad(f)(x)
+    hv = dd.hvp(f, x, v)
+    y, t = dd.jvp(lambda x: np.tanh(x) * 2.0 + x, (x,), (v,))
+    copies = [g.copy(), hv.copy(), y.copy(), t.copy()]
+    for _ in range(3):  # later calls reuse what the pool may reuse, never these
+        dd.grad(f)(x + 1.0)
+        dd.hvp(f, x * 0.5, v)
+        dd.jvp(lambda x: np.tanh(x) * 2.0 + x, (x,), (v,))
+    for held, copy in zip((g, hv, y, t), copies):
+        np.testing.assert_array_equal(held, copy)
+    np.testing.assert_allclose(g, dd.grad(f)(x), rtol=1e-14)
