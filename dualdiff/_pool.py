@@ -10,6 +10,7 @@ views, user-held results and values kept on a tape, since each of those holds a 
 The pool holds at most ``MAX_BYTES``; :func:`release_memory` empties it.
 """
 
+import math
 import sys
 import threading
 from collections import deque
@@ -54,7 +55,7 @@ _FREE = _next(deque([np.empty(1)]))[1]
 def empty(shape, dtype=np.float64):
     """An uninitialised array of ``shape``: a pooled one for large sizes."""
     dtype = np.dtype(dtype)
-    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     key = (tuple(shape), dtype)
@@ -148,3 +149,12 @@ def call(ufunc, args):
         ):
             return binary(ufunc, x, y)
     return ufunc(*args)
+
+
+def zeros(shape, dtype=np.float64):
+    """Zeros of ``shape``: a pooled buffer, cleared, for large sizes."""
+    if math.prod(shape) < MIN_SIZE:
+        return np.zeros(shape, dtype)
+    out = empty(shape, dtype)
+    out.fill(0)
+    return out

@@ -11,7 +11,7 @@ import numpy as np
 from dualdiff import _pool
 from dualdiff._batch import IN_PLACE_MIN, negative, times, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
-from dualdiff._tracer import Tracer, unwrap
+from dualdiff._tracer import Tracer, getitem, unwrap
 
 
 class Node:
@@ -134,6 +134,17 @@ class Var(Tracer):
         )
         return Var(ans, self.tape, len(self.tape) - 1, level)
 
+    def __getitem__(self, idx):
+        if type(idx) is not slice:
+            return self.apply(getitem, getitem, (self, idx), {})
+        # x[a:b], the common index of vectorized code: one parent and one rule, no unwrapping
+        value = self.value
+        ans = value[idx]
+        tape = self.tape
+        parents = ((0, self.index, VJP[getitem][0]),)
+        tape.append(Node(_fn_pullback, None, (value, idx), {}, ans, parents))
+        return Var(ans, tape, len(tape) - 1, self.level)
+
     def apply(self, fn, impl, args, kwargs):
         level = self.level
         vals, traced = unwrap(args, level)
@@ -176,8 +187,7 @@ class Scatter:
         self.shape, self.index, self.values = shape, index, values
 
     def dense(self):
-        out = _pool.empty(self.shape, self.values.dtype)
-        out.fill(0.0)
+        out = _pool.zeros(self.shape, self.values.dtype)
         out[self.index] = self.values
         return out
 
