@@ -6,6 +6,8 @@ indices of its parents; cotangents live in a list indexed by node and are freed 
 passes. This is the hot path: identity type checks, no validation, no closure per op.
 """
 
+import math
+
 import numpy as np
 
 from dualdiff import _pool
@@ -187,9 +189,38 @@ class Scatter:
         self.shape, self.index, self.values = shape, index, values
 
     def dense(self):
-        out = _pool.zeros(self.shape, self.values.dtype)
+        box = _box(self.index, self.shape)
+        if box is None or math.prod(self.shape) < _pool.MIN_SIZE:
+            out = _pool.zeros(self.shape, self.values.dtype)
+            out[self.index] = self.values
+            return out
+        # a box of slices: write the values, then zero only what lies outside the box
+        out = _pool.empty(self.shape, self.values.dtype)
         out[self.index] = self.values
+        inside = ()
+        for (start, stop), n in zip(box, self.shape):
+            if start > 0:
+                out[inside + (slice(0, start),)] = 0
+            if stop < n:
+                out[inside + (slice(stop, n),)] = 0
+            inside += (slice(start, stop),)
         return out
+
+
+def _box(index, shape):
+    """``[(start, stop), ...]`` per axis when ``index`` is a tuple of unit-step slices, else
+    None."""
+    if type(index) is not tuple or len(index) > len(shape):
+        return None
+    box = []
+    for i, n in zip(index, shape):
+        if type(i) is not slice:
+            return None
+        start, stop, step = i.indices(n)
+        if step != 1:
+            return None
+        box.append((start, max(start, stop)))
+    return box + [(0, n) for n in shape[len(box) :]]
 
 
 def accumulate(ct, p, c, shape, fresh=False):

@@ -71,3 +71,26 @@ def test_batched_cotangents_and_second_order(point):
     eps = 1e-6
     fd = (dd.grad(f)(x + eps * v) - dd.grad(f)(x - eps * v)) / (2 * eps)
     np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, index",
+    [
+        ((1, N), (slice(None), slice(1, None))),
+        ((1, N), (slice(None), slice(None, -1))),
+        ((2, 200, 150), (slice(None), slice(3, 190), slice(10, 20))),
+        ((1, 300, 100), (slice(None), slice(5, 5))),
+        ((1, 300, 100), (slice(None), slice(-10, None))),
+        ((1, 300, 100), (slice(None), slice(None, None, 2))),
+    ],
+)
+def test_a_scattered_slice_is_zero_outside_it_even_in_a_reused_buffer(shape, index):
+    from dualdiff.tape import Scatter
+
+    values = np.random.default_rng(1).standard_normal(np.zeros(shape)[index].shape)
+    expected = np.zeros(shape)
+    expected[index] = values
+    dirty = Scatter(shape, index, values).dense()
+    dirty[...] = 7.0  # the pool hands this buffer out again below
+    del dirty
+    np.testing.assert_array_equal(Scatter(shape, index, values).dense(), expected)
