@@ -59,12 +59,18 @@ def times(g, d, mine, ans, args):
         if _uniform(g):
             return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
         return product(g, d), True
-    if type(d) is not np.ndarray or d.shape != g.shape[1:] or d.dtype not in _MULTIPLIABLE:
+    if (
+        type(d) is not np.ndarray
+        or d.ndim >= g.ndim
+        or d.shape != g.shape[g.ndim - d.ndim :]
+        or d.dtype not in _MULTIPLIABLE
+    ):
         return g * d, True  # a tracer, a partial that broadcasts g, or an unusual dtype
     if mine and g.dtype == np.float64:
         return np.multiply(g, d, out=g), True
     if (
-        g.shape[0] == 1
+        d.shape == g.shape[1:]
+        and g.shape[0] == 1
         and d.dtype == g.dtype
         and d.base is None
         and d.flags.writeable

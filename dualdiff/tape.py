@@ -14,6 +14,7 @@ from dualdiff import _pool
 from dualdiff._batch import IN_PLACE_MIN, negative, times, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, getitem, unwrap
+from dualdiff.dual import Dual
 
 
 class Node:
@@ -189,6 +190,12 @@ class Scatter:
         self.shape, self.index, self.values = shape, index, values
 
     def dense(self):
+        values = self.values
+        if type(values) is Dual:  # value and tangent scattered alike (hvp's slices)
+            value = Scatter(self.shape, self.index, values.value).dense()
+            tshape = values.tangent.shape[:1] + self.shape
+            tangent = Scatter(tshape, (slice(None),) + self.index, values.tangent).dense()
+            return Dual(value, tangent, values.level)
         box = _box(self.index, self.shape)
         if box is None or math.prod(self.shape) < _pool.MIN_SIZE:
             out = _pool.zeros(self.shape, self.values.dtype)
@@ -247,6 +254,7 @@ def accumulate(ct, p, c, shape, fresh=False):
 # scattered slice) and that nothing else can see: the sweep writes into those in place, which
 # at large sizes saves the allocations (and page faults) that dominate the sweep's time.
 OWNED = -1
+DENSE = -2  # slot -> the Dual that a scattered Dual slice made there (see _accumulate_scatter)
 
 
 def _add(ct, p, old, c, fresh=False):
@@ -271,13 +279,30 @@ def _add(ct, p, old, c, fresh=False):
 
 def _accumulate_scatter(ct, p, c):
     old = ct[p]
-    if old is None:
+    if type(c.values) is Dual:
+        _accumulate_dual_scatter(ct, p, c, old)
+    elif old is None:
         ct[p] = c.dense()
         ct[OWNED].add(p)
     elif p in ct[OWNED] and type(old) is np.ndarray and old.dtype == c.values.dtype:
         old[c.index] += c.values  # a slice of an array only the sweep holds
     else:
         _add(ct, p, old, c.dense(), True)
+
+
+def _accumulate_dual_scatter(ct, p, c, old):
+    """A Dual slice cotangent (of plain arrays) goes into a Dual the sweep made for the slot,
+    in place; ``ct[DENSE]`` maps each such slot to that Dual, so that one replaced since (by
+    a sum with another cotangent) is never written into."""
+    values = c.values
+    made = ct[DENSE]
+    if old is None:
+        ct[p] = made[p] = c.dense()
+    elif made.get(p) is old and old.level == values.level:
+        old.value[c.index] += values.value
+        old.tangent[(slice(None),) + c.index] += values.tangent
+    else:
+        ct[p] = old + c.dense()
 
 
 def _ufunc_pullback(node, g, ct, own):
@@ -396,7 +421,7 @@ def backward(tape, seeds, n_leaves, release=False):
     that is still in cache.
     """
     ct = [None] * len(tape)
-    ct.append(set())  # slot OWNED
+    ct += [{}, set()]  # slots DENSE and OWNED
     for i, g in seeds.items():
         ct[i] = g if ct[i] is None else ct[i] + g
     owned = ct[OWNED]

@@ -33,6 +33,7 @@ import numpy as np
 from dualdiff._registry import CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, setitem, top_tracer
 from dualdiff.tape import (
+    DENSE,
     OWNED,
     Node,
     _fn_pullback,
@@ -118,6 +119,7 @@ class _Cotangents(dict):
     def __init__(self):
         super().__init__()
         self[OWNED] = set()
+        self[DENSE] = {}
 
     def __missing__(self, key):
         return None

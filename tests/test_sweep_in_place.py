@@ -94,3 +94,34 @@ def test_a_scattered_slice_is_zero_outside_it_even_in_a_reused_buffer(shape, ind
     dirty[...] = 7.0  # the pool hands this buffer out again below
     del dirty
     np.testing.assert_array_equal(Scatter(shape, index, values).dense(), expected)
+
+
+def _shared_cotangent(x):
+    q = np.sin(x)
+    a = x[:]  # its cotangent reaches x while x and q hold the one Dual that x + q passed on
+    return np.sum(a * (x + q))
+
+
+def _slices_and_whole_uses(x):
+    # slot x receives Dual slice cotangents (scattered in place into a Dual the sweep made)
+    # and whole-array cotangents (which replace that Dual by a sum) in alternation
+    return (
+        np.sum(x[1:] ** 3)
+        + np.sum(np.sin(x) * x)
+        + np.sum(x[:-1] ** 2 * x[1:])
+        + np.sum(np.exp(-x) * 0.5)
+        + np.sum(x[2:] * x[:-2] ** 2)
+    )
+
+
+@pytest.mark.parametrize("f", [_shared_cotangent, _slices_and_whole_uses])
+@pytest.mark.parametrize("n", [7, N])
+def test_hvp_through_slices_mixed_with_whole_array_uses(f, n):
+    rng = np.random.default_rng(3)
+    x, v = rng.uniform(0.1, 1.0, n), rng.standard_normal(n)
+    hv = dd.hvp(f, x, v)
+    eps = 1e-6
+    fd = (dd.grad(f)(x + eps * v) - dd.grad(f)(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-5)
+    if n < 50:
+        np.testing.assert_allclose(hv, dd.hessian(f)(x) @ v, rtol=1e-10, atol=1e-12)
