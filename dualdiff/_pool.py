@@ -136,6 +136,13 @@ def binary(ufunc, x, y):
     return ufunc(x, y, out=empty(shape))
 
 
+def large(x, y):
+    """Whether ``x`` or ``y`` is an array large enough to pool."""
+    return (type(x) is np.ndarray and x.size >= MIN_SIZE) or (
+        type(y) is np.ndarray and y.size >= MIN_SIZE
+    )
+
+
 def call(ufunc, args):
     """``ufunc(*args)``, into a pooled buffer when an input is a large float64 array."""
     if len(args) == 1:

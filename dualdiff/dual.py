@@ -52,36 +52,38 @@ class Dual(Tracer):
         self.value, self.tangent = other.value, other.tangent
 
     def ufunc(self, ufunc, inputs, kwargs):
+        x = self.value
+        # large arrays go into pooled buffers, and a tangent product into a new partial
+        large = type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs
+        if len(inputs) == 1 and not large:  # small unary: the hot path of scalar-ish code
+            ans = ufunc(x, **kwargs)
+            d = UFUNC_PARTIALS[ufunc][0]
+            if type(d) is float:
+                return Dual(ans, self.tangent if d > 0 else -self.tangent, self.level)
+            return Dual(ans, self.tangent * d(ans, x), self.level)
         level = self.level
         partials = UFUNC_PARTIALS[ufunc]
-        if len(inputs) == 1:  # unary: same shapes, nothing to align or broadcast
-            x = self.value
-            ans = ufunc(x, **kwargs) if kwargs else _pool.call(ufunc, (x,))
-            d = partials[0]
-            if type(d) is float:
-                return Dual(ans, self.tangent if d > 0 else _negative(self.tangent), level)
-            return Dual(ans, _times(self.tangent, d(ans, x), ans, (x,)), level)
         vals = list(inputs)
         tangents = []
         for i, x in enumerate(inputs):
             if isinstance(x, Dual) and x.level == level:
                 vals[i] = x.value
                 tangents.append((i, x.tangent))
-        ans = ufunc(*vals, **kwargs) if kwargs else _pool.call(ufunc, vals)
+        ans = _pool.call(ufunc, vals) if large else ufunc(*vals, **kwargs)
         ndim = ans.ndim
         if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
             # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op
-            out = _pool.call(ufunc, [t if t.ndim > ndim else align(t, ndim) for _, t in tangents])
-            return _broadcast_dual(ans, out, level)
+            ts = [t if t.ndim > ndim else align(t, ndim) for _, t in tangents]
+            return _broadcast_dual(ans, _pool.call(ufunc, ts) if large else ufunc(*ts), level)
         out = None
         for i, t in tangents:
             if t.ndim <= ndim:
                 t = align(t, ndim)
             d = partials[i]
             if type(d) is float:  # linear ufunc: the partial is +1 or -1
-                c = t if d > 0 else _negative(t)
+                c = t if d > 0 else _negative(t) if large else -t
             else:
-                c = _times(t, d(ans, *vals), ans, vals)
+                c = _times(t, d(ans, *vals), ans, vals) if large else t * d(ans, *vals)
             out = c if out is None else out + c
         return _broadcast_dual(ans, out, level)
 

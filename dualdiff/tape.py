@@ -92,10 +92,7 @@ class Var(Tracer):
         else:
             vx, vy = x, y.value
             mask, parents = 2, ((1, y.index, vy.shape),)
-        if not kwargs and (
-            (type(vx) is np.ndarray and vx.size >= _pool.MIN_SIZE)
-            or (type(vy) is np.ndarray and vy.size >= _pool.MIN_SIZE)
-        ):
+        if not kwargs and _pool.large(vx, vy):
             ans = _pool.binary(ufunc, vx, vy)
         else:
             ans = ufunc(vx, vy, **kwargs)
