@@ -58,7 +58,7 @@ def times(g, d, mine, ans, args):
         # ours or not, or a Dual of forward over reverse): handed on, not written into
         shape = np.shape(d)
         if shape == g.shape[1:] and getattr(d, "dtype", None) == g.dtype:
-            return d[None], False
+            return _batched(d), False
     if isinstance(d, float):
         if mine:
             return np.multiply(g, d, out=g), True
@@ -111,3 +111,11 @@ def negative(g):
 def _uniform(g):
     """Whether batched ``g`` is one direction holding one number everywhere (a broadcast)."""
     return g.shape[0] == 1 and not any(g.strides[1:])
+
+
+def _batched(d):
+    """``d`` with a batch axis of one in front (a view; for a Dual, of both its arrays)."""
+    value, tangent = getattr(d, "value", None), getattr(d, "tangent", None)
+    if type(value) is np.ndarray and type(tangent) is np.ndarray:  # a Dual of plain arrays
+        return type(d)(value[None], tangent[:, None], d.level)
+    return d[None]
