@@ -125,3 +125,12 @@ def test_hvp_through_slices_mixed_with_whole_array_uses(f, n):
     np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-5)
     if n < 50:
         np.testing.assert_allclose(hv, dd.hessian(f)(x) @ v, rtol=1e-10, atol=1e-12)
+
+
+def test_reverse_over_reverse_at_a_large_size(point):
+    # the inner sweep's partials are Vars of the outer tape: none of them is written into
+    x, _ = point
+    f = FUNCTIONS["partial is an input"]
+    outer = dd.grad(lambda x: np.sum(dd.grad(f)(x) * x))(x)
+    expected = dd.hvp(f, x, x) + dd.grad(f)(x)
+    np.testing.assert_allclose(outer, expected, rtol=1e-10, atol=1e-12)
