@@ -111,3 +111,43 @@ def test_plan_counts_intermediates_the_tape_does_not_keep():
     assert plan.ops == 7
     assert plan.work == 7 * n  # every op touches n elements
     assert plan.memory >= 8 * (6 * n + n + n) * plan.chunk_size
+
+
+def _square(x):
+    return np.tanh(np.outer(x, x).sum(axis=1)) * x
+
+
+@pytest.mark.parametrize("times, expected", [((1.0, 0.1), "reverse"), ((0.1, 1.0), "forward")])
+def test_a_close_call_is_settled_by_timing_both_modes(monkeypatch, times, expected):
+    from dualdiff import dispatch
+
+    monkeypatch.setattr(dispatch, "TRIAL_MIN_COST", 0.0)
+    calls = []
+
+    def trial(probe, f, args, argnum, k):
+        calls.append(k)
+        return times
+
+    monkeypatch.setattr(dispatch, "_trial", trial)
+    x = np.linspace(0.1, 1.0, 30)
+    plan = dd.plan_jacobian(_square, x)
+    assert calls == [30] and plan.mode == expected and "measured" in plan.reason
+    jac = dd.jacobian(_square)
+    np.testing.assert_allclose(jac(x), dd.jacfwd(_square)(x), rtol=1e-12)
+    jac(x + 1.0)
+    assert calls == [30, 30]  # once per argument shapes: the second call reuses the plan
+
+
+def test_small_or_clear_cut_plans_are_not_timed(monkeypatch):
+    from dualdiff import dispatch
+
+    def trial(*args):
+        raise AssertionError("timed")
+
+    monkeypatch.setattr(dispatch, "_trial", trial)
+    assert dd.plan_jacobian(_square, np.ones(30)).mode in ("forward", "reverse")  # small
+    monkeypatch.setattr(dispatch, "TRIAL_MIN_COST", 0.0)
+    wide = dd.plan_jacobian(lambda x: np.sin(x) * np.sum(x), np.ones(3000), mode="forward")
+    assert "measured" not in wide.reason  # a requested mode is never second-guessed
+    tall = dd.plan_jacobian(lambda x: np.sum(np.sin(x)) * np.ones(1), np.ones(300))
+    assert tall.mode == "reverse" and "measured" not in tall.reason  # n = 300 vs m = 1
