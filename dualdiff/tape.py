@@ -92,8 +92,10 @@ class Var(Tracer):
         else:
             vx, vy = x, y.value
             mask, parents = 2, ((1, y.index, vy.shape),)
-        if not kwargs and _pool.large(vx, vy):
-            ans = _pool.binary(ufunc, vx, vy)
+        if (type(vx) is np.ndarray and vx.size >= IN_PLACE_MIN) or (
+            type(vy) is np.ndarray and vy.size >= IN_PLACE_MIN
+        ):
+            ans = ufunc(vx, vy, **kwargs) if kwargs else _pool.binary(ufunc, vx, vy)
         else:
             ans = ufunc(vx, vy, **kwargs)
         keep_ans, keep_x, keep_y = UFUNC_KEEP[ufunc][mask]
@@ -193,8 +195,8 @@ class Scatter:
             tshape = values.tangent.shape[:1] + self.shape
             tangent = Scatter(tshape, (slice(None),) + self.index, values.tangent).dense()
             return Dual(value, tangent, values.level)
-        box = _box(self.index, self.shape)
-        if box is None or math.prod(self.shape) < _pool.MIN_SIZE:
+        box = None if math.prod(self.shape) < _pool.MIN_SIZE else _box(self.index, self.shape)
+        if box is None:
             out = _pool.zeros(self.shape, self.values.dtype)
             out[self.index] = self.values
             return out
