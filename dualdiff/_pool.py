@@ -31,25 +31,27 @@ class _Pool(threading.local):
 _pool = _Pool()
 
 
-def _next(bucket):
-    """The buffer at the front of ``bucket``, moved to its back, and its reference count."""
-    buf = bucket.popleft()
-    bucket.append(buf)
-    return buf, sys.getrefcount(buf)
+def _count(bucket, i):
+    """The reference count of ``bucket[i]`` (the bucket's own reference included)."""
+    return sys.getrefcount(bucket[i])
 
 
 def _take_free(bucket):
-    """A buffer of ``bucket`` that only the bucket refers to (now at its back), or None."""
-    for _ in range(min(_SCAN, len(bucket))):
-        buf, count = _next(bucket)
-        if count == _FREE:
+    """The most recently used buffer of ``bucket`` that only the bucket refers to (moved to
+    its back), or None. Recent first: a buffer freed a moment ago is still in cache."""
+    n = len(bucket)
+    for i in range(n - 1, max(n - 1 - _SCAN, -1), -1):
+        if _count(bucket, i) == _FREE:
+            buf = bucket[i]
+            del bucket[i]
+            bucket.append(buf)
             return buf
     return None
 
 
-# The count _next sees for a buffer that nothing but its bucket holds: measured on one, since
-# it depends on how the interpreter counts the references of a call's locals and arguments.
-_FREE = _next(deque([np.empty(1)]))[1]
+# The count _count sees for a buffer that nothing but its bucket holds: measured on one, since
+# it depends on how the interpreter counts references.
+_FREE = _count(deque([np.empty(1)]), 0)
 
 
 def empty(shape, dtype=np.float64):
@@ -76,11 +78,10 @@ def empty(shape, dtype=np.float64):
 def _evict(pool, nbytes):
     """Drop every free buffer; whether ``nbytes`` more then fit."""
     for key, bucket in list(pool.buckets.items()):
-        for _ in range(len(bucket)):
-            buf, count = _next(bucket)
-            if count == _FREE:
-                bucket.pop()
-                pool.nbytes -= buf.nbytes
+        for i in range(len(bucket) - 1, -1, -1):
+            if _count(bucket, i) == _FREE:
+                pool.nbytes -= bucket[i].nbytes
+                del bucket[i]
         if not bucket:
             del pool.buckets[key]
     return pool.nbytes + nbytes <= MAX_BYTES
