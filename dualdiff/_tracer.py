@@ -259,13 +259,17 @@ class Tracer:
     # -- array attributes -------------------------------------------------------------------
     @property
     def shape(self):
-        v = self.value  # an ndarray, NumPy scalar or tracer: all have .shape, and it is cheap
-        return v.shape if hasattr(v, "shape") else np.shape(v)
+        try:  # an ndarray, NumPy scalar or tracer: all have .shape, and it is cheap
+            return self.value.shape
+        except AttributeError:  # a Python number
+            return np.shape(self.value)
 
     @property
     def ndim(self):
-        v = self.value
-        return v.ndim if hasattr(v, "ndim") else np.ndim(v)
+        try:
+            return self.value.ndim
+        except AttributeError:
+            return np.ndim(self.value)
 
     @property
     def size(self):
