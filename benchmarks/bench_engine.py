@@ -5,11 +5,14 @@
 Reports microseconds per op of a 100-op elementwise chain on a length-10 array (forward
 ``jvp`` and reverse ``grad``) beside plain NumPy, the ratio grad / f for vectorized Rosenbrock
 at n = 1e3 and 1e6, and hvp / f at n = 1e5. Peers (autograd, torch, jax) are timed when
-installed.
+installed. The large Rosenbrock runs are then repeated in a fresh process without peers (see
+``alone_report``: the ratio to f depends on how f's own temporaries are allocated).
 """
 
 import argparse
 import os
+import subprocess
+import sys
 
 import numpy as np
 from scipy.optimize import rosen_der
@@ -102,16 +105,46 @@ def rosen_report(sizes, hvp_n):
     )
 
 
+def alone_report(n, hvp_n):
+    """Rosenbrock grad and hvp in a process that runs nothing else (no peers).
+
+    How NumPy's own temporaries are allocated depends on the process's history: once glibc
+    has raised its mmap threshold (large blocks freed before, as the peers' runs do), f's
+    temporaries come from reused memory; in a process that ran only f, each large temporary
+    is mapped and page-faulted afresh at every call. dualdiff's large buffers come from its
+    pool either way, so the ratio to f differs between the two."""
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
+    g = dd.grad(rosen)
+    fns = {"f": lambda: rosen(x), "dualdiff grad": lambda: g(x), "rosen_der": lambda: rosen_der(x)}
+    t = best_times(fns, budget=2.0, rounds=5)
+    xh = np.random.default_rng(1).uniform(-1.0, 1.0, hvp_n)
+    v = np.ones(hvp_n)
+    th = best_times({"f": lambda: rosen(xh), "hvp": lambda: dd.hvp(rosen, xh, v)}, 2.0, 5)
+    print("In a process running only f and dualdiff (no peers):")
+    print(
+        f"  n={n}: grad {t['dualdiff grad'] / t['f']:.2f}x f, rosen_der "
+        f"{t['rosen_der'] / t['f']:.2f}x f (f {t['f'] * 1e3:.3f} ms, grad "
+        f"{t['dualdiff grad'] * 1e3:.3f} ms); n={hvp_n}: hvp {th['hvp'] / th['f']:.2f}x f "
+        f"(f {th['f'] * 1e3:.3f} ms)"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for smoke tests")
+    parser.add_argument("--alone", action="store_true", help="only the no-peers Rosenbrock run")
     args = parser.parse_args(argv)
+    if args.alone:
+        alone_report(1000 if args.quick else 1_000_000, 1000 if args.quick else 100_000)
+        return
     print(f"numpy {np.__version__}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
     chain_report()
     if args.quick:
         rosen_report([1000], 1000)
     else:
         rosen_report([1000, 1_000_000], 100_000)
+    command = [sys.executable, "-m", "benchmarks.bench_engine", "--alone"]
+    subprocess.run(command + (["--quick"] if args.quick else []), check=True)
 
 
 if __name__ == "__main__":

@@ -62,10 +62,16 @@ class Var(Tracer):
         tape = self.tape
         if len(inputs) == 1:
             x = self.value
-            if kwargs or type(x) is not np.ndarray or x.size < _pool.MIN_SIZE:
+            if type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs:
+                ans = _pool.unary(ufunc, x)  # into a buffer an earlier call left free
+            else:
                 ans = ufunc(x, **kwargs)
-            else:  # a large array: written into a buffer an earlier call left free
-                ans = _pool.unary(ufunc, x)
+                if type(x) is np.ndarray:  # small: keeping both costs less than choosing
+                    node = Node(
+                        _unary_pullback, UFUNC_PARTIALS[ufunc][0], (x,), None, ans, self.index
+                    )
+                    tape.append(node)
+                    return Var(ans, tape, len(tape) - 1, level)
             keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
             tape.append(
                 Node(
@@ -98,6 +104,11 @@ class Var(Tracer):
             ans = ufunc(vx, vy, **kwargs) if kwargs else _pool.binary(ufunc, vx, vy)
         else:
             ans = ufunc(vx, vy, **kwargs)
+            if type(ans) is np.ndarray:  # small plain arrays: keep all, as choosing costs more
+                tape.append(
+                    Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], (vx, vy), None, ans, parents)
+                )
+                return Var(ans, tape, len(tape) - 1, level)
         keep_ans, keep_x, keep_y = UFUNC_KEEP[ufunc][mask]
         tape.append(
             Node(
