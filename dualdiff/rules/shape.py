@@ -27,8 +27,9 @@ def _batched_index(idx):
     """Index for a batched array: keep the batch axis, then apply ``idx`` to the primal axes."""
     if type(idx) is not tuple:
         idx = (idx,)
-    if any(i is Ellipsis for i in idx):
-        return (slice(None),) + idx
+    for i in idx:  # a loop with `is`: `Ellipsis in idx` would compare arrays with ==
+        if i is Ellipsis:
+            return (slice(None),) + idx
     return (slice(None),) + idx + (Ellipsis,)
 
 
@@ -184,7 +185,12 @@ def _plain_dual(g):
 def _slices_only(idx):
     if type(idx) is slice:
         return True
-    return type(idx) is tuple and all(type(i) is slice or i is Ellipsis for i in idx)
+    if type(idx) is not tuple:
+        return False
+    for i in idx:  # a loop, not all(...): this runs at every slice of every sweep
+        if type(i) is not slice and i is not Ellipsis:
+            return False
+    return True
 
 
 @defvjp(getitem)
