@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import numpy as np
-from scipy.optimize import rosen_der
+from scipy.optimize import rosen_der, rosen_hess_prod
 
 import dualdiff as dd
 from benchmarks._timing import optional
@@ -105,37 +105,37 @@ def rosen_report(sizes, hvp_n):
     )
 
 
-def alone_report(n, hvp_n):
-    """Rosenbrock grad and hvp in a process that runs nothing else (no peers).
+def alone_report(what, n):
+    """Rosenbrock grad or hvp / f in a process that runs nothing else (no peers, no other size).
 
-    How NumPy's own temporaries are allocated depends on the process's history: once glibc
-    has raised its mmap threshold (large blocks freed before, as the peers' runs do), f's
-    temporaries come from reused memory; in a process that ran only f, each large temporary
-    is mapped and page-faulted afresh at every call. dualdiff's large buffers come from its
-    pool either way, so the ratio to f differs between the two."""
+    How NumPy's own temporaries are allocated depends on the process's history: once glibc has
+    raised its mmap threshold (large blocks freed before, as the peers' and other sizes' runs
+    do), f's temporaries come from reused memory; in a process that ran only f, each large
+    temporary is mapped and page-faulted afresh at every call. dualdiff's large buffers come
+    from its pool either way, so the ratio to f differs between the two."""
     x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
-    g = dd.grad(rosen)
-    fns = {"f": lambda: rosen(x), "dualdiff grad": lambda: g(x), "rosen_der": lambda: rosen_der(x)}
+    if what == "grad":
+        g = dd.grad(rosen)
+        fns = {"f": lambda: rosen(x), what: lambda: g(x), "by hand": lambda: rosen_der(x)}
+    else:
+        v = np.ones(n)
+        fns = {"f": lambda: rosen(x), what: lambda: dd.hvp(rosen, x, v)}
+        fns["by hand"] = lambda: rosen_hess_prod(x, v)
     t = best_times(fns, budget=2.0, rounds=5)
-    xh = np.random.default_rng(1).uniform(-1.0, 1.0, hvp_n)
-    v = np.ones(hvp_n)
-    th = best_times({"f": lambda: rosen(xh), "hvp": lambda: dd.hvp(rosen, xh, v)}, 2.0, 5)
-    print("In a process running only f and dualdiff (no peers):")
     print(
-        f"  n={n}: grad {t['dualdiff grad'] / t['f']:.2f}x f, rosen_der "
-        f"{t['rosen_der'] / t['f']:.2f}x f (f {t['f'] * 1e3:.3f} ms, grad "
-        f"{t['dualdiff grad'] * 1e3:.3f} ms); n={hvp_n}: hvp {th['hvp'] / th['f']:.2f}x f "
-        f"(f {th['f'] * 1e3:.3f} ms)"
+        f"  n={n:<8d} {what}: {t[what] / t['f']:.2f}x f ({t[what] * 1e3:.3f} ms, f "
+        f"{t['f'] * 1e3:.3f} ms; SciPy's by hand {t['by hand'] / t['f']:.2f}x f)"
     )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for smoke tests")
-    parser.add_argument("--alone", action="store_true", help="only the no-peers Rosenbrock run")
+    parser.add_argument("--alone", choices=("grad", "hvp"), help="one Rosenbrock run, alone")
+    parser.add_argument("--n", type=int, default=1000, help="size for --alone")
     args = parser.parse_args(argv)
     if args.alone:
-        alone_report(1000 if args.quick else 1_000_000, 1000 if args.quick else 100_000)
+        alone_report(args.alone, args.n)
         return
     print(f"numpy {np.__version__}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
     chain_report()
@@ -143,8 +143,11 @@ def main(argv=None):
         rosen_report([1000], 1000)
     else:
         rosen_report([1000, 1_000_000], 100_000)
-    command = [sys.executable, "-m", "benchmarks.bench_engine", "--alone"]
-    subprocess.run(command + (["--quick"] if args.quick else []), check=True)
+    print("The same, each in a fresh process that runs nothing else (see alone_report):")
+    runs = [("grad", 1000), ("hvp", 1000)] if args.quick else [("grad", 10**6), ("hvp", 10**5)]
+    for what, n in runs:
+        command = [sys.executable, "-m", "benchmarks.bench_engine", "--alone", what, "--n", str(n)]
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
