@@ -134,3 +134,22 @@ def test_reverse_over_reverse_at_a_large_size(point):
     outer = dd.grad(lambda x: np.sum(dd.grad(f)(x) * x))(x)
     expected = dd.hvp(f, x, x) + dd.grad(f)(x)
     np.testing.assert_allclose(outer, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_tape_keeps_what_each_partial_reads():
+    from dualdiff._registry import UFUNC_KEEP, _reads
+
+    # (ans, x, y) flags for the traced-inputs mask: x alone (1), y alone (2), both (3)
+    assert UFUNC_KEEP[np.multiply][1] == (False, False, True)  # d/dx (x * y) = y
+    assert UFUNC_KEEP[np.multiply][3] == (False, True, True)
+    assert UFUNC_KEEP[np.add][3] == (False, False, False)  # linear: nothing
+    assert UFUNC_KEEP[np.exp][1] == (True, False)  # d exp = ans
+    assert UFUNC_KEEP[np.sin][1] == (False, True)  # d sin = cos(x)
+    assert UFUNC_KEEP[np.true_divide][2] == (True, False, True)  # -ans / y
+
+    def captured(ans, x):
+        return lambda: x  # read by an inner function
+
+    assert _reads(captured, 1) == (False, True)
+    assert _reads(np.cos, 1) == (True, True)  # not Python code: keep everything
+    assert _reads(lambda *a: a[0], 1) == (True, True)
