@@ -1,9 +1,13 @@
 """Reverse mode: the tape (a flat Wengert list), Var, recording, and the backward sweep.
 
 The tape is a list of nodes in execution order, so its reverse is a topological order. A node
-keeps its rule (looked up once, when recorded), its primal arguments and answer, and integer
-indices of its parents; cotangents live in a list indexed by node and are freed as the sweep
-passes. This is the hot path: identity type checks, no validation, no closure per op.
+keeps its rule (looked up once, when recorded), the primal arguments and answer its rule reads,
+and integer indices of its parents; cotangents live in a list indexed by node and are freed as
+the sweep passes. This is the hot path: identity type checks, no validation, no closure per op.
+
+At sizes where memory traffic sets the cost (``IN_PLACE_MIN`` elements and up), the sweep
+writes into cotangents nobody else holds instead of making new ones, and new large arrays come
+from the buffer pool (``_pool.py``); below that, plain NumPy expressions are cheaper.
 """
 
 import math
