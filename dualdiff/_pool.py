@@ -26,6 +26,7 @@ class _Pool(threading.local):
     def __init__(self):
         self.buckets: dict = {}  # (shape, dtype) -> deque of arrays, most recently given last
         self.nbytes = 0
+        self.wait = 0  # requests over the cap to let pass before scanning for free buffers
 
 
 _pool = _Pool()
@@ -69,10 +70,26 @@ def empty(shape, dtype=np.float64):
     if buf is not None:
         return buf
     buf = np.empty(shape, dtype)
-    if pool.nbytes + nbytes <= MAX_BYTES or _evict(pool, nbytes):
+    if pool.nbytes + nbytes <= MAX_BYTES or _make_room(pool, nbytes):
         bucket.append(buf)
         pool.nbytes += nbytes
     return buf
+
+
+def _make_room(pool, nbytes):
+    """Evict free buffers to fit ``nbytes`` more; after a scan that could not, let the next
+    ``_EVICT_EVERY`` requests pass unkept, so that a full pool (a long tape of large arrays in
+    use) is not scanned whole at every request."""
+    if pool.wait:
+        pool.wait -= 1
+        return False
+    if _evict(pool, nbytes):
+        return True
+    pool.wait = _EVICT_EVERY
+    return False
+
+
+_EVICT_EVERY = 64
 
 
 def _evict(pool, nbytes):
@@ -103,6 +120,7 @@ def release_memory() -> int:
     True
     """
     before = _pool.nbytes
+    _pool.wait = 0
     _evict(_pool, 0)
     return before - _pool.nbytes
 

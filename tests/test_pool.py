@@ -56,6 +56,7 @@ def test_release_memory_frees_only_buffers_not_in_use():
 
 def test_the_cap_evicts_free_buffers_and_stops_keeping_more(monkeypatch):
     monkeypatch.setattr(_pool, "MAX_BYTES", 3 * 8 * N)
+    monkeypatch.setattr(_pool, "_EVICT_EVERY", 0)  # scan at every request over the cap
     held = [_pool.empty((N,)) for _ in range(3)]
     extra = _pool.empty((N,))  # over the cap: given out, not kept
     assert _pool._pool.nbytes == 3 * 8 * N
@@ -99,3 +100,13 @@ def test_results_held_by_the_caller_survive_later_calls():
     for held, copy in zip((g, hv, y, t), copies):
         np.testing.assert_array_equal(held, copy)
     np.testing.assert_allclose(g, dd.grad(f)(x), rtol=1e-14)
+
+
+def test_a_full_pool_is_not_scanned_at_every_request(monkeypatch):
+    monkeypatch.setattr(_pool, "MAX_BYTES", 4 * 8 * N)
+    scans = []
+    evict = _pool._evict
+    monkeypatch.setattr(_pool, "_evict", lambda pool, n: scans.append(1) or evict(pool, n))
+    held = [_pool.empty((N,)) for _ in range(200)]  # all in use: nothing can be evicted
+    assert len(scans) <= 200 // _pool._EVICT_EVERY + 1
+    assert _pool._pool.nbytes == 4 * 8 * N and len(held) == 200
