@@ -109,4 +109,4 @@ def test_a_full_pool_is_not_scanned_at_every_request(monkeypatch):
     monkeypatch.setattr(_pool, "_evict", lambda pool, n: scans.append(1) or evict(pool, n))
     held = [_pool.empty((N,)) for _ in range(200)]  # all in use: nothing can be evicted
     assert len(scans) <= 200 // _pool._EVICT_EVERY + 1
-    assert _pool._pool.nbytes == 4 * 8 * N and len(held) == 200
+    assert _pool._pool.nbytes <= 4 * 8 * N and len(held) == 200
