@@ -84,9 +84,8 @@ def times(g, d, mine, ans, args):
         and all(d is not a for a in args)
     ):  # a new array the partial made (the rules' partials never keep what they return)
         out = d.reshape(g.shape)
-        if _uniform(g):
-            s = g[(0,) * g.ndim]
-            return (out if s == 1.0 else np.multiply(out, s, out=out)), True
+        if _uniform(g):  # a broadcast scalar (not 1: that case returned above)
+            return np.multiply(out, g[(0,) * g.ndim], out=out), True
         return np.multiply(out, g, out=out), True
     return product(g, d), True
 
