@@ -358,15 +358,7 @@ def _ufunc_pullback_reusing(node, g, ct, own):
                 c, fresh = (np.negative(g, out=g) if mine else negative(g)), True
         else:
             c, fresh = times(g, d(node.ans, *args), mine, node.ans, args)
-        if c.shape[1:] != shape:
-            c, fresh = unbroadcast(c, shape), True
-        old = ct[p]
-        if old is None:
-            ct[p] = c
-            if fresh:
-                ct[OWNED].add(p)
-        else:
-            _add(ct, p, old, c, fresh)
+        accumulate(ct, p, c, shape, fresh)
 
 
 def _unary_pullback(node, g, ct, own):
