@@ -55,10 +55,11 @@ def times(g, d, mine, ans, args):
     """
     if _uniform(g) and g[(0,) * g.ndim] == 1.0 and not isinstance(d, float):
         # a loss's cotangent of ones times a partial is the partial itself (an array of
-        # ours or not, or a Dual of forward over reverse): handed on, not written into
+        # ours or not, or a Dual of forward over reverse): handed on, and the sweep's own
+        # when the partial made it for this call
         shape = np.shape(d)
         if shape == g.shape[1:] and getattr(d, "dtype", None) == g.dtype:
-            return _batched(d), False
+            return _batched(d), _made_for_call(d, ans, args)
     if isinstance(d, float):
         if mine:
             return np.multiply(g, d, out=g), True
@@ -74,15 +75,7 @@ def times(g, d, mine, ans, args):
         return g * d, True  # a tracer, a partial that broadcasts g, or an unusual dtype
     if mine and g.dtype == np.float64:
         return np.multiply(g, d, out=g), True
-    if (
-        d.shape == g.shape[1:]
-        and g.shape[0] == 1
-        and d.dtype == g.dtype
-        and d.base is None
-        and d.flags.writeable
-        and d is not ans
-        and all(d is not a for a in args)
-    ):  # a new array the partial made (the rules' partials never keep what they return)
+    if d.shape == g.shape[1:] and g.shape[0] == 1 and _made_for_call(d, ans, args):
         out = d.reshape(g.shape)
         if _uniform(g):  # a broadcast scalar (not 1: that case returned above)
             return np.multiply(out, g[(0,) * g.ndim], out=out), True
@@ -91,6 +84,19 @@ def times(g, d, mine, ans, args):
 
 
 _MULTIPLIABLE = (np.dtype(np.float64), np.dtype(bool))
+
+
+def _made_for_call(d, ans, args):
+    """Whether partial ``d`` is a float64 array made for this call: not the op's answer or an
+    input, not a view (the rules' partials never keep what they return)."""
+    return (
+        type(d) is np.ndarray
+        and d.dtype == np.float64
+        and d.base is None
+        and d.flags.writeable
+        and d is not ans
+        and all(d is not a for a in args)
+    )
 
 
 def product(g, d):
