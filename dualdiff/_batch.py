@@ -39,8 +39,9 @@ def unbroadcast(g, shape):
 
 # Below this many elements a new array is as cheap as writing into one (NumPy caches small
 # blocks); above it, reusing memory saves an allocation and, for blocks that glibc maps
-# afresh each time, its page faults, which dominate the cost of an op at these sizes.
-IN_PLACE_MIN = 1 << 14
+# afresh each time, its page faults, which dominate the cost of an op at these sizes. The
+# same line as the pool's: what is written in place is what would be pooled.
+IN_PLACE_MIN = _pool.MIN_SIZE
 
 
 def times(g, d, mine, ans, args):
@@ -53,19 +54,18 @@ def times(g, d, mine, ans, args):
     pulls back) times a scalar partial stays a broadcast, and times ``d`` is ``d`` itself when
     the scalar is 1.
     """
-    if _uniform(g) and g[(0,) * g.ndim] == 1.0 and not isinstance(d, float):
-        # a loss's cotangent of ones times a partial is the partial itself (an array of
-        # ours or not, or a Dual of forward over reverse): handed on, and the sweep's own
-        # when the partial made it for this call
-        shape = np.shape(d)
-        if shape == g.shape[1:] and getattr(d, "dtype", None) == g.dtype:
-            return _batched(d), _made_for_call(d, ans, args)
+    s = g[(0,) * g.ndim] if _uniform(g) else None
     if isinstance(d, float):
         if mine:
             return np.multiply(g, d, out=g), True
-        if _uniform(g):
-            return np.broadcast_to(g[(0,) * g.ndim] * d, g.shape), False
+        if s is not None:
+            return np.broadcast_to(s * d, g.shape), False
         return product(g, d), True
+    if s == 1.0 and np.shape(d) == g.shape[1:] and getattr(d, "dtype", None) == g.dtype:
+        # a loss's cotangent of ones times a partial is the partial itself (an array of
+        # ours or not, or a Dual of forward over reverse): handed on, and the sweep's own
+        # when the partial made it for this call
+        return _batched(d), _made_for_call(d, ans, args)
     if (
         type(d) is not np.ndarray
         or d.ndim >= g.ndim
@@ -77,9 +77,7 @@ def times(g, d, mine, ans, args):
         return np.multiply(g, d, out=g), True
     if d.shape == g.shape[1:] and g.shape[0] == 1 and _made_for_call(d, ans, args):
         out = d.reshape(g.shape)
-        if _uniform(g):  # a broadcast scalar (not 1: that case returned above)
-            return np.multiply(out, g[(0,) * g.ndim], out=out), True
-        return np.multiply(out, g, out=out), True
+        return np.multiply(out, g if s is None else s, out=out), True
     return product(g, d), True
 
 

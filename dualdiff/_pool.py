@@ -18,6 +18,7 @@ from collections import deque
 import numpy as np
 
 MIN_BYTES = 1 << 17  # below glibc's mmap threshold an allocation is cheap: no pooling
+MIN_SIZE = MIN_BYTES // 8  # elements of a float64 array worth pooling
 MAX_BYTES = 1 << 28  # what the pool of one thread may keep between calls (256 MiB)
 _SCAN = 6  # buffers looked at per request before a new one is made
 
@@ -125,9 +126,6 @@ def release_memory() -> int:
     return before - _pool.nbytes
 
 
-MIN_SIZE = MIN_BYTES // 8  # elements of a float64 array worth pooling
-
-
 def unary(ufunc, x):
     """``ufunc(x)`` for a large array ``x``, into a pooled buffer when the result is float64."""
     if x.dtype != np.float64 or ufunc.nout != 1:
@@ -164,16 +162,10 @@ def large(x, y):
 
 def call(ufunc, args):
     """``ufunc(*args)``, into a pooled buffer when an input is a large float64 array."""
-    if len(args) == 1:
-        x = args[0]
-        if type(x) is np.ndarray and x.size >= MIN_SIZE:
-            return unary(ufunc, x)
-    elif len(args) == 2:
-        x, y = args
-        if (type(x) is np.ndarray and x.size >= MIN_SIZE) or (
-            type(y) is np.ndarray and y.size >= MIN_SIZE
-        ):
-            return binary(ufunc, x, y)
+    if len(args) == 1 and type(args[0]) is np.ndarray and args[0].size >= MIN_SIZE:
+        return unary(ufunc, args[0])
+    if len(args) == 2 and large(*args):
+        return binary(ufunc, *args)
     return ufunc(*args)
 
 

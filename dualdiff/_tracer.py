@@ -106,8 +106,10 @@ def _traced_keywords_positional(fn, args, kwargs):
     names = [p.name for p in params or ()]
     last = max((names.index(k) for k in traced if k in names), default=-1)
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if params is None or any(k not in names for k in traced) or any(
-        p.kind not in positional for p in params[: last + 1]
+    if (
+        params is None
+        or any(k not in names for k in traced)
+        or any(p.kind not in positional for p in params[: last + 1])
     ):
         raise TypeError(
             f"{name}: pass the traced argument {traced[0]!r} positionally; dualdiff "
@@ -453,4 +455,3 @@ setitem = primitive(_setitem)
 setitem.__name__ = "setitem"
 astype = primitive(_astype)
 astype.__name__ = "astype"
-

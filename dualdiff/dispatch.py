@@ -31,7 +31,6 @@ matter, the first call times one chunk of directions in each mode and keeps the 
 plan (and its reason) is kept for later calls with the same shapes.
 """
 
-import dataclasses
 import functools
 import math
 import time
@@ -143,7 +142,8 @@ def _is_array(a):
     return isinstance(a, np.ndarray | Tracer)
 
 
-def _choose(probe, mode, chunk_size, max_memory):
+def _choose(probe, mode, chunk_size, max_memory, reason=None):
+    """The plan for ``mode``; ``reason`` says why that mode, when the caller decided it."""
     bytes_per_direction = 8 * (probe.live + probe.n + probe.m)
     budget = max(1, max_memory // bytes_per_direction)
     costs = {}
@@ -166,7 +166,7 @@ def _choose(probe, mode, chunk_size, max_memory):
             f"{probe.n if chosen == 'forward' else probe.m} directions"
         )
     else:
-        chosen, reason = mode, f"mode={mode!r} was requested"
+        chosen, reason = mode, reason or f"mode={mode!r} was requested"
     _, k, passes = costs[chosen]
     limit = "chunk_size" if chunk_size else f"max_memory={max_memory / 2**20:.3g} MiB"
     if passes > 1:
@@ -221,8 +221,7 @@ def _plan(f, args, argnum, mode, chunk_size, max_memory):
             f"{min(forward, reverse) * 1e3:.3g} ms vs {max(forward, reverse) * 1e3:.3g} ms "
             f"for all), the model's estimates being within {TRIAL_RATIO:g}x of each other"
         )
-        plan = _choose(probe, chosen, chunk_size, max_memory)
-        plan = dataclasses.replace(plan, reason=reason + plan.reason.partition(" requested")[2])
+        plan = _choose(probe, chosen, chunk_size, max_memory, reason)
     return plan, probe
 
 

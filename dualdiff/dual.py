@@ -104,16 +104,12 @@ class Dual(Tracer):
 
 
 def _times(t, d, ans, args):
-    """``t * d``, written into ``d`` when the partial made it for this call (large arrays)."""
-    if type(t) is np.ndarray and t.size >= IN_PLACE_MIN:
-        return times(t, d, False, ans, args)[0]
-    return t * d
+    """``t * d`` in a large op: into ``d`` when the partial made it for this call."""
+    return times(t, d, False, ans, args)[0] if type(t) is np.ndarray else t * d
 
 
 def _negative(t):
-    if type(t) is np.ndarray and t.size >= IN_PLACE_MIN:
-        return negative(t)
-    return -t
+    return negative(t) if type(t) is np.ndarray else -t
 
 
 def _broadcast_dual(ans, tangent, level):

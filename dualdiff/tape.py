@@ -68,25 +68,14 @@ class Var(Tracer):
             x = self.value
             if type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs:
                 ans = _pool.unary(ufunc, x)  # into a buffer an earlier call left free
+                keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
             else:
                 ans = ufunc(x, **kwargs)
-                if type(x) is np.ndarray:  # small: keeping both costs less than choosing
-                    node = Node(
-                        _unary_pullback, UFUNC_PARTIALS[ufunc][0], (x,), None, ans, self.index
-                    )
-                    tape.append(node)
-                    return Var(ans, tape, len(tape) - 1, level)
-            keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
-            tape.append(
-                Node(
-                    _unary_pullback,
-                    UFUNC_PARTIALS[ufunc][0],
-                    (x,) if keep_x else None,
-                    None,
-                    ans if keep_ans else None,
-                    self.index,
-                )
-            )
+                # small plain arrays are kept whole: choosing costs more than keeping
+                keep_ans, keep_x = (True, True) if type(x) is np.ndarray else UFUNC_KEEP[ufunc][1]
+            args = (x,) if keep_x else None
+            d = UFUNC_PARTIALS[ufunc][0]
+            tape.append(Node(_unary_pullback, d, args, None, ans if keep_ans else None, self.index))
             return Var(ans, tape, len(tape) - 1, level)
         if len(inputs) != 2:
             return self._nary(ufunc, inputs, kwargs)
@@ -106,24 +95,14 @@ class Var(Tracer):
             type(vy) is np.ndarray and vy.size >= IN_PLACE_MIN
         ):
             ans = ufunc(vx, vy, **kwargs) if kwargs else _pool.binary(ufunc, vx, vy)
+            keep = UFUNC_KEEP[ufunc][mask]
         else:
             ans = ufunc(vx, vy, **kwargs)
-            if type(ans) is np.ndarray:  # small plain arrays: keep all, as choosing costs more
-                tape.append(
-                    Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], (vx, vy), None, ans, parents)
-                )
-                return Var(ans, tape, len(tape) - 1, level)
-        keep_ans, keep_x, keep_y = UFUNC_KEEP[ufunc][mask]
-        tape.append(
-            Node(
-                _ufunc_pullback,
-                UFUNC_PARTIALS[ufunc],
-                (vx if keep_x else None, vy if keep_y else None),
-                None,
-                ans if keep_ans else None,
-                parents,
-            )
-        )
+            keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
+        keep_ans, keep_x, keep_y = keep
+        args = (vx if keep_x else None, vy if keep_y else None)
+        kept = ans if keep_ans else None
+        tape.append(Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], args, None, kept, parents))
         return Var(ans, tape, len(tape) - 1, level)
 
     def _nary(self, ufunc, inputs, kwargs):
@@ -210,7 +189,7 @@ class Scatter:
             tshape = values.tangent.shape[:1] + self.shape
             tangent = Scatter(tshape, (slice(None),) + self.index, values.tangent).dense()
             return Dual(value, tangent, values.level)
-        box = None if math.prod(self.shape) < _pool.MIN_SIZE else _box(self.index, self.shape)
+        box = None if math.prod(self.shape) < IN_PLACE_MIN else _box(self.index, self.shape)
         if box is None:
             out = _pool.zeros(self.shape, self.values.dtype)
             out[self.index] = self.values
@@ -383,7 +362,7 @@ def _unary_pullback(node, g, ct, own):
             c, own = times(g, d, own, node.ans, args)
         else:
             c, own = g * d, False
-    old = ct[p]
+    old = ct[p]  # accumulate, inlined as in _ufunc_pullback: the hot path of small arrays
     if old is None:
         ct[p] = c
         if own:

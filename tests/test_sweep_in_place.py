@@ -1,4 +1,4 @@
-"""The sweep's memory reuse at sizes where it switches on (``tape.IN_PLACE_MIN`` elements).
+"""The sweep's memory reuse at sizes where it switches on (``_batch.IN_PLACE_MIN`` elements).
 
 Above that size the sweep writes cotangents into arrays it owns, into new arrays a partial
 made, and keeps a uniform cotangent (a broadcast scalar) as a broadcast. Each function here

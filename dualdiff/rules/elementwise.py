@@ -28,7 +28,7 @@ defpartials(np.square, lambda ans, x: 2.0 * x)
 def _power_dx(ans, x, y):
     if type(y) is int or type(y) is float:  # the common x ** 2: no second power call
         if y == 2:  # the commonest: 2 * x (into a pooled buffer for a large array)
-            return _pool.call(np.multiply, (x, 2.0)) if type(x) is np.ndarray else 2.0 * x
+            return _pool.call(np.multiply, (x, 2.0))
         return y * x ** (y - 1)
     # y * x**(y-1), with the y == 0 branch held at 0 so that 0 ** -1 cannot poison it.
     return np.where(y == 0, 0.0, y * x ** np.where(y == 0, 1.0, y - 1))

@@ -172,9 +172,8 @@ def mean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=T
 
 @defvjp(np.mean)
 def mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=True):
-    if axis is None and where is True:  # the common full mean (a loss): one reshape
-        g = np.reshape(g, g.shape[:1] + (1,) * x.ndim) / x.size
-        return np.broadcast_to(g, g.shape[:1] + x.shape)
+    if axis is None and where is True:  # the common full mean (a loss)
+        return _spread(g / x.size, x.shape)
     axes = _axes(axis, x.ndim)
     g = _keep(g, axes, keepdims)
     if where is True:
