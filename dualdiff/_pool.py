@@ -169,6 +169,12 @@ def call(ufunc, args):
     return ufunc(*args)
 
 
+def holds(buf):
+    """Whether ``buf`` is one of this thread's pooled buffers."""
+    bucket = _pool.buckets.get((buf.shape, buf.dtype))
+    return bucket is not None and any(b is buf for b in bucket)
+
+
 def zeros(shape, dtype=np.float64):
     """Zeros of ``shape``: a pooled buffer, cleared, for large sizes."""
     if math.prod(shape) < MIN_SIZE:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from dualdiff import _pool
+from dualdiff import _elide, _pool
 from dualdiff._batch import IN_PLACE_MIN, negative, times, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._tracer import Tracer, getitem, unwrap
@@ -94,8 +94,12 @@ class Var(Tracer):
         if (type(vx) is np.ndarray and vx.size >= IN_PLACE_MIN) or (
             type(vy) is np.ndarray and vy.size >= IN_PLACE_MIN
         ):
-            ans = ufunc(vx, vy, **kwargs) if kwargs else _pool.binary(ufunc, vx, vy)
             keep = UFUNC_KEEP[ufunc][mask]
+            if kwargs:
+                ans = ufunc(vx, vy, **kwargs)
+            else:  # into a temporary input's buffer if it has one, else a pooled one
+                out = _elide.into(x, y, vx, vy, keep, self)
+                ans = _pool.binary(ufunc, vx, vy) if out is None else ufunc(vx, vy, out=out)
         else:
             ans = ufunc(vx, vy, **kwargs)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
