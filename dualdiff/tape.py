@@ -15,8 +15,9 @@ import math
 import numpy as np
 
 from dualdiff import _elide, _pool
-from dualdiff._batch import IN_PLACE_MIN, negative, times, unbroadcast
+from dualdiff._batch import IN_PLACE_MIN, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
+from dualdiff._scaled import Scaled, axpy, negated, product, put, shares
 from dualdiff._tracer import Tracer, getitem, unwrap
 from dualdiff.dual import Dual
 
@@ -142,7 +143,7 @@ class Var(Tracer):
         ans = value[idx]
         tape = self.tape
         parents = ((0, self.index, VJP[getitem][0]),)
-        tape.append(Node(_fn_pullback, None, (value, idx), {}, ans, parents))
+        tape.append(Node(_slice_pullback, None, (value, idx), {}, ans, parents))
         return Var(ans, tape, len(tape) - 1, self.level)
 
     def apply(self, fn, impl, args, kwargs):
@@ -193,14 +194,15 @@ class Scatter:
             tshape = values.tangent.shape[:1] + self.shape
             tangent = Scatter(tshape, (slice(None),) + self.index, values.tangent).dense()
             return Dual(value, tangent, values.level)
+        dtype = values.array.dtype if type(values) is Scaled else values.dtype
         box = None if math.prod(self.shape) < IN_PLACE_MIN else _box(self.index, self.shape)
         if box is None:
-            out = _pool.zeros(self.shape, self.values.dtype)
-            out[self.index] = self.values
+            out = _pool.zeros(self.shape, dtype)
+            put(out, self.index, values)
             return out
         # a box of slices: write the values, then zero only what lies outside the box
-        out = _pool.empty(self.shape, self.values.dtype)
-        out[self.index] = self.values
+        out = _pool.empty(self.shape, dtype)
+        put(out, self.index, values)
         inside = ()
         for (start, stop), n in zip(box, self.shape):
             if start > 0:
@@ -234,6 +236,9 @@ def accumulate(ct, p, c, shape, fresh=False):
     if type(c) is Scatter:
         _accumulate_scatter(ct, p, c)
         return
+    if type(c) is Scaled:
+        _accumulate_scaled(ct, p, c, shape, fresh)
+        return
     if c.shape[1:] != shape:
         c = unbroadcast(c, shape)
         fresh = True
@@ -257,6 +262,11 @@ DENSE = -2  # slot -> the Dual that a scattered Dual slice made there (see _accu
 def _add(ct, p, old, c, fresh=False):
     """``old + c`` into slot ``p``: in place into whichever of the two the sweep owns."""
     owned = ct[OWNED]
+    if type(c) is Scaled:
+        _accumulate_scaled(ct, p, c, None, fresh)
+        return
+    if type(old) is Scaled:
+        old = _settle(ct, p, old)
     if (
         type(old) is np.ndarray
         and type(c) is np.ndarray
@@ -274,15 +284,60 @@ def _add(ct, p, old, c, fresh=False):
     owned.add(p)
 
 
+def _accumulate_scaled(ct, p, c, shape, fresh):
+    """Add Scaled ``c`` into slot ``p`` (``shape`` None: no broadcast to undo): kept deferred
+    in an empty slot, else added in one pass (axpy) into an array the sweep owns."""
+    array = c.array
+    if shape is not None and array.shape[1:] != shape:
+        accumulate(ct, p, unbroadcast(c.dense(fresh), shape), shape, True)
+        return
+    old = ct[p]
+    owned = ct[OWNED]
+    if old is None:
+        ct[p] = c
+        if fresh:
+            owned.add(p)
+        return
+    if type(old) is Scaled:
+        old = _settle(ct, p, old)
+    if type(old) is np.ndarray and old.shape == array.shape and old.dtype == array.dtype:
+        if p in owned:
+            axpy(old, c.scale, array)
+            return
+        if fresh:  # scale our array in place, then add the other into it
+            ct[p] = np.add(c.dense(True), old, out=array)
+            owned.add(p)
+            return
+    _add(ct, p, old, c.dense(fresh), True)
+
+
+def _settle(ct, p, old):
+    """Apply the scale of the Scaled in slot ``p`` (in place if the sweep owns it)."""
+    owned = ct[OWNED]
+    dense = ct[p] = old.dense(p in owned)
+    owned.add(p)
+    return dense
+
+
 def _accumulate_scatter(ct, p, c):
     old = ct[p]
-    if type(c.values) is Dual:
+    values = c.values
+    if type(values) is Dual:
         _accumulate_dual_scatter(ct, p, c, old)
-    elif old is None:
+        return
+    if type(old) is Scaled:
+        old = _settle(ct, p, old)
+    if old is None:
         ct[p] = c.dense()
         ct[OWNED].add(p)
-    elif p in ct[OWNED] and type(old) is np.ndarray and old.dtype == c.values.dtype:
-        old[c.index] += c.values  # a slice of an array only the sweep holds
+    elif type(values) is Scaled and p in ct[OWNED] and type(old) is np.ndarray:
+        target = old[c.index]  # a slice of an array only the sweep holds (a view)
+        if not np.may_share_memory(target, old):
+            _add(ct, p, old, c.dense(), True)
+            return
+        axpy(target, values.scale, values.array)
+    elif p in ct[OWNED] and type(old) is np.ndarray and old.dtype == values.dtype:
+        old[c.index] += values  # a slice of an array only the sweep holds
     else:
         _add(ct, p, old, c.dense(), True)
 
@@ -303,7 +358,7 @@ def _accumulate_dual_scatter(ct, p, c, old):
 
 
 def _ufunc_pullback(node, g, ct, own):
-    if type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+    if (type(g) is np.ndarray and g.size >= IN_PLACE_MIN) or type(g) is Scaled:
         _ufunc_pullback_reusing(node, g, ct, own)
         return
     partials = node.rule
@@ -323,24 +378,24 @@ def _ufunc_pullback(node, g, ct, own):
 
 
 def _ufunc_pullback_reusing(node, g, ct, own):
-    """``_ufunc_pullback`` for a large ``g``: writes into memory nothing else holds."""
+    """``_ufunc_pullback`` for a large ``g`` (an array or a Scaled): writes into memory
+    nothing else holds, and leaves negations and scalar factors deferred."""
     partials = node.rule
     args = node.args
     parents = node.parents
     j = len(parents)
-    while j:  # last parent first, so that x - y hands g itself on to x after -g went to y
+    while j:  # last parent first: the first parent served may be handed g to write into
         j -= 1
         i, p, shape = parents[j]
         d = partials[i]
         mine = own and j == 0  # the last parent served may take g, or write into it
         if type(d) is float:  # linear ufunc: the partial is +1 or -1
-            if d > 0:
-                c, fresh = g, mine
-                own = False  # g is handed on as is: nobody may write into it now
-            else:
-                c, fresh = (np.negative(g, out=g) if mine else negative(g)), True
+            c, fresh = (g if d > 0 else negated(g)), mine
+            own = False  # g's array is handed on: nobody may write into it now
         else:
-            c, fresh = times(g, d(node.ans, *args), mine, node.ans, args)
+            c, fresh = product(g, d, node.ans, args, mine)
+            if shares(c, g):
+                own = False
         accumulate(ct, p, c, shape, fresh)
 
 
@@ -349,23 +404,15 @@ def _unary_pullback(node, g, ct, own):
     the common case, with no broadcasting to undo."""
     p = node.parents
     d = node.rule
-    big = type(g) is np.ndarray and g.size >= IN_PLACE_MIN
+    big = (type(g) is np.ndarray and g.size >= IN_PLACE_MIN) or type(g) is Scaled
     if type(d) is float:  # linear ufunc: the partial is +1 or -1
-        if d > 0:
-            c = g
-        elif own and big:
-            c = np.negative(g, out=g)
-        elif big:
-            c, own = negative(g), True
-        else:
-            c = -g
+        c = g if d > 0 else negated(g) if big else -g
     else:
         args = node.args or (None,)
-        d = d(node.ans, *args)
         if big:
-            c, own = times(g, d, own, node.ans, args)
+            c, own = product(g, d, node.ans, args, own)
         else:
-            c, own = g * d, False
+            c, own = g * d(node.ans, *args), False
     old = ct[p]  # accumulate, inlined as in _ufunc_pullback: the hot path of small arrays
     if old is None:
         ct[p] = c
@@ -387,6 +434,21 @@ def _fn_pullback(node, g, ct, own=False):
                     accumulate(ct, pi, ci, x.shape)
         elif c is not None:
             accumulate(ct, p, c, vals[pos].shape)
+
+
+def _slice_pullback(node, g, ct, own=False):
+    """``x[a:b]`` (Var's fast path): a Scaled ``g`` is scattered with its scale applied in the
+    same pass; anything else goes through getitem's VJP rule."""
+    if type(g) is not Scaled:
+        _fn_pullback(node, g, ct, own)
+        return
+    value, idx = node.args
+    shape = g.array.shape[:1] + value.shape
+    accumulate(ct, node.parents[0][1], Scatter(shape, (slice(None), idx), g), value.shape)
+
+
+# the pullbacks that take a Scaled g; the sweep gives every other one a plain array
+TAKES_SCALED = frozenset((_ufunc_pullback, _unary_pullback, _slice_pullback))
 
 
 def _tuple_pullback(node, g, ct, own=False):
@@ -425,10 +487,14 @@ def backward(tape, seeds, n_leaves, release=False):
         node = tape[i]
         if release:
             tape[i] = None
+        if type(g) is Scaled and node.pullback not in TAKES_SCALED:
+            g, own = g.dense(own), True
         node.pullback(node, g, ct, own)
     leaves = ct[:n_leaves]
     for j, c in enumerate(leaves):
-        if type(c) is np.ndarray and j not in owned:  # a broadcast, or a seed passed through:
+        if type(c) is Scaled:
+            leaves[j] = c.dense(j in owned)
+        elif type(c) is np.ndarray and j not in owned:  # a broadcast, or a seed passed through:
             leaves[j] = c.copy()  # the caller gets an array of its own, writeable
     return leaves
 

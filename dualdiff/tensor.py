@@ -31,10 +31,12 @@ from heapq import heappop, heappush
 import numpy as np
 
 from dualdiff._registry import CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
+from dualdiff._scaled import Scaled
 from dualdiff._tracer import Tracer, setitem, top_tracer
 from dualdiff.tape import (
     DENSE,
     OWNED,
+    TAKES_SCALED,
     Node,
     _fn_pullback,
     _proj_pullback,
@@ -664,6 +666,8 @@ def _sweep(root, g, retain_graph):
         ct[OWNED].discard(node)
         pullback = node.pullback
         if pullback is None:  # a leaf
+            if type(g) is Scaled:
+                g = g.dense(own)
             if g is not None:
                 _deposit(node, g, taken)
             continue
@@ -677,6 +681,8 @@ def _sweep(root, g, retain_graph):
             elif p not in seen:
                 seen.add(p)
                 heappush(heap, (-p.seq, p))
+        if type(g) is Scaled and (node.owner is not None or pullback not in TAKES_SCALED):
+            g, own = g.dense(own), True  # .grad and the other pullbacks take plain arrays
         if g is not None:
             for cell, version in node.saved:
                 if cell[0] != version:

@@ -26,6 +26,23 @@ FUNCTIONS = {
     "maximum (a boolean partial)": lambda x: np.sum(np.maximum(x, 0.1) ** 2),
     "reused leaf slices": lambda x: np.sum(x[2:] * x[:-2] - x[1:-1] ** 2 + x[::2].sum()),
     "float32 pieces": lambda x: np.sum(np.sin(x.astype(np.float32)).astype(np.float64) * x),
+    # deferred scales (dualdiff/_scaled.py): negations, constant factors and 2 * x partials
+    "negation shared by two parents": lambda x: np.sum(
+        np.exp((u := x * 1.5) - (w := np.sin(x))) * u * w
+    ),
+    "scaled squares into slices": lambda x: np.sum(
+        3.0 * (x[1:] - x[:-1]) ** 2 + 7.0 * np.square(x[:-1] - 0.5)
+    ),
+    "scaled cotangents meet in one slot": lambda x: (
+        np.sum(4.0 * (x - 1.0) ** 2) + np.sum(-x * 2.0) + np.sum(5.0 * x**2 - x / 3.0)
+    ),
+    "scaled into other rules": lambda x: np.sum(3.0 * (np.cumsum(x) * 1e-3 - 1.0) ** 2),
+    "scaled and broadcast": lambda x: np.sum(2.0 * (x.reshape(-1, 1) - np.arange(3.0)) ** 2),
+    "scaled 2-d slices": lambda x: np.sum(
+        5.0 * ((m := x[: x.size // 4 * 4].reshape(-1, 4))[1:, :3] - m[:-1, 1:]) ** 2
+    ),
+    "constant factors": lambda x: np.sum(np.sin(x) * 3.0 * -2.0 / 4.0 - (x * 0.5) ** 2),
+    "square of a shared base": lambda x: np.sum((y := x * 2.0) ** 2 * y + y**2),
 }
 
 
@@ -153,3 +170,57 @@ def test_the_tape_keeps_what_each_partial_reads():
     assert _reads(captured, 1) == (False, True)
     assert _reads(np.cos, 1) == (True, True)  # not Python code: keep everything
     assert _reads(lambda *a: a[0], 1) == (True, True)
+
+
+def test_batched_cotangents_scaled_into_strided_slices(point):
+    x, _ = point
+
+    def f(x):
+        return (x[1:] - x[:-1] ** 2)[:3] * 2.0 - x[-3:] * 0.5
+
+    J = dd.jacrev(f)(x)  # three rows pulled back in one sweep
+    for v in np.random.default_rng(3).standard_normal((2, x.size)):
+        np.testing.assert_allclose(J @ v, dd.jvp(f, (x,), (v,))[1], rtol=1e-10)
+
+
+def test_tensor_grads_of_scaled_cotangents(point):
+    x, _ = point
+    t = dd.tensor(x, requires_grad=True)
+    u = t - 1.0
+    u.retain_grad()
+    loss = (3.0 * u**2).sum() + (-t * 2.0).sum()
+    loss.backward()
+    np.testing.assert_allclose(u.grad, 6.0 * (x - 1.0), rtol=1e-12)
+    np.testing.assert_allclose(t.grad, 6.0 * (x - 1.0) - 2.0, rtol=1e-12)
+    assert not np.shares_memory(t.grad, u.grad)
+
+
+def test_hvp_of_scaled_sweeps(point):
+    x, v = point
+    f = FUNCTIONS["scaled squares into slices"]
+    eps = 1e-6
+    fd = (dd.grad(f)(x + eps * v) - dd.grad(f)(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(dd.hvp(f, x, v), fd, rtol=1e-6, atol=1e-6)
+
+
+def test_a_constant_partial_does_not_let_two_parents_share_a_writable_array(point):
+    # No built-in two-input rule has a constant non-linear partial, but a registered one may:
+    # g * 2.0 and g * 3.0 both defer to g's array, so neither parent may write into it.
+    # The sine is recorded last, so it is pulled back (writing in place, if it owned g)
+    # before the exponential reads its share.
+    from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, defpartials
+
+    x, v = point
+    saved = UFUNC_PARTIALS[np.add], UFUNC_KEEP[np.add]
+    defpartials(np.add, lambda ans, x, y: 2.0, lambda ans, x, y: 3.0)
+    try:
+
+        def f(x):
+            e = np.exp(x)
+            return np.sum(np.sin(np.sin(x) + e))  # the outer sine's pullback makes g
+
+        g = dd.grad(f)(x)
+    finally:
+        UFUNC_PARTIALS[np.add], UFUNC_KEEP[np.add] = saved
+    outer = np.cos(np.sin(x) + np.exp(x))
+    np.testing.assert_allclose(g, outer * (2.0 * np.cos(x) + 3.0 * np.exp(x)), rtol=1e-12)

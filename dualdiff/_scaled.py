@@ -1,0 +1,128 @@
+"""Scaled cotangents: ``scale * array`` with the multiplication put off, in the backward sweep
+of large arrays.
+
+Why: NumPy has no fused multiply-add, so every negation (``b - a``) and every product of a
+uniform cotangent with a partial (``sum(100 * d ** 2)`` pulls back 100 times ``2 * d``) was a
+pass over memory of its own. Deferred, those cost nothing, and the scale is applied in the one
+pass that writes the array somewhere else anyway: a scatter into a slice, a sum into a slot
+(BLAS ``axpy``, ``y += a * x`` in one pass), or the end of the sweep.
+
+Only the sweep makes them, and only for large float64 arrays (forward mode's tangents stay
+arrays). The elementwise pullbacks and the slice pullback take them as they are; every other
+pullback, a tensor's ``.grad`` and the sweep's result get plain arrays (:meth:`Scaled.dense`).
+"""
+
+import numpy as np
+from scipy.linalg.blas import daxpy
+
+from dualdiff import _pool
+from dualdiff._batch import _made_for_call, _uniform, times
+
+_F64 = np.dtype(np.float64)
+
+
+class Scaled:
+    """``scale * array``: ``array`` a large batched float64 array, ``scale`` a Python float.
+    Whether the array may be written into is the sweep's to say (its OWNED slots)."""
+
+    __slots__ = ("scale", "array")
+
+    def __init__(self, scale, array):
+        self.scale = scale
+        self.array = array
+
+    def dense(self, own):
+        """The product as an array: in place when ``own``, else in a pooled buffer."""
+        out = self.array if own else _pool.empty(self.array.shape)
+        return np.multiply(self.array, self.scale, out=out)
+
+
+def scaled(scale, c):
+    """``scale * c`` deferred (``c`` an array or a Scaled)."""
+    if type(c) is Scaled:
+        return Scaled(scale * c.scale, c.array)
+    return Scaled(scale, c)
+
+
+def negated(g):
+    """``-g`` for a large ``g``, deferred: a uniform ``g`` stays a broadcast."""
+    if type(g) is np.ndarray and _uniform(g):
+        return np.broadcast_to(-g[(0,) * g.ndim], g.shape)
+    return scaled(-1.0, g)
+
+
+def product(g, partial, ans, args, mine):
+    """``g`` times the partial ``partial(ans, *args)`` for the sweep, and whether the result
+    is the sweep's own: :func:`dualdiff._batch.times` with the scales left deferred (``g``
+    Scaled, a uniform ``g`` times a whole partial, and a partial with a ``scaled`` form,
+    such as ``2 * x`` for ``x ** 2``, whose 2 then costs no pass)."""
+    form = getattr(partial, "scaled", None)
+    if form is not None:
+        scale_array = form(ans, *args)
+        if scale_array is not None:
+            scale, d = scale_array
+            return _scale(scale, *_product(g, d, mine, ans, args))
+    return _product(g, partial(ans, *args), mine, ans, args)
+
+
+def _product(g, d, mine, ans, args):
+    if type(d) is float:  # a constant factor: deferred, g's array handed on as it is
+        if type(g) is Scaled:
+            return Scaled(g.scale * d, g.array), mine
+        if type(g) is np.ndarray and g.dtype == _F64 and not _uniform(g):
+            return Scaled(d, g), mine
+    if type(g) is Scaled:
+        return _scale(g.scale, *times(g.array, d, mine, ans, args))
+    if (
+        type(d) is np.ndarray
+        and d.dtype == _F64
+        and d.shape == g.shape[1:]
+        and g.shape[0] == 1
+        and _uniform(g)
+    ):
+        s = float(g[(0,) * g.ndim])
+        if s != 1.0:
+            return Scaled(s, d[None]), _made_for_call(d, ans, args)
+    return times(g, d, mine, ans, args)
+
+
+def shares(c, g):
+    """Whether cotangent ``c`` holds ``g``'s array (so that no one may now write into it)."""
+    return type(c) is Scaled and c.array is (g.array if type(g) is Scaled else g)
+
+
+def _scale(scale, c, fresh):
+    if type(c) is Scaled or (type(c) is np.ndarray and c.dtype == _F64 and not _uniform(c)):
+        return scaled(scale, c), fresh
+    if type(c) is np.ndarray and _uniform(c):  # a broadcast scalar stays one
+        return np.broadcast_to(c[(0,) * c.ndim] * scale, c.shape), False
+    return c * scale, True  # a Dual or a tracer (forward over reverse): scaled now
+
+
+def axpy(y, a, x):
+    """``y += a * x`` in one pass (BLAS daxpy when both are contiguous float64 arrays)."""
+    if (
+        y.shape == x.shape
+        and y.dtype == _F64
+        and x.dtype == _F64
+        and y.flags.c_contiguous
+        and x.flags.c_contiguous
+        and y.flags.writeable
+    ):
+        flat = y.reshape(-1)
+        out = daxpy(x.reshape(-1), flat, a=a)
+        if out is not flat:  # BLAS worked on a copy (never seen; kept correct regardless)
+            flat[...] = out
+        return
+    y += x * a
+
+
+def put(out, index, values):
+    """``out[index] = values``, with a Scaled's scale applied in the same pass."""
+    if type(values) is Scaled:
+        view = out[index]
+        if np.may_share_memory(view, out):  # a basic index gives a view
+            np.multiply(values.array, values.scale, out=view)
+            return
+        values = values.array * values.scale
+    out[index] = values
