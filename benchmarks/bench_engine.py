@@ -64,6 +64,34 @@ def peer_grads(fn):
     return out
 
 
+def peer_hvps(fn):
+    """Hessian-vector product callables ``(x, v)`` of the installed peers for ``fn(x, xp)``."""
+    out = {}
+    ag = optional("autograd")
+    if ag is not None:
+        anp = optional("autograd.numpy")
+        out["autograd"] = ag.hessian_vector_product(lambda x: fn(x, anp))
+    torch = optional("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+        def thvp(x, v):  # double backward, as eager PyTorch code does it
+            t = torch.from_numpy(x).requires_grad_(True)
+            (g,) = torch.autograd.grad(fn(t, torch), t, create_graph=True)
+            (hv,) = torch.autograd.grad(g, t, grad_outputs=torch.from_numpy(v))
+            return hv.numpy()
+
+        out["torch"] = thvp
+    jax = optional("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+        jnp = optional("jax.numpy")
+        jg = jax.grad(lambda x: fn(x, jnp))
+        jh = jax.jit(lambda x, v: jax.jvp(jg, (x,), (v,))[1])
+        out["jax jit"] = lambda x, v: jh(x, v).block_until_ready()
+    return out
+
+
 def chain_report():
     x = np.linspace(0.0, 1.0, 10)
     g = dd.grad(chain)
@@ -98,15 +126,22 @@ def rosen_report(sizes, hvp_n):
                 print(f"  n={n:<8d} {name:28s} {seconds / t['f']:6.2f}x f {seconds * 1e3:9.3f} ms")
     x = np.random.default_rng(1).uniform(-1.0, 1.0, hvp_n)
     v = np.ones(hvp_n)
-    t = best_times({"f": lambda: rosen(x), "hvp": lambda: dd.hvp(rosen, x, v)}, 2.0, 5)
-    print(
-        f"Rosenbrock hvp / f at n={hvp_n} (target <= 5x): {t['hvp'] / t['f']:.2f}x "
-        f"(f {t['f'] * 1e3:.3f} ms, hvp {t['hvp'] * 1e3:.3f} ms)"
-    )
+    np.testing.assert_allclose(dd.hvp(rosen, x, v), rosen_hess_prod(x, v), rtol=1e-10)
+    fns = {"f": lambda: rosen(x), "dualdiff hvp": lambda: dd.hvp(rosen, x, v)}
+    fns["scipy rosen_hess_prod (by hand)"] = lambda: rosen_hess_prod(x, v)
+    for name, ph in peer_hvps(rosen).items():
+        fns[f"{name} hvp"] = lambda ph=ph: ph(x, v)
+    t = best_times(fns, budget=2.0, rounds=5)
+    print("Rosenbrock: hvp time / f time (target: <= 5x at 1e5)")
+    print(f"  n={hvp_n:<8d} {'f (numpy)':32s} {'':8s} {t['f'] * 1e3:9.3f} ms")
+    for name, seconds in t.items():
+        if name != "f":
+            print(f"  n={hvp_n:<8d} {name:32s} {seconds / t['f']:6.2f}x f {seconds * 1e3:9.3f} ms")
 
 
-def alone_report(what, n):
-    """Rosenbrock grad or hvp / f in a process that runs nothing else (no peers, no other size).
+def alone_report(what, n, who="dualdiff"):
+    """Rosenbrock grad or hvp / f in a process that runs nothing else (no other size, and
+    only one of dualdiff (with SciPy's hand-written derivative) or a peer).
 
     How NumPy's own temporaries are allocated depends on the process's history: once glibc has
     raised its mmap threshold (large blocks freed before, as the peers' and other sizes' runs
@@ -114,18 +149,33 @@ def alone_report(what, n):
     temporary is mapped and page-faulted afresh at every call. dualdiff's large buffers come
     from its pool either way, so the ratio to f differs between the two."""
     x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
-    if what == "grad":
+    v = np.ones(n)
+    fns = {"f": lambda: rosen(x)}
+    if who == "dualdiff" and what == "grad":
         g = dd.grad(rosen)
-        fns = {"f": lambda: rosen(x), what: lambda: g(x), "by hand": lambda: rosen_der(x)}
+        fns.update({who: lambda: g(x), "by hand": lambda: rosen_der(x)})
+    elif who == "dualdiff":
+        fns.update({who: lambda: dd.hvp(rosen, x, v), "by hand": lambda: rosen_hess_prod(x, v)})
+    elif what == "grad":
+        pg = peer_grads(rosen)[who]
+        fns[who] = lambda: pg(x)
     else:
-        v = np.ones(n)
-        fns = {"f": lambda: rosen(x), what: lambda: dd.hvp(rosen, x, v)}
-        fns["by hand"] = lambda: rosen_hess_prod(x, v)
+        ph = peer_hvps(rosen)[who]
+        fns[who] = lambda: ph(x, v)
     t = best_times(fns, budget=2.0, rounds=5)
+    hand = f"; SciPy's by hand {t['by hand'] / t['f']:.2f}x f" if "by hand" in t else ""
     print(
-        f"  n={n:<8d} {what}: {t[what] / t['f']:.2f}x f ({t[what] * 1e3:.3f} ms, f "
-        f"{t['f'] * 1e3:.3f} ms; SciPy's by hand {t['by hand'] / t['f']:.2f}x f)"
+        f"  n={n:<8d} {what} {who + ':':10s} {t[who] / t['f']:6.2f}x f ({t[who] * 1e3:.3f} ms, "
+        f"f {t['f'] * 1e3:.3f} ms{hand})",
+        flush=True,
     )
+
+
+PEER_NAMES = ("autograd", "torch", "jax jit")
+
+
+def _installed_peers():
+    return [name for name in ("autograd", "torch", "jax") if optional(name) is not None]
 
 
 def main(argv=None):
@@ -133,9 +183,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes, for smoke tests")
     parser.add_argument("--alone", choices=("grad", "hvp"), help="one Rosenbrock run, alone")
     parser.add_argument("--n", type=int, default=1000, help="size for --alone")
+    parser.add_argument("--who", default="dualdiff", help="for --alone: dualdiff or a peer")
     args = parser.parse_args(argv)
     if args.alone:
-        alone_report(args.alone, args.n)
+        alone_report(args.alone, args.n, args.who)
         return
     print(f"numpy {np.__version__}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
     chain_report()
@@ -146,8 +197,11 @@ def main(argv=None):
     print("The same, each in a fresh process that runs nothing else (see alone_report):")
     runs = [("grad", 1000), ("hvp", 1000)] if args.quick else [("grad", 10**6), ("hvp", 10**5)]
     for what, n in runs:
-        command = [sys.executable, "-m", "benchmarks.bench_engine", "--alone", what, "--n", str(n)]
-        subprocess.run(command, check=True)
+        for who in ["dualdiff"] + [p for p in PEER_NAMES if p.split()[0] in _installed_peers()]:
+            if who != "dualdiff" and args.quick:
+                continue
+            command = [sys.executable, "-m", "benchmarks.bench_engine", "--alone", what]
+            subprocess.run(command + ["--n", str(n), "--who", who], check=True)
 
 
 if __name__ == "__main__":
