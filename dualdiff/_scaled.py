@@ -16,7 +16,7 @@ import numpy as np
 from scipy.linalg.blas import daxpy
 
 from dualdiff import _pool
-from dualdiff._batch import _made_for_call, _uniform, times
+from dualdiff._batch import _made_for_call, _uniform, negative, times
 
 _F64 = np.dtype(np.float64)
 
@@ -46,8 +46,11 @@ def scaled(scale, c):
 
 def negated(g):
     """``-g`` for a large ``g``, deferred: a uniform ``g`` stays a broadcast."""
-    if type(g) is np.ndarray and _uniform(g):
-        return np.broadcast_to(-g[(0,) * g.ndim], g.shape)
+    if type(g) is np.ndarray:
+        if _uniform(g):
+            return np.broadcast_to(-g[(0,) * g.ndim], g.shape)
+        if g.dtype != _F64:  # scales are for float64 arrays only
+            return negative(g)
     return scaled(-1.0, g)
 
 

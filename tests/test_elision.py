@@ -210,7 +210,8 @@ def test_threads_elide_into_their_own_buffers(x):
 
 
 # Random programs: each line computes a new variable from two operands, each a named
-# variable, a temporary expression of one, or a constant; the program's value is a sum.
+# variable, a temporary expression of one (its square among them), or a constant; the
+# program's value is a sum. They exercise the sweep's deferred scales as well.
 _OPS = ["+", "-", "*"]
 
 
@@ -220,10 +221,12 @@ def programs(draw):
     for i in range(draw(st.integers(2, 6))):
         operands = []
         for _ in range(2):
-            kind = draw(st.sampled_from(["named", "temp", "const"]))
+            kind = draw(st.sampled_from(["named", "temp", "square", "const"]))
             name = draw(st.sampled_from(names))
             if kind == "named":
                 operands.append(name)
+            elif kind == "square":
+                operands.append(f"({name} ** 2)")
             elif kind == "temp":
                 op = draw(st.sampled_from(_OPS))
                 operands.append(f"({name} {op} {draw(st.sampled_from(['0.5', '1.25']))})")

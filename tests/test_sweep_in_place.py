@@ -43,6 +43,9 @@ FUNCTIONS = {
     ),
     "constant factors": lambda x: np.sum(np.sin(x) * 3.0 * -2.0 / 4.0 - (x * 0.5) ** 2),
     "square of a shared base": lambda x: np.sum((y := x * 2.0) ** 2 * y + y**2),
+    "float32 negation": lambda x: np.sum(
+        np.sin(1.0 - x.astype(np.float32) * np.float32(2.0)).astype(np.float64) * x
+    ),
 }
 
 
