@@ -303,7 +303,9 @@ def test_dict_constraints(method):
         res = dd.optimize.minimize(
             fun, (2.0, 0.0), method=method, constraints=cons, bounds=((0, None), (0, None))
         )
-    np.testing.assert_allclose(res.x, [1.4, 1.7], atol=1e-4)
+    # COBYLA uses no derivatives; its accuracy is its trust region's final radius (SciPy < 1.16
+    # stops about 1e-4 away)
+    np.testing.assert_allclose(res.x, [1.4, 1.7], atol=1e-3 if method == "COBYLA" else 1e-4)
 
 
 def test_dict_constraint_jacobian_is_exact_and_args_pass():
