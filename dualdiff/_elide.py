@@ -52,11 +52,14 @@ def into(x, y, vx, vy, keep, top):
     tracer whose ``ufunc`` was called. Called only for large arrays."""
     if _temporary is None and _calibrating is None:
         return None
-    dunder = sys._getframe(2)
+    try:
+        dunder = sys._getframe(2)
+    except ValueError:  # a stack too shallow to have come through an operator
+        return None
     if dunder.f_code is not _dunder_code:
         return None
     caller = dunder.f_back
-    if caller.f_code.co_code[caller.f_lasti] != _BINARY_OP:
+    if caller is None or caller.f_lasti < 0 or caller.f_code.co_code[caller.f_lasti] != _BINARY_OP:
         return None
     global elided
     if not keep[1] and _free(x, vx, vy, top):

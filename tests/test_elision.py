@@ -261,3 +261,23 @@ def test_the_environment_variable_turns_it_off():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "True"
+
+
+def test_under_a_tracer_the_results_are_the_same(x):
+    # debuggers and coverage tools trace frames; whatever they hold counts as a reference
+    def f(x):
+        a = x * 1.5
+        return np.sum(((x * 2.0) - a) * (a - (x * 3.0)))
+
+    expected = run(f, x)[1]
+
+    def tracer(frame, event, arg):
+        frame.f_locals  # noqa: B018  (what a debugger reads at every line)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        traced = dd.value_and_grad(f)(x)
+    finally:
+        sys.settrace(None)
+    assert_same(traced, expected)
