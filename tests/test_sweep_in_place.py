@@ -227,3 +227,15 @@ def test_a_constant_partial_does_not_let_two_parents_share_a_writable_array(poin
         UFUNC_PARTIALS[np.add], UFUNC_KEEP[np.add] = saved
     outer = np.cos(np.sin(x) + np.exp(x))
     np.testing.assert_allclose(g, outer * (2.0 * np.cos(x) + 3.0 * np.exp(x)), rtol=1e-12)
+
+
+def test_tensor_grads_accumulate_over_retained_sweeps(point):
+    x, _ = point
+    t = dd.tensor(x, requires_grad=True)
+    loss = (4.0 * (1.0 - t) ** 2).sum() + (-(t * 3.0)).sum()
+    loss.backward(retain_graph=True)
+    first = t.grad.copy()
+    loss.backward()  # .grad accumulates; the retained graph's arrays are unchanged
+    np.testing.assert_allclose(first, -8.0 * (1.0 - x) - 3.0, rtol=1e-12)
+    np.testing.assert_allclose(t.grad, 2 * first, rtol=1e-12)
+    np.testing.assert_array_equal(x, point[0])
