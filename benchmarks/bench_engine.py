@@ -196,10 +196,10 @@ def main(argv=None):
         rosen_report([1000, 1_000_000], 100_000)
     print("The same, each in a fresh process that runs nothing else (see alone_report):")
     runs = [("grad", 1000), ("hvp", 1000)] if args.quick else [("grad", 10**6), ("hvp", 10**5)]
+    installed = _installed_peers()
+    peers = [] if args.quick else [p for p in PEER_NAMES if p.split()[0] in installed]
     for what, n in runs:
-        for who in ["dualdiff"] + [p for p in PEER_NAMES if p.split()[0] in _installed_peers()]:
-            if who != "dualdiff" and args.quick:
-                continue
+        for who in ["dualdiff", *peers]:
             command = [sys.executable, "-m", "benchmarks.bench_engine", "--alone", what]
             subprocess.run(command + ["--n", str(n), "--who", who], check=True)
 
