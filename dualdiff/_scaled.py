@@ -16,7 +16,7 @@ import numpy as np
 from scipy.linalg.blas import daxpy
 
 from dualdiff import _pool
-from dualdiff._batch import _made_for_call, _uniform, negative, times
+from dualdiff._batch import _batched, _made_for_call, _uniform, negative, times
 
 _F64 = np.dtype(np.float64)
 
@@ -64,6 +64,9 @@ def product(g, partial, ans, args, mine):
         scale_array = form(ans, *args)
         if scale_array is not None:
             scale, d = scale_array
+            if type(d) is not np.ndarray and type(g) is np.ndarray and _uniform(g):
+                # a Dual or tracer partial (forward over reverse): both factors in one op
+                return _batched(d * (float(g[(0,) * g.ndim]) * scale)), True
             return _scale(scale, *_product(g, d, mine, ans, args))
     return _product(g, partial(ans, *args), mine, ans, args)
 
