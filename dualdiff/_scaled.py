@@ -8,8 +8,10 @@ pass that writes the array somewhere else anyway: a scatter into a slice, a sum 
 (BLAS ``axpy``, ``y += a * x`` in one pass), or the end of the sweep.
 
 Only the sweep makes them, and only for large float64 arrays (forward mode's tangents stay
-arrays). The elementwise pullbacks and the slice pullback take them as they are; every other
-pullback, a tensor's ``.grad`` and the sweep's result get plain arrays (:meth:`Scaled.dense`).
+arrays), or Duals of them (forward over reverse: a negated Dual cotangent is deferred too, and
+its -1 goes into the next partial or scatter). The elementwise pullbacks and the slice
+pullback take them as they are; every other pullback, a tensor's ``.grad`` and the sweep's
+result get plain arrays (:meth:`Scaled.dense`).
 """
 
 import numpy as np
@@ -17,13 +19,15 @@ from scipy.linalg.blas import daxpy
 
 from dualdiff import _pool
 from dualdiff._batch import _batched, _made_for_call, _uniform, negative, times
+from dualdiff.dual import Dual
 
 _F64 = np.dtype(np.float64)
 
 
 class Scaled:
-    """``scale * array``: ``array`` a large batched float64 array, ``scale`` a Python float.
-    Whether the array may be written into is the sweep's to say (its OWNED slots)."""
+    """``scale * array``: ``array`` a large batched float64 array (or a Dual of two), ``scale``
+    a Python float. Whether the array may be written into is the sweep's to say (its OWNED
+    slots); a Dual's arrays never are."""
 
     __slots__ = ("scale", "array")
 
@@ -33,6 +37,8 @@ class Scaled:
 
     def dense(self, own):
         """The product as an array: in place when ``own``, else in a pooled buffer."""
+        if type(self.array) is not np.ndarray:  # a Dual
+            return self.array * self.scale
         out = self.array if own else _pool.empty(self.array.shape)
         return np.multiply(self.array, self.scale, out=out)
 
@@ -44,8 +50,29 @@ def scaled(scale, c):
     return Scaled(scale, c)
 
 
+def large_dual(g):
+    """Whether ``g`` is a Dual of large float64 arrays (a cotangent of forward over reverse)."""
+    return (
+        type(g) is Dual
+        and type(g.value) is np.ndarray
+        and type(g.tangent) is np.ndarray
+        and g.value.dtype == _F64
+        and g.tangent.dtype == _F64
+        and g.value.size >= _pool.MIN_SIZE
+    )
+
+
+def dual_parts(values):
+    """(value, tangent, level) of a Dual or of a Scaled Dual, the parts Scaled alike."""
+    if type(values) is Dual:
+        return values.value, values.tangent, values.level
+    g, s = values.array, values.scale
+    return Scaled(s, g.value), Scaled(s, g.tangent), g.level
+
+
 def negated(g):
-    """``-g`` for a large ``g``, deferred: a uniform ``g`` stays a broadcast."""
+    """``-g`` for a large ``g`` (an array, a Scaled or a Dual of arrays), deferred: a uniform
+    ``g`` stays a broadcast."""
     if type(g) is np.ndarray:
         if _uniform(g):
             return np.broadcast_to(-g[(0,) * g.ndim], g.shape)
@@ -64,9 +91,11 @@ def product(g, partial, ans, args, mine):
         scale_array = form(ans, *args)
         if scale_array is not None:
             scale, d = scale_array
-            if type(d) is not np.ndarray and type(g) is np.ndarray and _uniform(g):
-                # a Dual or tracer partial (forward over reverse): both factors in one op
-                return _batched(d * (float(g[(0,) * g.ndim]) * scale)), True
+            if type(d) is not np.ndarray:  # a Dual or tracer partial (forward over reverse)
+                if type(g) is np.ndarray and _uniform(g):  # both factors in one op
+                    return _batched(d * (float(g[(0,) * g.ndim]) * scale)), True
+                if type(g) is Scaled:  # g's scale goes into the partial's one op
+                    return g.array * (d * (g.scale * scale)), True
             return _scale(scale, *_product(g, d, mine, ans, args))
     return _product(g, partial(ans, *args), mine, ans, args)
 
@@ -78,6 +107,8 @@ def _product(g, d, mine, ans, args):
         if type(g) is np.ndarray and g.dtype == _F64 and not _uniform(g):
             return Scaled(d, g), mine
     if type(g) is Scaled:
+        if type(g.array) is not np.ndarray:  # a Dual: the scale goes into the partial
+            return g.array * (d * g.scale), True
         return _scale(g.scale, *times(g.array, d, mine, ans, args))
     if (
         type(d) is np.ndarray

@@ -17,7 +17,16 @@ import numpy as np
 from dualdiff import _elide, _pool
 from dualdiff._batch import IN_PLACE_MIN, unbroadcast
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
-from dualdiff._scaled import Scaled, axpy, negated, product, put, shares
+from dualdiff._scaled import (
+    Scaled,
+    axpy,
+    dual_parts,
+    large_dual,
+    negated,
+    product,
+    put,
+    shares,
+)
 from dualdiff._tracer import Tracer, getitem, unwrap
 from dualdiff.dual import Dual
 
@@ -189,11 +198,12 @@ class Scatter:
 
     def dense(self):
         values = self.values
-        if type(values) is Dual:  # value and tangent scattered alike (hvp's slices)
-            value = Scatter(self.shape, self.index, values.value).dense()
-            tshape = values.tangent.shape[:1] + self.shape
-            tangent = Scatter(tshape, (slice(None),) + self.index, values.tangent).dense()
-            return Dual(value, tangent, values.level)
+        if _is_dual(values):  # value and tangent scattered alike (hvp's slices)
+            value, tangent, level = dual_parts(values)
+            tshape = getattr(tangent, "array", tangent).shape[:1] + self.shape
+            value = Scatter(self.shape, self.index, value).dense()
+            tangent = Scatter(tshape, (slice(None),) + self.index, tangent).dense()
+            return Dual(value, tangent, level)
         dtype = values.array.dtype if type(values) is Scaled else values.dtype
         box = None if math.prod(self.shape) < IN_PLACE_MIN else _box(self.index, self.shape)
         if box is None:
@@ -322,7 +332,7 @@ def _settle(ct, p, old):
 def _accumulate_scatter(ct, p, c):
     old = ct[p]
     values = c.values
-    if type(values) is Dual:
+    if _is_dual(values):
         _accumulate_dual_scatter(ct, p, c, old)
         return
     if type(old) is Scaled:
@@ -346,15 +356,28 @@ def _accumulate_dual_scatter(ct, p, c, old):
     """A Dual slice cotangent (of plain arrays) goes into a Dual the sweep made for the slot,
     in place; ``ct[DENSE]`` maps each such slot to that Dual, so that one replaced since (by
     a sum with another cotangent) is never written into."""
-    values = c.values
+    value, tangent, level = dual_parts(c.values)
     made = ct[DENSE]
     if old is None:
         ct[p] = made[p] = c.dense()
-    elif made.get(p) is old and old.level == values.level:
-        old.value[c.index] += values.value
-        old.tangent[(slice(None),) + c.index] += values.tangent
+    elif made.get(p) is old and old.level == level:
+        _add_into(old.value[c.index], value)
+        _add_into(old.tangent[(slice(None),) + c.index], tangent)
     else:
         ct[p] = old + c.dense()
+
+
+def _is_dual(values):
+    """A Dual of plain arrays, or a Scaled one."""
+    return type(values) is Dual or (type(values) is Scaled and type(values.array) is Dual)
+
+
+def _add_into(view, values):
+    """``view += values`` (a view into an array the sweep made), a Scaled in one pass."""
+    if type(values) is Scaled:
+        axpy(view, values.scale, values.array)
+    else:
+        view += values
 
 
 def _ufunc_pullback(node, g, ct, own):
@@ -365,7 +388,13 @@ def _ufunc_pullback(node, g, ct, own):
     for i, p, shape in node.parents:
         d = partials[i]
         if type(d) is float:  # linear ufunc: the partial is +1 or -1
-            c = g if d > 0 else -g
+            if d > 0:
+                c = g
+            elif large_dual(g) and g.shape[1:] == shape:  # hvp's -g: deferred (_scaled.py)
+                accumulate(ct, p, Scaled(-1.0, g), shape)
+                continue
+            else:
+                c = -g
         else:
             c = g * d(node.ans, *node.args)
         if c.shape[1:] != shape:
@@ -406,7 +435,7 @@ def _unary_pullback(node, g, ct, own):
     d = node.rule
     big = (type(g) is np.ndarray and g.size >= IN_PLACE_MIN) or type(g) is Scaled
     if type(d) is float:  # linear ufunc: the partial is +1 or -1
-        c = g if d > 0 else negated(g) if big else -g
+        c = g if d > 0 else negated(g) if big or large_dual(g) else -g
     else:
         args = node.args or (None,)
         if big:

@@ -198,6 +198,36 @@ def test_tensor_grads_of_scaled_cotangents(point):
     assert not np.shares_memory(t.grad, u.grad)
 
 
+HVP_FUNCTIONS = {
+    **{name: FUNCTIONS[name] for name in ("rosenbrock", "difference of uses", "x times x")},
+    **{n: FUNCTIONS[n] for n in FUNCTIONS if ("scaled" in n or "negation" in n) and "32" not in n},
+    "negation into a non-elementwise rule": lambda x: np.sum(np.cumsum(-(x**2)) * 1e-3),
+    "negation into a nonlinear partial": lambda x: np.sum((1.0 - np.sin(x)) ** 3),
+    "negations meeting in one slot": lambda x: np.sum(np.sin(-x) * (3.0 - x) ** 2 - x**3),
+    "negation of a broadcast parent": lambda x: np.sum(
+        (x.reshape(-1, 1) - np.sin(x[:3])) ** 2 * np.arange(1.0, 4.0)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HVP_FUNCTIONS)
+def test_hvp_with_deferred_negations_matches_without(name, point, monkeypatch):
+    # forward over reverse defers a negated Dual cotangent (Scaled) into the next partial or
+    # scatter; with that turned off every -g is computed at once
+    import dualdiff.tape as tape
+
+    f = HVP_FUNCTIONS[name]
+    x, v = point
+    x0 = x.copy()
+    h = dd.hvp(f, x, v)
+    monkeypatch.setattr(tape, "large_dual", lambda g: False)
+    np.testing.assert_allclose(h, dd.hvp(f, x, v), rtol=1e-12, atol=1e-12)
+    eps = 1e-6
+    fd = (dd.grad(f)(x + eps * v) - dd.grad(f)(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(x, x0)
+
+
 def test_hvp_of_scaled_sweeps(point):
     x, v = point
     f = FUNCTIONS["scaled squares into slices"]
