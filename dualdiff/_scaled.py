@@ -92,8 +92,11 @@ def product(g, partial, ans, args, mine):
         if scale_array is not None:
             scale, d = scale_array
             if type(d) is not np.ndarray:  # a Dual or tracer partial (forward over reverse)
-                if type(g) is np.ndarray and _uniform(g):  # both factors in one op
-                    return _batched(d * (float(g[(0,) * g.ndim]) * scale)), True
+                if type(g) is np.ndarray and _uniform(g):
+                    s = float(g[(0,) * g.ndim]) * scale
+                    if large_dual(d):  # both factors deferred: d is the tape's, never written
+                        return Scaled(s, _batched(d)), False
+                    return _batched(d * s), True  # a tracer: both factors in one op
                 if type(g) is Scaled:  # g's scale goes into the partial's one op
                     return g.array * (d * (g.scale * scale)), True
             return _scale(scale, *_product(g, d, mine, ans, args))

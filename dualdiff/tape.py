@@ -310,7 +310,12 @@ def _accumulate_scaled(ct, p, c, shape, fresh):
         return
     if type(old) is Scaled:
         old = _settle(ct, p, old)
-    if type(old) is np.ndarray and old.shape == array.shape and old.dtype == array.dtype:
+    if (
+        type(old) is np.ndarray
+        and type(array) is np.ndarray  # not a Dual: its arrays are never written into
+        and old.shape == array.shape
+        and old.dtype == array.dtype
+    ):
         if p in owned:
             axpy(old, c.scale, array)
             return

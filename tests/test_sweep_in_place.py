@@ -203,7 +203,13 @@ HVP_FUNCTIONS = {
     **{n: FUNCTIONS[n] for n in FUNCTIONS if ("scaled" in n or "negation" in n) and "32" not in n},
     "negation into a non-elementwise rule": lambda x: np.sum(np.cumsum(-(x**2)) * 1e-3),
     "negation into a nonlinear partial": lambda x: np.sum((1.0 - np.sin(x)) ** 3),
+    "plain and Dual cotangents meeting": lambda x: (
+        np.sum(x) + np.sum(-(x * 3.0)) + np.sum(-((-x) ** 2)) - np.sum(np.sin(-x) * x)
+    ),
     "negations meeting in one slot": lambda x: np.sum(np.sin(-x) * (3.0 - x) ** 2 - x**3),
+    "a negated Dual meeting a plain cotangent": lambda x: (
+        np.sum((w := -(u := np.sin(x))) ** 2) + np.sum(w * 3.0) + np.sum(u * 3.0)
+    ),
     "negation of a broadcast parent": lambda x: np.sum(
         (x.reshape(-1, 1) - np.sin(x[:3])) ** 2 * np.arange(1.0, 4.0)
     ),
@@ -211,9 +217,11 @@ HVP_FUNCTIONS = {
 
 
 @pytest.mark.parametrize("name", HVP_FUNCTIONS)
-def test_hvp_with_deferred_negations_matches_without(name, point, monkeypatch):
-    # forward over reverse defers a negated Dual cotangent (Scaled) into the next partial or
-    # scatter; with that turned off every -g is computed at once
+def test_hvp_with_deferred_scales_matches_without(name, point, monkeypatch):
+    # forward over reverse defers scales of Dual cotangents (a Scaled of a Dual: -g, and a
+    # uniform cotangent times 2 * x) into the next partial or scatter; with that turned off
+    # every one is computed at once
+    import dualdiff._scaled as scaled
     import dualdiff.tape as tape
 
     f = HVP_FUNCTIONS[name]
@@ -221,7 +229,8 @@ def test_hvp_with_deferred_negations_matches_without(name, point, monkeypatch):
     x0 = x.copy()
     h = dd.hvp(f, x, v)
     monkeypatch.setattr(tape, "large_dual", lambda g: False)
-    np.testing.assert_allclose(h, dd.hvp(f, x, v), rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(scaled, "large_dual", lambda g: False)
+    np.testing.assert_allclose(h, dd.hvp(f, x, v), rtol=1e-10, atol=1e-10)
     eps = 1e-6
     fd = (dd.grad(f)(x + eps * v) - dd.grad(f)(x - eps * v)) / (2 * eps)
     np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-5)
