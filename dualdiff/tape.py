@@ -247,11 +247,18 @@ def accumulate(ct, p, c, shape, fresh=False):
         _accumulate_scatter(ct, p, c)
         return
     if type(c) is Scaled:
-        _accumulate_scaled(ct, p, c, shape, fresh)
+        if c.array.shape[1:] != shape:  # a broadcast to undo: the scale is applied first
+            c, fresh = unbroadcast(c.dense(fresh), shape), True
+        _store(ct, p, c, fresh)
         return
     if c.shape[1:] != shape:
         c = unbroadcast(c, shape)
         fresh = True
+    _store(ct, p, c, fresh)
+
+
+def _store(ct, p, c, fresh):
+    """Slot ``p`` takes ``c`` when empty (the sweep's own if ``fresh``), else adds it."""
     old = ct[p]
     if old is None:
         ct[p] = c
@@ -273,7 +280,7 @@ def _add(ct, p, old, c, fresh=False):
     """``old + c`` into slot ``p``: in place into whichever of the two the sweep owns."""
     owned = ct[OWNED]
     if type(c) is Scaled:
-        _accumulate_scaled(ct, p, c, None, fresh)
+        _add_scaled(ct, p, old, c, fresh)
         return
     if type(old) is Scaled:
         old = _settle(ct, p, old)
@@ -294,20 +301,10 @@ def _add(ct, p, old, c, fresh=False):
     owned.add(p)
 
 
-def _accumulate_scaled(ct, p, c, shape, fresh):
-    """Add Scaled ``c`` into slot ``p`` (``shape`` None: no broadcast to undo): kept deferred
-    in an empty slot, else added in one pass (axpy) into an array the sweep owns."""
+def _add_scaled(ct, p, old, c, fresh):
+    """``old + c`` into slot ``p`` for a Scaled ``c``: in one pass (axpy) into an array the
+    sweep owns, or into ``c``'s own array after scaling it in place."""
     array = c.array
-    if shape is not None and array.shape[1:] != shape:
-        accumulate(ct, p, unbroadcast(c.dense(fresh), shape), shape, True)
-        return
-    old = ct[p]
-    owned = ct[OWNED]
-    if old is None:
-        ct[p] = c
-        if fresh:
-            owned.add(p)
-        return
     if type(old) is Scaled:
         old = _settle(ct, p, old)
     if (
@@ -316,12 +313,12 @@ def _accumulate_scaled(ct, p, c, shape, fresh):
         and old.shape == array.shape
         and old.dtype == array.dtype
     ):
-        if p in owned:
+        if p in ct[OWNED]:
             axpy(old, c.scale, array)
             return
-        if fresh:  # scale our array in place, then add the other into it
+        if fresh:
             ct[p] = np.add(c.dense(True), old, out=array)
-            owned.add(p)
+            ct[OWNED].add(p)
             return
     _add(ct, p, old, c.dense(fresh), True)
 
@@ -447,13 +444,7 @@ def _unary_pullback(node, g, ct, own):
             c, own = product(g, d, node.ans, args, own)
         else:
             c, own = g * d(node.ans, *args), False
-    old = ct[p]  # accumulate, inlined as in _ufunc_pullback: the hot path of small arrays
-    if old is None:
-        ct[p] = c
-        if own:
-            ct[OWNED].add(p)
-    else:
-        _add(ct, p, old, c, own)
+    _store(ct, p, c, own)
 
 
 def _fn_pullback(node, g, ct, own=False):

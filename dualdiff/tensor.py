@@ -665,9 +665,9 @@ def _sweep(root, g, retain_graph):
         own = node in ct[OWNED]
         ct[OWNED].discard(node)
         pullback = node.pullback
+        if type(g) is Scaled and (node.owner is not None or pullback not in TAKES_SCALED):
+            g, own = g.dense(own), True  # .grad and the other pullbacks take plain arrays
         if pullback is None:  # a leaf
-            if type(g) is Scaled:
-                g = g.dense(own)
             if g is not None:
                 _deposit(node, g, taken)
             continue
@@ -681,8 +681,6 @@ def _sweep(root, g, retain_graph):
             elif p not in seen:
                 seen.add(p)
                 heappush(heap, (-p.seq, p))
-        if type(g) is Scaled and (node.owner is not None or pullback not in TAKES_SCALED):
-            g, own = g.dense(own), True  # .grad and the other pullbacks take plain arrays
         if g is not None:
             for cell, version in node.saved:
                 if cell[0] != version:
