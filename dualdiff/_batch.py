@@ -54,7 +54,7 @@ def times(g, d, mine, ans, args):
     pulls back) times a scalar partial stays a broadcast, and times ``d`` is ``d`` itself when
     the scalar is 1.
     """
-    s = g[(0,) * g.ndim] if _uniform(g) else None
+    s = uniform_scalar(g)
     if isinstance(d, float):
         if mine:
             return np.multiply(g, d, out=g), True
@@ -114,6 +114,11 @@ def negative(g):
 def _uniform(g):
     """Whether batched ``g`` is one direction holding one number everywhere (a broadcast)."""
     return g.shape[0] == 1 and not any(g.strides[1:])
+
+
+def uniform_scalar(g):
+    """The number a uniform batched array ``g`` holds everywhere, or None."""
+    return g[(0,) * g.ndim] if type(g) is np.ndarray and _uniform(g) else None
 
 
 def _batched(d):

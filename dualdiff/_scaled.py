@@ -18,8 +18,8 @@ import numpy as np
 from scipy.linalg.blas import daxpy
 
 from dualdiff import _pool
-from dualdiff._batch import _batched, _made_for_call, _uniform, negative, times
-from dualdiff.dual import Dual
+from dualdiff._batch import _batched, _made_for_call, _uniform, negative, times, uniform_scalar
+from dualdiff.dual import Dual, plain_dual
 
 _F64 = np.dtype(np.float64)
 
@@ -53,9 +53,7 @@ def scaled(scale, c):
 def large_dual(g):
     """Whether ``g`` is a Dual of large float64 arrays (a cotangent of forward over reverse)."""
     return (
-        type(g) is Dual
-        and type(g.value) is np.ndarray
-        and type(g.tangent) is np.ndarray
+        plain_dual(g)
         and g.value.dtype == _F64
         and g.tangent.dtype == _F64
         and g.value.size >= _pool.MIN_SIZE
@@ -73,11 +71,11 @@ def dual_parts(values):
 def negated(g):
     """``-g`` for a large ``g`` (an array, a Scaled or a Dual of arrays), deferred: a uniform
     ``g`` stays a broadcast."""
-    if type(g) is np.ndarray:
-        if _uniform(g):
-            return np.broadcast_to(-g[(0,) * g.ndim], g.shape)
-        if g.dtype != _F64:  # scales are for float64 arrays only
-            return negative(g)
+    s = uniform_scalar(g)
+    if s is not None:
+        return np.broadcast_to(-s, g.shape)
+    if type(g) is np.ndarray and g.dtype != _F64:  # scales are for float64 arrays only
+        return negative(g)
     return scaled(-1.0, g)
 
 
@@ -87,20 +85,21 @@ def product(g, partial, ans, args, mine):
     Scaled, a uniform ``g`` times a whole partial, and a partial with a ``scaled`` form,
     such as ``2 * x`` for ``x ** 2``, whose 2 then costs no pass)."""
     form = getattr(partial, "scaled", None)
-    if form is not None:
-        scale_array = form(ans, *args)
-        if scale_array is not None:
-            scale, d = scale_array
-            if type(d) is not np.ndarray:  # a Dual or tracer partial (forward over reverse)
-                if type(g) is np.ndarray and _uniform(g):
-                    s = float(g[(0,) * g.ndim]) * scale
-                    if large_dual(d):  # both factors deferred: d is the tape's, never written
-                        return Scaled(s, _batched(d)), False
-                    return _batched(d * s), True  # a tracer: both factors in one op
-                if type(g) is Scaled:  # g's scale goes into the partial's one op
-                    return g.array * (d * (g.scale * scale)), True
-            return _scale(scale, *_product(g, d, mine, ans, args))
-    return _product(g, partial(ans, *args), mine, ans, args)
+    scale_array = None if form is None else form(ans, *args)
+    if scale_array is None:
+        return _product(g, partial(ans, *args), mine, ans, args)
+    scale, d = scale_array
+    if type(d) is np.ndarray:
+        return _scale(scale, *_product(g, d, mine, ans, args))
+    # forward over reverse: the partial is scale * d for a Dual (or tracer) d
+    s = uniform_scalar(g)
+    if s is not None:
+        if large_dual(d):  # both factors deferred: d is the tape's, never written
+            return Scaled(float(s) * scale, _batched(d)), False
+        return _batched(d * (float(s) * scale)), True  # a tracer: both factors in one op
+    if type(g) is Scaled:  # g's scale goes into the partial's one op
+        return g.array * (d * (g.scale * scale)), True
+    return _scale(scale, *_product(g, d, mine, ans, args))
 
 
 def _product(g, d, mine, ans, args):
@@ -113,16 +112,10 @@ def _product(g, d, mine, ans, args):
         if type(g.array) is not np.ndarray:  # a Dual: the scale goes into the partial
             return g.array * (d * g.scale), True
         return _scale(g.scale, *times(g.array, d, mine, ans, args))
-    if (
-        type(d) is np.ndarray
-        and d.dtype == _F64
-        and d.shape == g.shape[1:]
-        and g.shape[0] == 1
-        and _uniform(g)
-    ):
-        s = float(g[(0,) * g.ndim])
-        if s != 1.0:
-            return Scaled(s, d[None]), _made_for_call(d, ans, args)
+    s = uniform_scalar(g)
+    if s is not None and s != 1.0 and type(d) is np.ndarray and d.dtype == _F64:
+        if d.shape == g.shape[1:]:  # a uniform g times a whole partial: deferred
+            return Scaled(float(s), d[None]), _made_for_call(d, ans, args)
     return times(g, d, mine, ans, args)
 
 
@@ -132,10 +125,11 @@ def shares(c, g):
 
 
 def _scale(scale, c, fresh):
-    if type(c) is Scaled or (type(c) is np.ndarray and c.dtype == _F64 and not _uniform(c)):
+    s = uniform_scalar(c)
+    if s is not None:  # a broadcast scalar stays one
+        return np.broadcast_to(s * scale, c.shape), False
+    if type(c) is Scaled or (type(c) is np.ndarray and c.dtype == _F64):
         return scaled(scale, c), fresh
-    if type(c) is np.ndarray and _uniform(c):  # a broadcast scalar stays one
-        return np.broadcast_to(c[(0,) * c.ndim] * scale, c.shape), False
     return c * scale, True  # a Dual or a tracer (forward over reverse): scaled now
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from dualdiff._batch import align, neg_axis, unbroadcast
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
-from dualdiff.dual import Dual
+from dualdiff.dual import plain_dual
 from dualdiff.tape import Scatter
 
 # Queries about a value's layout or order: they carry no derivative.
@@ -177,11 +177,6 @@ def getitem_jvp(t, ans, x, idx):
     return _batch_first(r, idx) if _has_array(idx) else r
 
 
-def _plain_dual(g):
-    """A Dual of plain arrays (forward over reverse): its slices scatter like arrays."""
-    return type(g) is Dual and type(g.value) is np.ndarray and type(g.tangent) is np.ndarray
-
-
 def _slices_only(idx):
     if type(idx) is slice:
         return True
@@ -196,7 +191,7 @@ def _slices_only(idx):
 @defvjp(getitem)
 def getitem_vjp(g, ans, x, idx):
     shape = g.shape[:1] + x.shape
-    if _slices_only(idx) and (type(g) is np.ndarray or _plain_dual(g)):  # x[a:b] and kin
+    if _slices_only(idx) and (type(g) is np.ndarray or plain_dual(g)):  # x[a:b] and kin
         return Scatter(shape, (slice(None),) + idx if type(idx) is tuple else (slice(None), idx), g)
     bidx, repeats = _batched_index(idx), False
     if _has_array(idx):
