@@ -248,7 +248,7 @@ class _HessianAt:
         self.value = _float(innermost(recording[0]))  # f(x) and its gradient come for free
         self.gradient = _f64(innermost(g)).reshape(x.shape)
         t = g.tangent if type(g) is Dual and g.level == level else None
-        self.out = t.index if type(t) is Var and t.level == tangent_level else None
+        self.out = t.index if isinstance(t, Var) and t.level == tangent_level else None
         self.seed_shape = (1, 1, 1) + x.shape  # one cotangent of a (1, 1, *x.shape) tangent
 
     def matvec(self, v):

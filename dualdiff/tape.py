@@ -14,8 +14,9 @@ import math
 
 import numpy as np
 
-from dualdiff import _elide, _pool
+from dualdiff import _defer, _elide, _pool
 from dualdiff._batch import IN_PLACE_MIN, unbroadcast
+from dualdiff._defer import Pending
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._scaled import (
     Scaled,
@@ -75,11 +76,22 @@ class Var(Tracer):
         level = self.level
         tape = self.tape
         if len(inputs) == 1:
+            if type(self) is DeferredVar and not kwargs:
+                out = _deferred_ufunc(ufunc, inputs, level, tape)
+                if out is not None:
+                    return out
             x = self.value
             if type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs:
+                out = _deferred_ufunc(ufunc, inputs, level, tape)
+                if out is not None:
+                    return out
                 ans = _pool.unary(ufunc, x)  # into a buffer an earlier call left free
                 keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
             else:
+                if type(x) is Dual and not kwargs:
+                    out = _deferred_ufunc(ufunc, inputs, level, tape)
+                    if out is not None:
+                        return out
                 ans = ufunc(x, **kwargs)
                 # small plain arrays are kept whole: choosing costs more than keeping
                 keep_ans, keep_x = (True, True) if type(x) is np.ndarray else UFUNC_KEEP[ufunc][1]
@@ -90,6 +102,11 @@ class Var(Tracer):
         if len(inputs) != 2:
             return self._nary(ufunc, inputs, kwargs)
         x, y = inputs  # two inputs, the common case, unrolled
+        if type(x) is DeferredVar or type(y) is DeferredVar:
+            out = None if kwargs else _deferred_ufunc(ufunc, inputs, level, tape)
+            if out is not None:
+                return out
+            _compute(x), _compute(y)  # from here on they are plain Vars
         if type(x) is Var and x.level == level:
             vx = x.value
             if type(y) is Var and y.level == level:
@@ -104,6 +121,9 @@ class Var(Tracer):
         if (type(vx) is np.ndarray and vx.size >= IN_PLACE_MIN) or (
             type(vy) is np.ndarray and vy.size >= IN_PLACE_MIN
         ):
+            out = None if kwargs else _deferred_ufunc(ufunc, inputs, level, tape)
+            if out is not None:
+                return out
             keep = UFUNC_KEEP[ufunc][mask]
             if kwargs:
                 ans = ufunc(vx, vy, **kwargs)
@@ -111,6 +131,10 @@ class Var(Tracer):
                 out = _elide.into(x, y, vx, vy, keep, self)
                 ans = _pool.binary(ufunc, vx, vy) if out is None else ufunc(vx, vy, out=out)
         else:
+            if (type(vx) is Dual or type(vy) is Dual) and not kwargs:
+                out = _deferred_ufunc(ufunc, inputs, level, tape)
+                if out is not None:
+                    return out
             ans = ufunc(vx, vy, **kwargs)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
         keep_ans, keep_x, keep_y = keep
@@ -125,7 +149,7 @@ class Var(Tracer):
         parents = []
         mask = 0
         for i, x in enumerate(inputs):
-            if type(x) is Var and x.level == level:
+            if isinstance(x, Var) and x.level == level:  # a DeferredVar is computed here
                 v = args[i] = x.value
                 parents.append((i, x.index, v.shape))
                 mask |= 1 << i
@@ -156,6 +180,10 @@ class Var(Tracer):
         return Var(ans, tape, len(tape) - 1, self.level)
 
     def apply(self, fn, impl, args, kwargs):
+        if fn in _DEFERRED_REDUCTIONS:  # np.sum, np.mean
+            out = _deferred_reduction(fn, args, kwargs, self.level, self.tape)
+            if out is not None:
+                return out
         level = self.level
         vals, traced = unwrap(args, level)
         rules = VJP.get(fn, {})
@@ -172,6 +200,139 @@ class Var(Tracer):
             return _project(ans, tape, len(tape) - 1, level)
         tape.append(Node(_fn_pullback, None, vals, kwargs, ans, parents))
         return Var(ans, tape, len(tape) - 1, level)
+
+
+# -- deferred values (_defer.py): grad computes what its sweep reads, not all f computes -------
+
+_VALUE = Var.__dict__["value"]  # Var's slot, which DeferredVar's property stands in front of
+_DEFERRED_REDUCTIONS = (np.sum, np.mean)
+_F64 = np.dtype(np.float64)
+
+
+class DeferredVar(Var):
+    """A Var whose value is a :class:`Pending`, computed when something reads ``value``;
+    from then on it is an ordinary Var (its class changes back). Shapes are read without it."""
+
+    __slots__ = ()
+
+    def __init__(self, pending, tape, index, level):
+        _VALUE.__set__(self, pending)
+        self.tape = tape
+        self.index = index
+        self.level = level
+
+    @property
+    def value(self):
+        value = _VALUE.__get__(self).get()
+        _VALUE.__set__(self, value)
+        self.__class__ = Var
+        return value
+
+    @value.setter
+    def value(self, value):  # item assignment rebinds the tracer (Tracer.__setitem__)
+        _VALUE.__set__(self, value)
+        self.__class__ = Var
+
+    shape = property(lambda self: _VALUE.__get__(self).shape)
+    ndim = property(lambda self: len(_VALUE.__get__(self).shape))
+    size = property(lambda self: math.prod(_VALUE.__get__(self).shape))
+    dtype = _F64
+
+
+def _compute(x):
+    """Compute ``x``'s value if it is deferred (it becomes a plain Var)."""
+    if type(x) is DeferredVar:
+        x.value  # noqa: B018 - reading it computes it
+
+
+def _handle(x, level):
+    """What a deferred op holds of its input ``x``: the Pending of a deferred one, the value of
+    one this recording computed and owns, a Python number itself; None if it cannot be held.
+
+    Owned means a large float64 buffer of the pool (or a Dual of them) that is not an input
+    of the call: the caller cannot reach it to change it before it is read."""
+    tx = type(x)
+    if tx is DeferredVar:
+        return _VALUE.__get__(x) if x.level == level else None
+    if tx is float or tx is int:
+        return x
+    if tx is not Var or x.level != level:
+        return None
+    value = x.value
+    if type(value) is np.ndarray:
+        array = value
+    elif type(value) is Dual and type(value.tangent) is np.ndarray:
+        array = value.value
+        if type(array) is not np.ndarray or value.tangent.dtype != _F64:
+            return None
+    else:
+        return None
+    if array.dtype != _F64 or array.size < IN_PLACE_MIN or x.tape[x.index].pullback is None:
+        return None  # a leaf: the caller's own array
+    return value if _pool.holds(array) else None
+
+
+def _deferred_ufunc(ufunc, inputs, level, tape):
+    """Record ``ufunc(*inputs)`` (no keywords) with its value deferred; None if it cannot be."""
+    if not _defer.enabled or not _defer.deferrable(ufunc):
+        return None
+    handles = []
+    for x in inputs:
+        h = _handle(x, level)
+        if h is None:
+            return None
+        handles.append(h)
+    shapes = [getattr(h, "shape", ()) for h in handles]
+    try:
+        shape = shapes[0] if len(shapes) == 1 else np.broadcast_shapes(*shapes)
+    except ValueError:
+        return None  # computed at once, NumPy raises its own error
+    depth = _defer.depth_of(handles)
+    if depth is None or math.prod(shape) < IN_PLACE_MIN:
+        return None
+    pending = Pending(ufunc, tuple(handles), shape, depth)
+    traced = [i for i, x in enumerate(inputs) if type(x) is not float and type(x) is not int]
+    keep = UFUNC_KEEP[ufunc][sum(1 << i for i in traced)]
+    ans = pending if keep[0] else None
+    if len(inputs) == 1:
+        args = (handles[0],) if keep[1] else None
+        node = Node(_deferred_pullback, UFUNC_PARTIALS[ufunc][0], args, None, ans, inputs[0].index)
+    else:
+        args = tuple(h if k else None for h, k in zip(handles, keep[1:]))
+        parents = tuple((i, inputs[i].index, shapes[i]) for i in traced)
+        node = Node(_deferred_pullback, UFUNC_PARTIALS[ufunc], args, None, ans, parents)
+    tape.append(node)
+    return DeferredVar(pending, tape, len(tape) - 1, level)
+
+
+def _deferred_reduction(fn, args, kwargs, level, tape):
+    """Record a full ``np.sum`` / ``np.mean`` of one input with its value deferred, or None.
+    Their VJPs read only the input's shape, so the sweep never computes the input for them."""
+    if not _defer.enabled or len(args) != 1:
+        return None
+    for k, v in kwargs.items():  # only a full reduction: x.sum() passes axis=None, keepdims=False
+        if k not in ("axis", "keepdims") or (v is not None and v is not False):
+            return None
+    x = args[0]
+    h = _handle(x, level)
+    if h is None or type(h) is float or type(h) is int:
+        return None
+    depth = _defer.depth_of((h,))
+    if depth is None:
+        return None
+    tape.append(Node(_fn_pullback, None, (h,), {}, None, ((0, x.index, VJP[fn][0]),)))
+    return DeferredVar(Pending(fn, (h,), (), depth), tape, len(tape) - 1, level)
+
+
+def _deferred_pullback(node, g, ct, own):
+    """A deferred op's pullback: puts the values its partials read into the node (computing
+    them if nothing has), which from then on is an ordinary elementwise node."""
+    if node.args is not None:
+        node.args = tuple(a.get() if type(a) is Pending else a for a in node.args)
+    if type(node.ans) is Pending:
+        node.ans = node.ans.get()
+    node.pullback = _unary_pullback if type(node.parents) is int else _ufunc_pullback
+    node.pullback(node, g, ct, own)
 
 
 def _project(ans, tape, index, level):
@@ -473,7 +634,7 @@ def _slice_pullback(node, g, ct, own=False):
 
 
 # the pullbacks that take a Scaled g; the sweep gives every other one a plain array
-TAKES_SCALED = frozenset((_ufunc_pullback, _unary_pullback, _slice_pullback))
+TAKES_SCALED = frozenset((_ufunc_pullback, _unary_pullback, _slice_pullback, _deferred_pullback))
 
 
 def _tuple_pullback(node, g, ct, own=False):

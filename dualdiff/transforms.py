@@ -5,12 +5,13 @@ axis: ``jvp``/``vjp`` use one direction and squeeze it at the edge, ``jacfwd`` p
 input basis in one forward pass and ``jacrev`` pulls the whole output basis in one sweep.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from dualdiff import _elide, _pool
+from dualdiff import _defer, _elide, _pool
 from dualdiff._tracer import Tracer, _ufunc_dunder, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
@@ -66,15 +67,27 @@ def _pull(out, tape, level, n_leaves, rebuild, ct, release=False):
     """Cotangents of the traced leaves for output cotangents ``ct`` (batched, same structure).
 
     ``release``: the tape is not swept again, so the sweep may drop its nodes as it goes."""
+    cts, _ = flatten(ct)
+    k = np.shape(cts[0])[0] if cts else 1
+    return _sweep(tape, _seeds(out, ct, level), n_leaves, rebuild, k, release)
+
+
+def _seeds(out, ct, level):
+    """``{node index: cotangent}`` for the outputs traced at ``level``."""
     outs, _ = flatten(out)
     cts, _ = flatten(ct)
     seeds = {}
     for o, g in zip(outs, cts):
-        if type(o) is Var and o.level == level:
+        if isinstance(o, Var) and o.level == level:
             seeds[o.index] = g if o.index not in seeds else seeds[o.index] + g
+    return seeds
+
+
+def _sweep(tape, seeds, n_leaves, rebuild, k, release):
+    """The leaves' cotangents (``k`` in a batch) for ``seeds``, in the structure of the
+    differentiated args."""
     leaves = backward(tape, seeds, n_leaves, release)
     result, start = [], 0
-    k = np.shape(cts[0])[0] if cts else 1
     for unflatten, shapes in rebuild:
         chunk = leaves[start : start + len(shapes)]
         start += len(shapes)
@@ -106,25 +119,34 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> float(value), g
     (5.0, array([2., 4.]))
     """
-    nums = _argnum_tuple(argnums)
+    return lambda *args: _value_and_grad(f, argnums, args, want_value=True)
 
-    def value_and_grad_f(*args):
-        out, tape, level, n_leaves, rebuild = _record(f, args, nums)
-        size = np.size(_value(out)) if not isinstance(out, tuple | list | dict) else -1
-        if size != 1:
-            shape = np.shape(_value(out)) if size != -1 else type(out).__name__
-            raise ValueError(
-                f"grad requires a function with one output element (a scalar loss); got an "
-                f"output of shape {shape}. Use dd.jacobian / dd.jacrev, or dd.vjp with a "
-                "cotangent, for non-scalar outputs."
-            )
-        seed = np.ones((1,) + np.shape(_value(out)))
-        grads = _pull(out, tape, level, n_leaves, rebuild, seed, release=True)
-        grads = [_squeeze(g) for g in grads]
-        value = _primal(out, level)
-        return value, grads[0] if isinstance(argnums, int) else tuple(grads)
 
-    return value_and_grad_f
+def _value_and_grad(f, argnums, args, want_value):
+    """``(f(*args), gradient)``; without ``want_value`` the value is None and never computed
+    where it was deferred (``_defer.py``): a gradient does not read it."""
+    out, tape, level, n_leaves, rebuild = _record(f, args, _argnum_tuple(argnums))
+    seeds = _seeds(out, np.ones((1,) + _loss_shape(out)), level)
+    value = _primal(out, level) if want_value else None
+    del out  # what only the output's value needed is freed before the sweep
+    grads = _sweep(tape, seeds, n_leaves, rebuild, 1, release=True)
+    grads = [_squeeze(g) for g in grads]
+    return value, grads[0] if isinstance(argnums, int) else tuple(grads)
+
+
+def _loss_shape(out):
+    """The shape of a scalar loss ``out`` (read without computing it); ValueError otherwise."""
+    if isinstance(out, tuple | list | dict):
+        shape = type(out).__name__
+    else:
+        shape = out.shape if isinstance(out, Tracer) else np.shape(out)
+        if math.prod(shape) == 1:
+            return shape
+    raise ValueError(
+        f"grad requires a function with one output element (a scalar loss); got an "
+        f"output of shape {shape}. Use dd.jacobian / dd.jacrev, or dd.vjp with a "
+        "cotangent, for non-scalar outputs."
+    )
 
 
 def _squeeze(tree):
@@ -149,8 +171,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> dd.grad(lambda x: np.sum(np.sin(x)))(np.array([0.0, np.pi]))
     array([ 1., -1.])
     """
-    vg = value_and_grad(f, argnums)
-    return lambda *args: vg(*args)[1]
+    return lambda *args: _value_and_grad(f, argnums, args, want_value=False)[1]
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -370,4 +391,5 @@ def _calibrate_elision():
     def record(probe):
         _record(probe, (np.zeros(_pool.MIN_SIZE),), (0,))
 
-    _elide.calibrate(record, _ufunc_dunder(np.add).__code__)
+    with _defer.eager():  # the probe's ops must run the path that elides
+        _elide.calibrate(record, _ufunc_dunder(np.add).__code__)

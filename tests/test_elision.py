@@ -2,7 +2,9 @@
 temporary input's buffer, never into anything a user, a view or the tape can still read.
 
 Each test compares against the same function recorded with elision off (the results must be
-identical, bit for bit) and, where cheap, against forward mode, which never elides.
+identical, bit for bit) and, where cheap, against forward mode, which never elides. Deferred
+values (``_defer.py``) are off here, so that every op is recorded at once, where it may elide;
+``tests/test_defer.py`` covers the two together.
 """
 
 import operator
@@ -18,13 +20,19 @@ from hypothesis import strategies as st
 from scipy.optimize import rosen_der
 
 import dualdiff as dd
-from dualdiff import _elide, _pool
+from dualdiff import _defer, _elide, _pool
 
 pytestmark = pytest.mark.skipif(
     _elide._temporary is None, reason="elision is off on this interpreter"
 )
 
 N = 2 * _pool.MIN_SIZE  # large enough to record through the pool
+
+
+@pytest.fixture(autouse=True)
+def eager():
+    with _defer.eager():
+        yield
 
 
 @pytest.fixture
