@@ -76,10 +76,8 @@ class Var(Tracer):
         level = self.level
         tape = self.tape
         if len(inputs) == 1:
-            if type(self) is DeferredVar and not kwargs:
-                out = _deferred_ufunc(ufunc, inputs, level, tape)
-                if out is not None:
-                    return out
+            if type(self) is DeferredVar:
+                return self._with_deferred(ufunc, inputs, kwargs)
             x = self.value
             if type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs:
                 out = _deferred_ufunc(ufunc, inputs, level, tape)
@@ -102,19 +100,18 @@ class Var(Tracer):
         if len(inputs) != 2:
             return self._nary(ufunc, inputs, kwargs)
         x, y = inputs  # two inputs, the common case, unrolled
-        if type(x) is DeferredVar or type(y) is DeferredVar:
-            out = None if kwargs else _deferred_ufunc(ufunc, inputs, level, tape)
-            if out is not None:
-                return out
-            _compute(x), _compute(y)  # from here on they are plain Vars
         if type(x) is Var and x.level == level:
             vx = x.value
             if type(y) is Var and y.level == level:
                 vy = y.value
                 mask, parents = 3, ((0, x.index, vx.shape), (1, y.index, vy.shape))
+            elif type(y) is DeferredVar:
+                return self._with_deferred(ufunc, inputs, kwargs)
             else:
                 vy = y
                 mask, parents = 1, ((0, x.index, vx.shape),)
+        elif type(x) is DeferredVar or type(y) is DeferredVar:
+            return self._with_deferred(ufunc, inputs, kwargs)
         else:
             vx, vy = x, y.value
             mask, parents = 2, ((1, y.index, vy.shape),)
@@ -142,6 +139,16 @@ class Var(Tracer):
         kept = ans if keep_ans else None
         tape.append(Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], args, None, kept, parents))
         return Var(ans, tape, len(tape) - 1, level)
+
+    def _with_deferred(self, ufunc, inputs, kwargs):
+        """``ufunc`` of a deferred input: deferred too if it can be, else recorded at once on
+        the computed inputs (which are plain Vars from then on)."""
+        out = None if kwargs else _deferred_ufunc(ufunc, inputs, self.level, self.tape)
+        if out is None:
+            for x in inputs:
+                _compute(x)
+            out = self.ufunc(ufunc, inputs, kwargs)
+        return out
 
     def _nary(self, ufunc, inputs, kwargs):
         level = self.level
