@@ -142,7 +142,10 @@ def deferrable(ufunc):
 
 def depth_of(handles):
     """The depth of a Pending made of ``handles``, or None if it would be too deep."""
-    depth = 1 + max((h.depth for h in handles if type(h) is Pending), default=0)
+    depth = 1
+    for h in handles:
+        if type(h) is Pending and h.depth >= depth:
+            depth = h.depth + 1
     return depth if depth <= MAX_DEPTH else None
 
 

@@ -290,10 +290,15 @@ def _deferred_ufunc(ufunc, inputs, level, tape):
             return None
         handles.append(h)
     shapes = [getattr(h, "shape", ()) for h in handles]
-    try:
-        shape = shapes[0] if len(shapes) == 1 else np.broadcast_shapes(*shapes)
-    except ValueError:
-        return None  # computed at once, NumPy raises its own error
+    shape = shapes[0]
+    if len(shapes) == 2 and shapes[1] != shape:
+        if shape == ():
+            shape = shapes[1]
+        elif shapes[1] != ():
+            try:
+                shape = np.broadcast_shapes(*shapes)
+            except ValueError:
+                return None  # computed at once, NumPy raises its own error
     depth = _defer.depth_of(handles)
     if depth is None or math.prod(shape) < IN_PLACE_MIN:
         return None
