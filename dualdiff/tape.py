@@ -86,7 +86,7 @@ class Var(Tracer):
                 ans = _pool.unary(ufunc, x)  # into a buffer an earlier call left free
                 keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
             else:
-                if type(x) is Dual and not kwargs:
+                if type(x) is Dual and not kwargs and large_dual(x):
                     out = _deferred_ufunc(ufunc, inputs, level, tape)
                     if out is not None:
                         return out
@@ -128,8 +128,8 @@ class Var(Tracer):
                 out = _elide.into(x, y, vx, vy, keep, self)
                 ans = _pool.binary(ufunc, vx, vy) if out is None else ufunc(vx, vy, out=out)
         else:
-            if (type(vx) is Dual or type(vy) is Dual) and not kwargs:
-                out = _deferred_ufunc(ufunc, inputs, level, tape)
+            if (type(vx) is Dual or type(vy) is Dual) and (large_dual(vx) or large_dual(vy)):
+                out = None if kwargs else _deferred_ufunc(ufunc, inputs, level, tape)
                 if out is not None:
                     return out
             ans = ufunc(vx, vy, **kwargs)
@@ -187,7 +187,7 @@ class Var(Tracer):
         return Var(ans, tape, len(tape) - 1, self.level)
 
     def apply(self, fn, impl, args, kwargs):
-        if fn in _DEFERRED_REDUCTIONS:  # np.sum, np.mean
+        if fn in _DEFERRED_REDUCTIONS and _large(self):  # np.sum, np.mean
             out = _deferred_reduction(fn, args, kwargs, self.level, self.tape)
             if out is not None:
                 return out
@@ -244,6 +244,16 @@ class DeferredVar(Var):
     ndim = property(lambda self: len(_VALUE.__get__(self).shape))
     size = property(lambda self: math.prod(_VALUE.__get__(self).shape))
     dtype = _F64
+
+
+def _large(var):
+    """Whether ``var`` is deferred, or its value a large array or Dual (cheap checks first)."""
+    if type(var) is DeferredVar:
+        return True
+    value = var.value
+    if type(value) is Dual:
+        value = value.value
+    return type(value) is np.ndarray and value.size >= IN_PLACE_MIN
 
 
 def _compute(x):
