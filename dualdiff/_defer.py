@@ -25,6 +25,7 @@ temporaries that NumPy does for an expression, done here with the whole recordin
 ``DUALDIFF_EAGER=1`` in the environment turns deferral off.
 """
 
+import math
 import os
 import sys
 
@@ -57,7 +58,7 @@ class Pending:
 
     @property
     def size(self):
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     @property
     def ndim(self):

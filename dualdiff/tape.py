@@ -241,8 +241,8 @@ class DeferredVar(Var):
         self.__class__ = Var
 
     shape = property(lambda self: _VALUE.__get__(self).shape)
-    ndim = property(lambda self: len(_VALUE.__get__(self).shape))
-    size = property(lambda self: math.prod(_VALUE.__get__(self).shape))
+    ndim = property(lambda self: _VALUE.__get__(self).ndim)
+    size = property(lambda self: _VALUE.__get__(self).size)
     dtype = _F64
 
 
