@@ -423,6 +423,10 @@ def test_random_programs_match_deferral_off_and_forward_mode(source):
     np.testing.assert_array_equal(dd.grad(f)(x), g)
     V, jvps = forward_grad(f, x, k=2)
     np.testing.assert_allclose(V @ g, jvps, rtol=1e-8, atol=1e-8 * np.abs(jvps).max())
+    # forward over reverse: deferred values of Duals
+    v = V[0]
+    on, off = both(lambda f: lambda z, w: dd.hvp(f, z, w), f, x, v)
+    np.testing.assert_allclose(on, off, rtol=1e-12, atol=1e-12 * np.abs(off).max())
 
 
 def test_the_environment_variable_turns_it_off():
