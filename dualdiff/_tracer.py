@@ -62,7 +62,10 @@ def _at(x, level):
 
 
 def _has_level(seq, level):
-    return any(_at(e, level) for e in seq)
+    for e in seq:  # a loop, not any(...): every index tuple of every getitem passes here
+        if isinstance(e, Tracer) and e.level == level:
+            return True
+    return False
 
 
 def innermost(x):
