@@ -445,3 +445,33 @@ def test_the_environment_variable_turns_it_off():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "Var"]
+
+
+def test_hessian_of_few_parameters_through_large_intermediates(computed):
+    # a model fit: three parameters, a loss over a large grid; forward over reverse with a
+    # batch of three tangents, so the deferred values are Duals with batched tangents
+    grid = np.linspace(-1.0, 1.0, N)
+    data = np.sin(3.0 * grid)
+
+    def loss(p):
+        model = np.tanh(p[0] * grid) * 1.0  # p[0] * grid: the grid is a constant array, at once
+        r = (model * p[1] + p[2]) - data * 1.0
+        e = np.exp(r * 0.1)
+        kinds.add(type(e))
+        return np.mean(e * 2.0 + r * r)
+
+    kinds = set()
+    p = np.array([2.5, 0.8, 0.1])
+    h = dd.hessian(loss)(p)
+    assert kinds == {DeferredVar}
+    with _defer.eager():
+        h_off = dd.hessian(loss)(p)
+    np.testing.assert_allclose(h, h_off, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h, h.T, rtol=1e-10)
+    eps = 1e-6
+    fd = np.array(
+        [(dd.grad(loss)(p + eps * e) - dd.grad(loss)(p - eps * e)) / (2 * eps) for e in np.eye(3)]
+    )
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-9)
+    assert "exp" in computed  # its partial reads it
+    assert "mean" not in computed  # the loss itself is never computed by hessian
