@@ -13,7 +13,8 @@ What is deferred (reverse mode only, at least ``IN_PLACE_MIN`` elements):
 - whose traced inputs are deferred values, or values this recording computed and owns (a
   float64 buffer of the pool, or a Dual of them): never the caller's arrays or views of them,
   which the caller could change before the value is read;
-- whose other inputs are Python numbers (arrays could change under it, like the caller's).
+- whose other inputs are numbers (Python's, or NumPy float64 scalars); an array could change
+  under it, like the caller's.
 
 A deferred value is computed, once, when anything reads it: a NumPy call that is not deferred,
 indexing, ``bool``/printing, a partial derivative in the sweep, or ``value_and_grad``'s value.
@@ -137,7 +138,8 @@ def deferrable(ufunc):
     ok = _float_ufunc.get(ufunc)
     if ok is None:
         sig = "d" * ufunc.nin + "->d"
-        ok = _float_ufunc[ufunc] = ufunc.nout == 1 and ufunc.nin <= 2 and sig in ufunc.types
+        ok = ufunc.nout == 1 and ufunc.nin <= 2 and ufunc.signature is None and sig in ufunc.types
+        _float_ufunc[ufunc] = ok
     return ok
 
 

@@ -271,7 +271,7 @@ def _handle(x, level):
     tx = type(x)
     if tx is DeferredVar:
         return _VALUE.__get__(x) if x.level == level else None
-    if tx is float or tx is int:
+    if tx is float or tx is int or tx is np.float64:  # numbers: immutable
         return x
     if tx is not Var or x.level != level:
         return None
@@ -313,7 +313,7 @@ def _deferred_ufunc(ufunc, inputs, level, tape):
     if depth is None or math.prod(shape) < IN_PLACE_MIN:
         return None
     pending = Pending(ufunc, tuple(handles), shape, depth)
-    traced = [i for i, x in enumerate(inputs) if type(x) is not float and type(x) is not int]
+    traced = [i for i, x in enumerate(inputs) if isinstance(x, Var)]
     keep = UFUNC_KEEP[ufunc][sum(1 << i for i in traced)]
     ans = pending if keep[0] else None
     if len(inputs) == 1:
@@ -337,7 +337,7 @@ def _deferred_reduction(fn, args, kwargs, level, tape):
             return None
     x = args[0]
     h = _handle(x, level)
-    if h is None or type(h) is float or type(h) is int:
+    if h is None or not isinstance(x, Var):
         return None
     depth = _defer.depth_of((h,))
     if depth is None:

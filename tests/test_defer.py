@@ -475,3 +475,30 @@ def test_hessian_of_few_parameters_through_large_intermediates(computed):
     np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-9)
     assert "exp" in computed  # its partial reads it
     assert "mean" not in computed  # the loss itself is never computed by hessian
+
+
+def test_numpy_scalars_defer_and_missing_rules_name_the_function(x):
+    kinds = []
+
+    def f(x):
+        y = (x * 2.0) * np.float64(0.5)  # an immutable number, as a Python float is
+        kinds.append(type(y))
+        return np.sum(y * np.pi + np.float64(1.0))
+
+    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
+    assert kinds[0] is DeferredVar
+    assert value == value_off
+    np.testing.assert_array_equal(g, g_off)
+    np.testing.assert_allclose(g, np.full(N, np.pi))
+
+    @np.vectorize
+    def opaque(v):  # not a ufunc dualdiff has a rule for
+        return v
+
+    def unsupported(x):
+        return np.sum(opaque((x * 2.0) + 1.0))
+
+    with pytest.raises(TypeError, match="dualdiff"):
+        dd.grad(unsupported)(x)
+    with pytest.raises(NotImplementedError, match="reverse-mode rule for numpy.modf"):
+        dd.grad(lambda x: np.sum(np.modf((x * 2.0) + 1.0)[0]))(x)

@@ -108,8 +108,11 @@ defpartials(np.tanh, lambda ans, x: 1.0 - ans * ans)
 defpartials(np.arcsinh, lambda ans, x: 1.0 / np.sqrt(x * x + 1.0))
 defpartials(np.arccosh, lambda ans, x: 1.0 / np.sqrt(x * x - 1.0))
 defpartials(np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x))
-defpartials(np.deg2rad, lambda ans, x: np.pi / 180.0 + 0.0 * x)
-defpartials(np.rad2deg, lambda ans, x: 180.0 / np.pi + 0.0 * x)
+# np.radians and np.degrees are ufuncs of their own, not aliases of deg2rad and rad2deg
+for _to_rad in (np.deg2rad, np.radians):
+    defpartials(_to_rad, lambda ans, x: np.pi / 180.0 + 0.0 * x)
+for _to_deg in (np.rad2deg, np.degrees):
+    defpartials(_to_deg, lambda ans, x: 180.0 / np.pi + 0.0 * x)
 
 # -- selection: the partial goes to the chosen input (the first one on ties) -----------------------
 defpartials(np.maximum, lambda ans, x, y: x >= y, lambda ans, x, y: x < y)

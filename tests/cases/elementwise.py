@@ -16,6 +16,7 @@ UNARY = [
     (np.log1p, p), (np.sin, x), (np.cos, x), (np.tan, x), (np.arcsin, u), (np.arccos, u),
     (np.arctan, x), (np.sinh, x), (np.cosh, x), (np.tanh, x), (np.arcsinh, x),
     (np.arccosh, p + 1.0), (np.arctanh, u), (np.deg2rad, x), (np.rad2deg, x),
+    (np.radians, x), (np.degrees, x),
 ]  # fmt: skip
 BINARY = [
     (np.add, x, y), (np.subtract, x, y), (np.multiply, x, y), (np.true_divide, x, p),
