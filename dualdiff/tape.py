@@ -548,8 +548,8 @@ def _accumulate_dual_scatter(ct, p, c, old):
     elif made.get(p) is old and old.level == level:
         _add_into(old.value[c.index], value)
         _add_into(old.tangent[(slice(None),) + c.index], tangent)
-    else:
-        ct[p] = old + c.dense()
+    else:  # a plain or Scaled cotangent there (a Scaled one is settled first), or a sum
+        _add(ct, p, old, c.dense(), True)
 
 
 def _is_dual(values):

@@ -198,6 +198,14 @@ def test_tensor_grads_of_scaled_cotangents(point):
     assert not np.shares_memory(t.grad, u.grad)
 
 
+def _slices_onto_a_negated_dual(x):
+    # the sweep puts a negated Dual (a Scaled one) into u's slot first, then scatters u's
+    # slices into that slot (found by the random programs of tests/test_defer.py)
+    u = x * 0.5
+    w = u * 1.5
+    return np.sum((np.concatenate([u[1:], u[:1]]) * w) ** 2) + np.sum((w - (u + 2.0)) ** 2)
+
+
 HVP_FUNCTIONS = {
     **{name: FUNCTIONS[name] for name in ("rosenbrock", "difference of uses", "x times x")},
     **{n: FUNCTIONS[n] for n in FUNCTIONS if ("scaled" in n or "negation" in n) and "32" not in n},
@@ -213,6 +221,7 @@ HVP_FUNCTIONS = {
     "negation of a broadcast parent": lambda x: np.sum(
         (x.reshape(-1, 1) - np.sin(x[:3])) ** 2 * np.arange(1.0, 4.0)
     ),
+    "slices scattered onto a negated Dual": _slices_onto_a_negated_dual,
 }
 
 
