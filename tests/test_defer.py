@@ -385,11 +385,13 @@ _UNARY = ["np.exp", "np.sin", "np.tanh", "np.square", "np.sqrt"]
 @st.composite
 def programs(draw):
     """Lines that each make a variable from named ones: binary ops with numbers or each
-    other, unary functions, reads of a value (bool, a slice), sums; the loss sums some."""
+    other, unary functions, reads of a value (bool, slices), differences of slices, means;
+    the loss sums some."""
     lines, names = ["v0 = x * 0.5"], ["v0"]
     for i in range(1, draw(st.integers(2, 8))):
         a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
-        kind = draw(st.sampled_from(["binary", "number", "unary", "read", "slice", "sum"]))
+        kinds = ["binary", "number", "unary", "read", "slice", "difference", "sum"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "binary":
             expr = f"{a} {draw(st.sampled_from(_BINARY))} ({b} + 2.0)"
         elif kind == "number":
@@ -400,6 +402,8 @@ def programs(draw):
             expr = f"({a} * 1.5) if {a}.sum() > 0 else ({a} * 0.5)"
         elif kind == "slice":
             expr = f"np.concatenate([{a}[1:], {a}[:1]]) * {b}"
+        elif kind == "difference":  # negated slices: scattered, scaled cotangents
+            expr = f"np.concatenate([{a}[:1], {a}[1:] - {b}[:-1] ** 2])"
         else:
             expr = f"{a} + np.mean({b} * {b})"
         lines.append(f"v{i} = {expr}")
