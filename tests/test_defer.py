@@ -508,3 +508,28 @@ def test_numpy_scalars_defer_and_missing_rules_name_the_function(x):
         dd.grad(unsupported)(x)
     with pytest.raises(NotImplementedError, match="reverse-mode rule for numpy.modf"):
         dd.grad(lambda x: np.sum(np.modf((x * 2.0) + 1.0)[0]))(x)
+
+
+@settings(max_examples=25, deadline=None)
+@given(programs())
+def test_random_programs_with_batches_of_directions(source):
+    # jacrev pulls three cotangents back at once, and forward over reverse pushes three
+    # tangents at once: each must match one direction at a time
+    from dualdiff.transforms import push_tree
+
+    namespace = {"np": np}
+    exec(source, namespace)  # noqa: S102  (a generated test program)
+    f = namespace["f"]
+    x = np.random.default_rng(2).uniform(0.5, 1.5, N)
+
+    def three(x):
+        return np.stack([f(x), f(x * 0.5) * 2.0, f(x) * 3.0 + f(x * 0.25)])
+
+    J = dd.jacrev(three)(x)
+    rows = np.array([dd.grad(lambda z, i=i: three(z)[i])(x) for i in range(3)])
+    np.testing.assert_allclose(J, rows, rtol=1e-10, atol=1e-9)
+    T = np.random.default_rng(4).standard_normal((3, N))
+    batched = push_tree(dd.grad(f), (x,), (T,))
+    singles = np.array([dd.hvp(f, x, t) for t in T])
+    scale = max(1.0, np.abs(singles).max())
+    np.testing.assert_allclose(batched, singles, rtol=1e-9, atol=1e-9 * scale)
