@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 
 from dualdiff._tracer import Tracer
-from dualdiff.tape import _ufunc_pullback, _unary_pullback
+from dualdiff.tape import _deferred_pullback, _ufunc_pullback, _unary_pullback
 from dualdiff.transforms import _primal, _pull, _record, as_input, push_tree
 
 MODES = ("auto", "forward", "reverse")
@@ -129,9 +129,11 @@ def _probe(f, args, argnum):
 def _output_size(node, sizes):
     """Elements of a node's output; an elementwise node may not keep its answer (the tape
     drops what no partial reads), so its size comes from its inputs' shapes."""
-    if node.pullback is _unary_pullback:
+    if node.pullback is _unary_pullback or (
+        node.pullback is _deferred_pullback and type(node.parents) is int
+    ):
         return sizes[node.parents]
-    if node.pullback is _ufunc_pullback:
+    if node.pullback is _ufunc_pullback or node.pullback is _deferred_pullback:
         shapes = [shape for _, _, shape in node.parents]
         shapes += [np.shape(a) for a in node.args if a is not None]
         return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))

@@ -29,7 +29,7 @@ from dualdiff._scaled import (
     shares,
 )
 from dualdiff._tracer import Tracer, getitem, unwrap
-from dualdiff.dual import Dual
+from dualdiff.dual import Dual, plain_dual
 
 
 class Node:
@@ -178,7 +178,11 @@ class Var(Tracer):
     def __getitem__(self, idx):
         if type(idx) is not slice:
             return self.apply(getitem, getitem, (self, idx), {})
-        # x[a:b], the common index of vectorized code: one parent and one rule, no unwrapping
+        return self._slice(idx)
+
+    def _slice(self, idx):
+        """``x[idx]`` for basic slices (``x[a:b]``, the common index of vectorized code, and a
+        batched tangent's ``t[:, a:b, ...]``): one parent, one rule, no unwrapping."""
         value = self.value
         ans = value[idx]
         tape = self.tape
@@ -186,7 +190,19 @@ class Var(Tracer):
         tape.append(Node(_slice_pullback, None, (value, idx), {}, ans, parents))
         return Var(ans, tape, len(tape) - 1, self.level)
 
+    def _reshape(self, shape):
+        """``np.reshape(x, shape)`` in C order: its pullback reshapes the cotangent back."""
+        value = self.value
+        ans = np.reshape(value, shape)
+        tape = self.tape
+        tape.append(Node(_reshape_pullback, None, (value.shape,), None, ans, self.index))
+        return Var(ans, tape, len(tape) - 1, self.level)
+
     def apply(self, fn, impl, args, kwargs):
+        if fn is getitem and args[0] is self and basic_slices(args[1]):
+            return self._slice(args[1])
+        if fn is np.reshape and args[0] is self and len(args) == 2 and _c_order(kwargs):
+            return self._reshape(args[1])
         if fn in _DEFERRED_REDUCTIONS and _large(self):  # np.sum, np.mean
             out = _deferred_reduction(fn, args, kwargs, self.level, self.tape)
             if out is not None:
@@ -645,14 +661,44 @@ def _fn_pullback(node, g, ct, own=False):
 
 
 def _slice_pullback(node, g, ct, own=False):
-    """``x[a:b]`` (Var's fast path): a Scaled ``g`` is scattered with its scale applied in the
-    same pass; anything else goes through getitem's VJP rule."""
-    if type(g) is not Scaled:
+    """Basic slices (Var's fast path): an array, a Dual of arrays or a Scaled ``g`` is scattered
+    into the parent's slot (a Scaled one with its scale applied in the same pass); a traced
+    ``g`` (higher order) goes through getitem's VJP rule."""
+    tg = type(g)
+    if tg is not Scaled and tg is not np.ndarray and not plain_dual(g):
         _fn_pullback(node, g, ct, own)
         return
     value, idx = node.args
-    shape = g.array.shape[:1] + value.shape
-    accumulate(ct, node.parents[0][1], Scatter(shape, (slice(None), idx), g), value.shape)
+    index = (slice(None),) + idx if type(idx) is tuple else (slice(None), idx)
+    shape = (g.array.shape if tg is Scaled else g.shape)[:1] + value.shape
+    accumulate(ct, node.parents[0][1], Scatter(shape, index, g), value.shape)
+
+
+def _reshape_pullback(node, g, ct, own=False):
+    """``np.reshape`` in C order (Var's fast path): the cotangent reshaped back, a view of an
+    array the sweep owns being the sweep's too."""
+    (shape,) = node.args
+    _store(ct, node.parents, g.reshape(g.shape[:1] + shape), own)
+
+
+def basic_slices(idx):
+    """Whether ``idx`` is a slice, or a tuple of slices and Ellipsis (a view, never a copy)."""
+    if type(idx) is slice:
+        return True
+    if type(idx) is not tuple:
+        return False
+    for i in idx:  # a loop, not all(...): this runs at every slice of every recording
+        if type(i) is not slice and i is not Ellipsis:
+            return False
+    return True
+
+
+def _c_order(kwargs):
+    """Whether a reshape's keywords ask for C order and nothing else."""
+    for k, v in kwargs.items():
+        if k != "order" or v != "C":
+            return False
+    return True
 
 
 # the pullbacks that take a Scaled g; the sweep gives every other one a plain array

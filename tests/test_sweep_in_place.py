@@ -79,6 +79,23 @@ def test_a_users_cotangent_is_not_written_into(point):
     np.testing.assert_array_equal(pullback(ct)[0], g)  # the tape is swept again, unchanged
 
 
+def test_a_users_cotangent_is_not_written_into_through_a_reshape(point):
+    # the reshape's pullback hands on a view of the caller's cotangent: not the sweep's to
+    # write into when sin's contribution is added to the same slot
+    x, _ = point
+    x = x[: 4 * (N // 4)]
+
+    def f(x):
+        y = x * 1.0
+        return y.reshape(4, -1) + np.sin(y).reshape(4, -1)
+
+    ct = np.linspace(1.0, 2.0, x.size).reshape(4, -1)
+    ct0 = ct.copy()
+    (g,) = dd.vjp(f, x)[1](ct)
+    np.testing.assert_array_equal(ct, ct0)
+    np.testing.assert_allclose(g, ct0.ravel() * (1.0 + np.cos(x)), rtol=1e-14)
+
+
 def test_batched_cotangents_and_second_order(point):
     x, v = point
     f = FUNCTIONS["rosenbrock"]

@@ -13,7 +13,7 @@ from dualdiff._batch import align, neg_axis, unbroadcast
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
 from dualdiff.dual import plain_dual
-from dualdiff.tape import Scatter
+from dualdiff.tape import Scatter, basic_slices
 
 # Queries about a value's layout or order: they carry no derivative.
 defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero)
@@ -177,21 +177,10 @@ def getitem_jvp(t, ans, x, idx):
     return _batch_first(r, idx) if _has_array(idx) else r
 
 
-def _slices_only(idx):
-    if type(idx) is slice:
-        return True
-    if type(idx) is not tuple:
-        return False
-    for i in idx:  # a loop, not all(...): this runs at every slice of every sweep
-        if type(i) is not slice and i is not Ellipsis:
-            return False
-    return True
-
-
 @defvjp(getitem)
 def getitem_vjp(g, ans, x, idx):
     shape = g.shape[:1] + x.shape
-    if _slices_only(idx) and (type(g) is np.ndarray or plain_dual(g)):  # x[a:b] and kin
+    if basic_slices(idx) and (type(g) is np.ndarray or plain_dual(g)):  # x[a:b] and kin
         return Scatter(shape, (slice(None),) + idx if type(idx) is tuple else (slice(None), idx), g)
     bidx, repeats = _batched_index(idx), False
     if _has_array(idx):
