@@ -56,7 +56,7 @@ class Dual(Tracer):
         # large arrays go into pooled buffers, and a tangent product into a new partial
         large = type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs
         if len(inputs) == 1 and not large:  # small unary: the hot path of scalar-ish code
-            ans = ufunc(x, **kwargs)
+            ans = ufunc(x, **kwargs) if kwargs else ufunc(x)  # ** costs even when empty
             d = UFUNC_PARTIALS[ufunc][0]
             if type(d) is float:
                 return Dual(ans, self.tangent if d > 0 else -self.tangent, self.level)
@@ -69,7 +69,9 @@ class Dual(Tracer):
             if isinstance(x, Dual) and x.level == level:
                 vals[i] = x.value
                 tangents.append((i, x.tangent))
-        ans = _pool.call(ufunc, vals) if large else ufunc(*vals, **kwargs)
+        ans = (
+            _pool.call(ufunc, vals) if large else ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
+        )
         ndim = ans.ndim
         if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
             # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op

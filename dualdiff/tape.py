@@ -90,7 +90,7 @@ class Var(Tracer):
                     out = _deferred_ufunc(ufunc, inputs, level, tape)
                     if out is not None:
                         return out
-                ans = ufunc(x, **kwargs)
+                ans = ufunc(x, **kwargs) if kwargs else ufunc(x)  # ** costs even when empty
                 # small plain arrays are kept whole: choosing costs more than keeping
                 keep_ans, keep_x = (True, True) if type(x) is np.ndarray else UFUNC_KEEP[ufunc][1]
             args = (x,) if keep_x else None
@@ -132,7 +132,7 @@ class Var(Tracer):
                 out = None if kwargs else _deferred_ufunc(ufunc, inputs, level, tape)
                 if out is not None:
                     return out
-            ans = ufunc(vx, vy, **kwargs)
+            ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
         keep_ans, keep_x, keep_y = keep
         args = (vx if keep_x else None, vy if keep_y else None)
