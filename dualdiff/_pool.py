@@ -173,7 +173,11 @@ def call(ufunc, args):
 def holds(buf):
     """Whether ``buf`` is one of this thread's pooled buffers."""
     bucket = _pool.buckets.get((buf.shape, buf.dtype))
-    return bucket is not None and any(b is buf for b in bucket)
+    if bucket is not None:
+        for b in bucket:  # a loop, not any(...): recording asks at every large op
+            if b is buf:
+                return True
+    return False
 
 
 def zeros(shape, dtype=np.float64):
