@@ -280,7 +280,8 @@ def _compute(x):
 
 def _handle(x, level):
     """What a deferred op holds of its input ``x``: the Pending of a deferred one, the value of
-    one this recording computed and owns, a Python number itself; None if it cannot be held.
+    one this recording computed and owns, a number (Python's, NumPy float64) itself; None if it
+    cannot be held.
 
     Owned means a large float64 buffer of the pool (or a Dual of them) that is not an input
     of the call: the caller cannot reach it to change it before it is read."""
