@@ -10,7 +10,6 @@ also checked against forward mode, which never defers.
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from scipy.optimize import minimize, rosen_der, rosen_hess_prod
 import dualdiff as dd
 from dualdiff import _defer, _pool
 from dualdiff.tape import DeferredVar, Var
+from tests._threads import in_threads
 
 N = 2 * _pool.MIN_SIZE  # large enough to defer
 
@@ -52,6 +52,18 @@ def both(transform, f, *args):
     return on, off
 
 
+def same_as_eager(f, x, forward=False):
+    """``value_and_grad(f)(x)`` with deferral on, after checking it equals the same call with
+    deferral off (and, with ``forward``, that the gradient matches forward mode)."""
+    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
+    assert value == value_off
+    np.testing.assert_array_equal(g, g_off)
+    if forward:
+        V, jvps = forward_grad(f, x)
+        np.testing.assert_allclose(V @ g, jvps, rtol=1e-10)
+    return value, g
+
+
 def assert_same(on, off):
     for a, b in zip(np.atleast_1d(on), np.atleast_1d(off)):
         np.testing.assert_array_equal(a, b)
@@ -81,10 +93,8 @@ def test_grad_computes_no_value_only_the_loss_reads(x, computed):
 
 
 def test_value_and_grad_computes_the_value(x, computed):
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, rosen, x)
+    same_as_eager(rosen, x)
     assert computed.count("square") == 2 and computed.count("sum") == 1
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
 
 
 def test_hvp_computes_neither_the_loss_nor_its_tangents(x, computed):
@@ -101,10 +111,8 @@ def test_a_partial_that_reads_a_deferred_value_computes_it_once(x, computed):
         y = (x * 2.0) * 0.5  # x * 2.0 is the caller's input times 2: computed; y is deferred
         return np.sum(np.exp(y) + np.sin(y))  # exp's partial reads its answer, sin's its input
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
+    _, g = same_as_eager(f, x)
     assert sorted(computed) == ["add", "exp", "multiply", "sin", "sum"]
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
     np.testing.assert_allclose(g, np.exp(x) + np.cos(x), rtol=1e-12)
 
 
@@ -134,11 +142,9 @@ def test_reading_a_value_computes_it_and_the_var_becomes_plain(x, computed):
         z = y[1:] * y[:-1]  # slicing reads y (already computed)
         return np.sum(z)
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
+    same_as_eager(f, x)
     assert seen["after"] is Var
     assert computed.count("add") == 1  # y once, for the test and the slices
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
 
 
 def test_functions_that_do_not_defer_compute_their_inputs(x):
@@ -150,11 +156,7 @@ def test_functions_that_do_not_defer_compute_their_inputs(x):
         d = np.sum(np.maximum(y, 2.0) ** 2)
         return a + b + np.sum(c) + d
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
-    V, jvps = forward_grad(f, x)
-    np.testing.assert_allclose(V @ g, jvps, rtol=1e-10)
+    same_as_eager(f, x, forward=True)
 
 
 # -- what is never deferred ---------------------------------------------------------------------
@@ -209,9 +211,7 @@ def test_long_chains_are_computed_in_bounded_steps(x):
             y = y * 1.001 + 0.0001
         return np.sum(y * y)
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
+    value, _ = same_as_eager(f, x)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(3 * _defer.MAX_DEPTH + 120)  # a deep chain would need 2 frames a link
     try:
@@ -231,12 +231,8 @@ def test_computing_into_a_deferred_input_spares_held_values(x):
         d = (a * 0.25) - 1.0  # a * 0.25 is a temporary: d may reuse it
         return np.sum(c * c) + np.sum(b) + np.sum(d * a)
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
+    same_as_eager(f, x, forward=True)
     np.testing.assert_array_equal(x, np.random.default_rng(0).uniform(0.5, 1.5, N))
-    V, jvps = forward_grad(f, x)
-    np.testing.assert_allclose(V @ g, jvps, rtol=1e-10)
 
 
 def test_a_deferred_value_shared_by_two_ops(x):
@@ -244,9 +240,7 @@ def test_a_deferred_value_shared_by_two_ops(x):
         y = (x * 2.0) + 1.0
         return np.sum(y * y) + np.sum(np.exp(y * -0.5) + y)
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
+    same_as_eager(f, x)
 
 
 def test_item_assignment_on_a_deferred_value(x):
@@ -256,9 +250,7 @@ def test_item_assignment_on_a_deferred_value(x):
         y[5:9] *= 2.0
         return np.sum(y * y)
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
+    _, g = same_as_eager(f, x)
     expected = 4 * (2 * x + 1)
     expected[0] = 0.0
     expected[5:9] *= 4
@@ -272,11 +264,7 @@ def test_broadcasting_between_computed_values(x):
         y = m * row  # deferred, (4, n)
         return np.sum(y + 1.0) + np.sum((row + 1.0) * 2.0)
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
-    V, jvps = forward_grad(f, x)
-    np.testing.assert_allclose(V @ g, jvps, rtol=1e-10)
+    same_as_eager(f, x, forward=True)
 
 
 # -- every transform ----------------------------------------------------------------------------
@@ -330,28 +318,17 @@ def test_newton_cg_products_at_a_recorded_point():
 
 
 def test_threads_compute_their_own_values(x):
-    results, errors = {}, []
-
     def work(i):
-        try:
-            xi = x * (1 + i / 10)
-            for _ in range(5):
-                results[i] = dd.value_and_grad(rosen)(xi)
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+        for _ in range(5):
+            result = dd.value_and_grad(rosen)(x * (1 + i / 10))
+        return result
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for i in range(4):
-        xi = x * (1 + i / 10)
+    results = in_threads(work, 4)
+    for i, (value, g) in enumerate(results):
         with _defer.eager():
-            value, g = dd.value_and_grad(rosen)(xi)
-        assert results[i][0] == value
-        np.testing.assert_array_equal(results[i][1], g)
+            value_off, g_off = dd.value_and_grad(rosen)(x * (1 + i / 10))
+        assert value == value_off
+        np.testing.assert_array_equal(g, g_off)
 
 
 # -- floating-point errors ----------------------------------------------------------------------
@@ -491,10 +468,8 @@ def test_numpy_scalars_defer_and_missing_rules_name_the_function(x):
         kinds.append(type(y))
         return np.sum(y * np.pi + np.float64(1.0))
 
-    (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
+    _, g = same_as_eager(f, x)
     assert kinds[0] is DeferredVar
-    assert value == value_off
-    np.testing.assert_array_equal(g, g_off)
     np.testing.assert_allclose(g, np.full(N, np.pi))
 
     @np.vectorize

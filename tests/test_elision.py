@@ -11,7 +11,6 @@ import operator
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from scipy.optimize import rosen_der
 
 import dualdiff as dd
 from dualdiff import _defer, _elide, _pool
+from tests._threads import in_threads
 
 pytestmark = pytest.mark.skipif(
     _elide._temporary is None, reason="elision is off on this interpreter"
@@ -196,24 +196,14 @@ def test_hessian_vector_products_and_jacobians(x):
 
 def test_threads_elide_into_their_own_buffers(x):
     expected = rosen_der(x)
-    results, errors = {}, []
 
     def work(i):
-        try:
-            xi = x * (1 + i / 10)
-            for _ in range(5):
-                results[i] = dd.grad(rosen)(xi)
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+        for _ in range(5):
+            g = dd.grad(rosen)(x * (1 + i / 10))
+        return g
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for i in range(4):
-        np.testing.assert_allclose(results[i], rosen_der(x * (1 + i / 10)), rtol=1e-12)
+    for i, g in enumerate(in_threads(work, 4)):
+        np.testing.assert_allclose(g, rosen_der(x * (1 + i / 10)), rtol=1e-12)
     np.testing.assert_allclose(dd.grad(rosen)(x), expected, rtol=1e-12)
 
 

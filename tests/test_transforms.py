@@ -1,7 +1,5 @@
 """The functional API: shapes, structures, nesting to any order, threads."""
 
-import threading
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,6 +7,7 @@ from hypothesis import strategies as st
 
 import dualdiff as dd
 from dualdiff._tracer import innermost
+from tests._threads import in_threads
 
 X = np.array([0.3, -1.2, 2.0])
 
@@ -115,20 +114,13 @@ def test_eight_threads_get_serial_results():
         return dd.hessian(f)(x), dd.grad(f)(x)
 
     serial = [work(i) for i in range(8)]
-    results = [None] * 8
-    barrier = threading.Barrier(8)
 
     def run(i):
-        barrier.wait()
         for _ in range(20):
-            results[i] = work(i)
+            result = work(i)
+        return result
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for (h, g), (hs, gs) in zip(results, serial):
+    for (h, g), (hs, gs) in zip(in_threads(run, 8), serial):
         np.testing.assert_array_equal(h, hs)
         np.testing.assert_array_equal(g, gs)
 
