@@ -20,6 +20,7 @@ from scipy.optimize import minimize, rosen_der, rosen_hess_prod
 import dualdiff as dd
 from dualdiff import _defer, _pool
 from dualdiff.tape import DeferredVar, Var
+from tests._programs import function_of, source_of
 from tests._threads import in_threads
 
 N = 2 * _pool.MIN_SIZE  # large enough to defer
@@ -387,16 +388,13 @@ def programs(draw):
         names.append(f"v{i}")
     used = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))
     terms = " + ".join(f"np.sum({n} * {n})" for n in used)
-    body = "\n    ".join(lines)
-    return f"def f(x):\n    {body}\n    return {terms}\n"
+    return source_of(lines, terms)
 
 
 @settings(max_examples=60, deadline=None)
 @given(programs())
 def test_random_programs_match_deferral_off_and_forward_mode(source):
-    namespace = {"np": np}
-    exec(source, namespace)  # noqa: S102  (a generated test program)
-    f = namespace["f"]
+    f = function_of(source)
     x = np.random.default_rng(2).uniform(0.5, 1.5, N)
     (value, g), (value_off, g_off) = both(dd.value_and_grad, f, x)
     np.testing.assert_allclose(value, value_off, rtol=1e-13)
@@ -492,9 +490,7 @@ def test_random_programs_with_batches_of_directions(source):
     # tangents at once: each must match one direction at a time
     from dualdiff.transforms import push_tree
 
-    namespace = {"np": np}
-    exec(source, namespace)  # noqa: S102  (a generated test program)
-    f = namespace["f"]
+    f = function_of(source)
     x = np.random.default_rng(2).uniform(0.5, 1.5, N)
 
     def three(x):

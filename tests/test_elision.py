@@ -20,6 +20,7 @@ from scipy.optimize import rosen_der
 
 import dualdiff as dd
 from dualdiff import _defer, _elide, _pool
+from tests._programs import function_of, source_of
 from tests._threads import in_threads
 
 pytestmark = pytest.mark.skipif(
@@ -235,16 +236,13 @@ def programs(draw):
         lines.append(f"v{i} = {operands[0]} {draw(st.sampled_from(_OPS))} {operands[1]}")
         names.append(f"v{i}")
     terms = " + ".join(f"np.sum({n} * {n})" for n in names[1:])
-    body = "\n    ".join(lines)
-    return f"def f(x):\n    {body}\n    return {terms}\n"
+    return source_of(lines, terms)
 
 
 @settings(max_examples=60, deadline=None)
 @given(programs())
 def test_random_programs_match_elision_off_and_forward_mode(source):
-    namespace = {"np": np}
-    exec(source, namespace)  # noqa: S102  (a generated test program)
-    f = namespace["f"]
+    f = function_of(source)
     x = np.random.default_rng(2).uniform(0.5, 1.5, N)
     on, off, _ = run(f, x)
     assert_same(on, off)

@@ -16,6 +16,7 @@ import dualdiff as dd
 import dualdiff._scaled as scaled
 import dualdiff.tape as tape
 from dualdiff import _defer, _elide, _pool
+from tests._programs import function_of, source_of
 
 N = 2 * _pool.MIN_SIZE
 R, C = 4, N // 4
@@ -63,7 +64,7 @@ def programs(draw):
         ret = " + ".join(f"np.mean(({n} - 0.25) ** 2)" for n in used)
     else:
         ret = " + ".join(f"np.sum(np.sin({n}) * W)" for n in used)
-    return "def f(x):\n    " + "\n    ".join(lines) + f"\n    return {ret}\n"
+    return source_of(lines, ret)
 
 
 W = np.random.default_rng(9).standard_normal(N)
@@ -88,9 +89,7 @@ class AllOff:
 @settings(max_examples=40, deadline=None)
 @given(programs())
 def test_random_programs_match_every_mechanism_off_and_forward_mode(source):
-    ns = {"np": np, "R": R, "C": C, "W": W}
-    exec(source, ns)  # noqa: S102  (a generated test program)
-    f = ns["f"]
+    f = function_of(source, R=R, C=C, W=W)
     x = np.random.default_rng(2).uniform(-1.5, 1.5, N)
     x0 = x.copy()
     v = np.random.default_rng(3).standard_normal(N)
