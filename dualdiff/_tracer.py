@@ -237,6 +237,8 @@ class Tracer:
     # -- numpy hooks ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs and ufunc in UFUNC_PARTIALS:  # the hot path
+            if len(inputs) == 1:  # np.sin(x): the one input is the tracer numpy called
+                return self.ufunc(ufunc, inputs, kwargs)
             return top_tracer(inputs).ufunc(ufunc, inputs, kwargs)
         if method != "__call__":
             return _ufunc_method(ufunc, method, inputs, kwargs)
