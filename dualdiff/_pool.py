@@ -73,7 +73,8 @@ def empty(shape, dtype=np.float64):
         return buf
     buf = np.empty(shape, dtype)
     if pool.nbytes + nbytes <= MAX_BYTES or _make_room(pool, nbytes):
-        bucket.append(buf)
+        # _make_room drops empty buckets, this new one among them: put it back
+        pool.buckets.setdefault(key, bucket).append(buf)
         pool.nbytes += nbytes
     return buf
 

@@ -1,5 +1,6 @@
 """The pool of large buffers: reuse only what nothing else holds, per thread, within a cap."""
 
+import gc
 import threading
 
 import numpy as np
@@ -13,6 +14,9 @@ N = _pool.MIN_SIZE + 3  # large enough to be pooled
 
 @pytest.fixture(autouse=True)
 def empty_pool():
+    # an earlier test's garbage (reference cycles the collector has not reached yet) may still
+    # hold pooled buffers: collect it, or the pool is not empty after release_memory()
+    gc.collect()
     dd.release_memory()
     yield
     dd.release_memory()
@@ -64,6 +68,22 @@ def test_the_cap_evicts_free_buffers_and_stops_keeping_more(monkeypatch):
     again = _pool.empty((N - 2,))  # evicts the free one to make room
     assert _pool._pool.nbytes == 2 * 8 * N + 8 * (N - 2)
     assert extra.shape == (N,) and again.shape == (N - 2,)
+
+
+def test_a_buffer_kept_after_an_eviction_is_counted_where_it_is_found(monkeypatch):
+    # the eviction that makes room drops empty buckets, the new shape's own among them: the
+    # buffer kept must still be in a bucket, or the pool counts bytes it can never free
+    monkeypatch.setattr(_pool, "MAX_BYTES", 2 * 8 * N + 64)
+    held = _pool.empty((N,))
+    free = _pool.empty((N,))
+    del free
+    new_shape = _pool.empty((N + 5,))  # over the cap: evicts the free buffer
+    buckets = _pool._pool.buckets
+    assert any(b is new_shape for b in buckets[((N + 5,), np.dtype(np.float64))])
+    assert _pool._pool.nbytes == sum(b.nbytes for bucket in buckets.values() for b in bucket)
+    del held, new_shape
+    dd.release_memory()
+    assert _pool._pool.nbytes == 0
 
 
 def test_each_thread_has_its_own_pool():
