@@ -18,6 +18,8 @@ from collections import deque
 import numpy as np
 
 _F64 = np.dtype(np.float64)
+# immutable numbers that keep a float64 array's ufunc float64 (Python's, and NumPy's float64)
+NUMBERS = frozenset((float, int, np.float64))
 MIN_BYTES = 1 << 17  # below glibc's mmap threshold an allocation is cheap: no pooling
 MIN_SIZE = MIN_BYTES // 8  # elements of a float64 array worth pooling
 MAX_BYTES = 1 << 28  # what the pool of one thread may keep between calls (256 MiB)
@@ -139,14 +141,14 @@ def binary(ufunc, x, y):
     """``ufunc(x, y)`` (one of them a large array), into a pooled buffer when both inputs are
     float64 arrays or numbers (Python's, NumPy float64), whose result is float64."""
     tx, ty = type(x), type(y)
-    if tx is np.ndarray and x.dtype == np.float64:
-        if ty is np.ndarray and y.dtype == np.float64:
+    if tx is np.ndarray and x.dtype == _F64:
+        if ty is np.ndarray and y.dtype == _F64:
             shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
-        elif ty is float or ty is int or ty is np.float64:
+        elif ty in NUMBERS:
             shape = x.shape
         else:
             return ufunc(x, y)
-    elif (tx is float or tx is int or tx is np.float64) and ty is np.ndarray and y.dtype == _F64:
+    elif tx in NUMBERS and ty is np.ndarray and y.dtype == _F64:
         shape = y.shape
     else:
         return ufunc(x, y)

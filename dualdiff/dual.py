@@ -69,9 +69,10 @@ class Dual(Tracer):
             if isinstance(x, Dual) and x.level == level:
                 vals[i] = x.value
                 tangents.append((i, x.tangent))
-        ans = (
-            _pool.call(ufunc, vals) if large else ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
-        )
+        if large:
+            ans = _pool.call(ufunc, vals)
+        else:  # ** costs even when empty
+            ans = ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
         ndim = ans.ndim
         if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
             # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op

@@ -17,6 +17,7 @@ import numpy as np
 from dualdiff import _defer, _elide, _pool
 from dualdiff._batch import IN_PLACE_MIN, unbroadcast
 from dualdiff._defer import Pending
+from dualdiff._pool import NUMBERS
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._scaled import (
     Scaled,
@@ -288,7 +289,7 @@ def _handle(x, level):
     tx = type(x)
     if tx is DeferredVar:
         return _VALUE.__get__(x) if x.level == level else None
-    if tx is float or tx is int or tx is np.float64:  # numbers: immutable
+    if tx in NUMBERS:  # immutable
         return x
     if tx is not Var or x.level != level:
         return None
@@ -670,9 +671,15 @@ def _slice_pullback(node, g, ct, own=False):
         _fn_pullback(node, g, ct, own)
         return
     value, idx = node.args
+    accumulate(ct, node.parents[0][1], slice_scatter(g, value.shape, idx), value.shape)
+
+
+def slice_scatter(g, shape, idx):
+    """Batched ``g`` (an array, a Dual of arrays or a Scaled) at basic slices ``idx`` of zeros
+    of the primal ``shape``: the cotangent of ``x[idx]``."""
     index = (slice(None),) + idx if type(idx) is tuple else (slice(None), idx)
-    shape = (g.array.shape if tg is Scaled else g.shape)[:1] + value.shape
-    accumulate(ct, node.parents[0][1], Scatter(shape, index, g), value.shape)
+    k = (g.array if type(g) is Scaled else g).shape[0]
+    return Scatter((k,) + tuple(shape), index, g)
 
 
 def _reshape_pullback(node, g, ct, own=False):

@@ -7,7 +7,6 @@ a deferred value is computed by a different but equivalent path (noted). Where c
 also checked against forward mode, which never defers.
 """
 
-import gc
 import os
 import subprocess
 import sys
@@ -25,14 +24,7 @@ from tests._programs import function_of, source_of
 from tests._threads import in_threads
 
 N = 2 * _pool.MIN_SIZE  # large enough to defer
-
-
-@pytest.fixture(autouse=True)
-def room_in_the_pool():
-    """Deferral holds only buffers of the pool, which keeps a new one only while it has room:
-    garbage of an earlier test (cycles not yet collected) must not leave it full."""
-    gc.collect()
-    dd.release_memory()
+pytestmark = pytest.mark.usefixtures("empty_pool")
 
 
 @pytest.fixture

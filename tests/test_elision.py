@@ -7,7 +7,6 @@ values (``_defer.py``) are off here, so that every op is recorded at once, where
 ``tests/test_defer.py`` covers the two together.
 """
 
-import gc
 import operator
 import os
 import subprocess
@@ -24,19 +23,16 @@ from dualdiff import _defer, _elide, _pool
 from tests._programs import function_of, source_of
 from tests._threads import in_threads
 
-pytestmark = pytest.mark.skipif(
-    _elide._temporary is None, reason="elision is off on this interpreter"
-)
+pytestmark = [
+    pytest.mark.skipif(_elide._temporary is None, reason="elision is off on this interpreter"),
+    pytest.mark.usefixtures("empty_pool"),
+]
 
 N = 2 * _pool.MIN_SIZE  # large enough to record through the pool
 
 
 @pytest.fixture(autouse=True)
 def eager():
-    # elision too writes only into buffers of the pool: an earlier test's garbage (cycles not
-    # yet collected) must not leave it full
-    gc.collect()
-    dd.release_memory()
     with _defer.eager():
         yield
 

@@ -1,6 +1,5 @@
 """The pool of large buffers: reuse only what nothing else holds, per thread, within a cap."""
 
-import gc
 import threading
 
 import numpy as np
@@ -10,16 +9,7 @@ import dualdiff as dd
 from dualdiff import _pool
 
 N = _pool.MIN_SIZE + 3  # large enough to be pooled
-
-
-@pytest.fixture(autouse=True)
-def empty_pool():
-    # an earlier test's garbage (reference cycles the collector has not reached yet) may still
-    # hold pooled buffers: collect it, or the pool is not empty after release_memory()
-    gc.collect()
-    dd.release_memory()
-    yield
-    dd.release_memory()
+pytestmark = pytest.mark.usefixtures("empty_pool")
 
 
 def test_a_buffer_is_reused_only_once_nothing_else_holds_it():

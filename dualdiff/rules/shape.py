@@ -13,7 +13,7 @@ from dualdiff._batch import align, neg_axis, unbroadcast
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
 from dualdiff.dual import plain_dual
-from dualdiff.tape import Scatter, basic_slices
+from dualdiff.tape import Scatter, basic_slices, slice_scatter
 
 # Queries about a value's layout or order: they carry no derivative.
 defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero)
@@ -179,9 +179,9 @@ def getitem_jvp(t, ans, x, idx):
 
 @defvjp(getitem)
 def getitem_vjp(g, ans, x, idx):
-    shape = g.shape[:1] + x.shape
     if basic_slices(idx) and (type(g) is np.ndarray or plain_dual(g)):  # x[a:b] and kin
-        return Scatter(shape, (slice(None),) + idx if type(idx) is tuple else (slice(None), idx), g)
+        return slice_scatter(g, x.shape, idx)
+    shape = g.shape[:1] + x.shape
     bidx, repeats = _batched_index(idx), False
     if _has_array(idx):
         g, repeats = _batch_inner(g, idx), _has_repeats(idx, x.shape)
