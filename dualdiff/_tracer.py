@@ -9,6 +9,7 @@ constants inside its primal values, which is how Dual-in-Var and Var-in-Dual nes
 import functools
 import inspect
 import itertools
+import operator
 
 import numpy as np
 
@@ -88,7 +89,10 @@ def apply_function(fn, args, kwargs):
     if fn in CONSTANT:
         vals = [strip(a, top.level) for a in args]
         return fn(*vals, **kwargs)
-    return top.apply(fn, fn, args, kwargs)
+    out = top.apply(fn, fn, args, kwargs)
+    if fn in _views.VIEW_FUNCS and args[0] is top and top.tracks_views:
+        _views.link(top, out, fn, args[1:], kwargs)
+    return out
 
 
 @functools.cache
@@ -228,11 +232,17 @@ def _constant_dunder(ufunc):
     return lambda self, other: apply_ufunc(ufunc, (self, other), {})
 
 
+def _inplace_dunder(op):
+    # a -= b changes the object a (and, through a view, its base), as on ndarrays
+    return lambda self, other: _views.inplace(self, op, other)
+
+
 class Tracer:
     """Common base of :class:`dualdiff.Dual` and the reverse-mode ``Var``."""
 
     __slots__ = ()
     __array_priority__ = 100.0
+    tracks_views = False  # Var and Dual carry NumPy's view semantics (_views.py)
 
     # -- numpy hooks ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -329,6 +339,14 @@ class Tracer:
     __eq__ = _constant_dunder(np.equal)
     __ne__ = _constant_dunder(np.not_equal)
     __hash__ = None
+    __iadd__ = _inplace_dunder(operator.add)
+    __isub__ = _inplace_dunder(operator.sub)
+    __imul__ = _inplace_dunder(operator.mul)
+    __itruediv__ = _inplace_dunder(operator.truediv)
+    __ifloordiv__ = _inplace_dunder(operator.floordiv)
+    __imod__ = _inplace_dunder(operator.mod)
+    __ipow__ = _inplace_dunder(operator.pow)
+    __imatmul__ = _inplace_dunder(operator.matmul)
 
     def __matmul__(self, other):
         return apply_function(np.matmul, (self, other), {})
@@ -340,19 +358,39 @@ class Tracer:
         return self.ufunc(np.negative, (self,), _NO_KWARGS)
 
     def __pos__(self):
-        return self
+        return self._clone()  # +a is a new array in NumPy: writing into it leaves a alone
 
     def __abs__(self):
         return apply_ufunc(np.absolute, (self,), {})
 
     def __getitem__(self, idx):
         # Indices are never traced, so this tracer is the top one: skip the generic dispatch.
-        return self.apply(getitem, getitem, (self, idx), _NO_KWARGS)
+        out = self.apply(getitem, getitem, (self, idx), _NO_KWARGS)
+        return _views.link(self, out, getitem, (idx,), _NO_KWARGS)
 
     def __setitem__(self, idx, v):
-        # Tracers are immutable values; item assignment rebinds this tracer to the functional
-        # update, so aliases see the new value as they would with an ndarray.
-        self._rebind(setitem(self, idx, v))
+        # Tracers are immutable values; item assignment rebinds this tracer (and through a
+        # view, its base and the base's other views) to the functional update (_views.py).
+        _views.assign(self, setitem(self, idx, v))
+
+    def __copy__(self):
+        return self._clone()
+
+    def __deepcopy__(self, memo):
+        return self._clone()  # the value is immutable; copying the tape would detach it
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(
+            "a traced array cannot be pickled: it belongs to a transform in progress. Pickle "
+            "the transform's result, or .value for the primal array (without its derivative)."
+        )
+
+    def __getattr__(self, name):
+        raise AttributeError(
+            f"a traced array (dualdiff {self.mode} mode) has no attribute {name!r}: dualdiff "
+            "supports NumPy functions and the common ndarray methods on traced arrays. Use the "
+            "NumPy function (np.<name>(x)), or .value for the primal array on purpose."
+        )
 
     # -- ndarray methods ---------------------------------------------------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
@@ -430,7 +468,7 @@ class Tracer:
         return astype(self, np.dtype(dtype))
 
     def conj(self):
-        return self
+        return self._clone()  # a new array of a real value, as NumPy's
 
     def argmax(self, axis=None):
         return np.argmax(self.value, axis=axis)
@@ -471,3 +509,6 @@ setitem = primitive(_setitem)
 setitem.__name__ = "setitem"
 astype = primitive(_astype)
 astype.__name__ = "astype"
+
+# _views reads getitem and setitem above; the hooks above call into it at run time
+from dualdiff import _views  # noqa: E402

@@ -30,8 +30,9 @@ class Dual(Tracer):
     array([[2.        , 1.08060461]])
     """
 
-    __slots__ = ("value", "tangent", "level")
+    __slots__ = ("value", "tangent", "level", "_view", "_views", "__weakref__")
     mode = "forward"
+    tracks_views = True
 
     def __init__(self, value, tangent, level=None):
         if level is None:
@@ -41,6 +42,7 @@ class Dual(Tracer):
         self.value = value
         self.tangent = tangent
         self.level = level
+        self._view = self._views = None  # see _views.py
 
     def __repr__(self):
         return f"Dual(value={self.value!r}, tangent={self.tangent!r})"

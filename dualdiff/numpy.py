@@ -13,9 +13,16 @@ Examples
 array(9.)
 """
 
+import sys as _sys
+
 import numpy as _np
 
 from dualdiff._tracer import Tracer, astype
+
+# ``import dualdiff.numpy.linalg`` gives NumPy's own submodule (whose functions dispatch to
+# dualdiff's rules), never a second copy of it loaded under another name
+for _name in ("linalg", "fft", "random"):
+    _sys.modules[f"{__name__}.{_name}"] = getattr(_np, _name)
 
 
 def _traced(obj) -> bool:
@@ -31,6 +38,8 @@ def array(object, dtype=None, *, copy=True, ndmin=0, **kwargs):
     if not _traced(object):
         return _np.array(object, dtype=dtype, copy=copy, ndmin=ndmin, **kwargs)
     out = _build(object)
+    if out is object and copy:  # a new array, as NumPy's: writing into it leaves ``object``
+        out = out.copy()
     if dtype is not None:
         out = astype(out, _np.dtype(dtype))
     if ndmin > out.ndim:
@@ -57,6 +66,8 @@ asanyarray = asarray
 
 
 def __getattr__(name):
+    if name.startswith("__"):  # forwarding __path__ would make this module a package
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(_np, name)
 
 
