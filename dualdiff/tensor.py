@@ -30,9 +30,9 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from dualdiff._registry import CONSTANT, JVP, UFUNC_PARTIALS, VJP, missing_rule
+from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._scaled import Scaled
-from dualdiff._tracer import Tracer, setitem, top_tracer
+from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
 from dualdiff.tape import (
     DENSE,
     OWNED,
@@ -42,6 +42,7 @@ from dualdiff.tape import (
     _proj_pullback,
     _tuple_pullback,
     _ufunc_pullback,
+    accumulate,
 )
 
 __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
@@ -149,15 +150,10 @@ def _leaf_node(t):
     return _Node(None, None, None, None, None, (), (), weakref.ref(t))
 
 
-_LINEAR: dict = {}
-
-
-def _linear(partials):
-    """Whether a ufunc is linear (+-1 partials): its pullback reads no saved value."""
-    flag = _LINEAR.get(partials)
-    if flag is None:
-        flag = _LINEAR[partials] = all(type(d) is float for d in partials)
-    return flag
+# Ops whose VJP rules read only the shapes of their inputs and answer (and the indices): their
+# nodes save no versions, so changing those values in place afterwards is harmless, as in
+# PyTorch (a slice, a reshape or a sum saves no tensor).
+_SHAPES_ONLY = frozenset((getitem, setitem, np.reshape, np.transpose, np.sum, np.mean))
 
 
 def _compare(ufunc):
@@ -364,8 +360,33 @@ class Tensor(Tracer):
         body = np.array2string(self.value, separator=", ", prefix="tensor(")
         return f"tensor({body}, requires_grad=True)" if self._node else f"tensor({body})"
 
-    def __reduce__(self):  # copy.deepcopy and pickle: values and the leaf flag, not the graph
-        return (_rebuild, (type(self), self.value, self.requires_grad and self.is_leaf))
+    # -- copies and pickles, as PyTorch's: values and the requires_grad flag, never the graph --
+    def __reduce_ex__(self, protocol):  # pickle: a leaf with the values (a view's own only)
+        return (_rebuild, (_pickled_type(self), np.array(self.value), self.requires_grad))
+
+    def __copy__(self):
+        """A tensor sharing this one's memory (and version counter), a leaf, as torch's."""
+        t = _new(self.value, None, self._version)
+        if type(self) is not Tensor and type(self) is not _View:
+            t.__class__ = type(self)  # a Parameter stays one
+        if self._node is not None:
+            t._node = _leaf_node(t)
+        return t
+
+    def __deepcopy__(self, memo):
+        """A leaf with a copy of the values and of ``.grad``; refused for a tensor made by a
+        recorded op, as PyTorch refuses it (``.detach()`` first, or copy the leaves)."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "Only tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol: deepcopy t.detach() (and set requires_grad on the copy), or deepcopy "
+                "the leaf tensors and recompute."
+            )
+        t = _rebuild(_pickled_type(self), np.array(self.value), self.requires_grad)
+        if self._grad is not None:
+            t._grad = _new(np.array(self._grad.value), None, [0])
+        memo[id(self)] = t
+        return t
 
     # -- recording (the engine's hooks) -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -396,27 +417,45 @@ class Tensor(Tracer):
             if parent is None or not _mode.enabled:
                 return _new(ans, None, [0])
             cell = [0]
-            saved = () if _linear(partials) else ((self._version, self._version[0]), (cell, 0))
-            node = _Node(_ufunc_pullback, partials, (x,), None, ans, ((0, parent, x.shape),), saved)
+            keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
+            saved = ((self._version, self._version[0]),) if keep_x else ()
+            args = (x if keep_x else None,)
+            node = _Node(
+                _ufunc_pullback,
+                partials,
+                args,
+                None,
+                ans if keep_ans else None,
+                ((0, parent, x.shape),),
+                saved + ((cell, 0),) if keep_ans else saved,
+            )
             return _new(ans, node, cell)
         vals = list(inputs)
         parents = []
-        saved = []
+        mask = 0
         for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
                 vals[i] = x.value
-                saved.append((x._version, x._version[0]))
                 if x._node is not None:
                     parents.append((i, x._node, vals[i].shape))
+                    mask |= 1 << i
         ans = ufunc(*vals, **kwargs)
         if not parents or not _mode.enabled:
             return _new(ans, None, [0])
+        # a node keeps (and checks the versions of) only the values its partials read, as
+        # PyTorch saves only what a backward formula needs
+        keep = UFUNC_KEEP[ufunc][mask]
+        saved = []
+        for i, x in enumerate(inputs):
+            if not keep[i + 1]:
+                vals[i] = None
+            elif isinstance(x, Tensor):
+                saved.append((x._version, x._version[0]))
         cell = [0]
-        if _linear(partials):
-            saved = ()
-        else:
+        if keep[0]:
             saved.append((cell, 0))
-        node = _Node(_ufunc_pullback, partials, vals, None, ans, parents, saved)
+        kept = ans if keep[0] else None
+        node = _Node(_ufunc_pullback, partials, vals, None, kept, parents, saved)
         return _new(ans, node, cell)
 
     def apply(self, fn, impl, args, kwargs):
@@ -446,23 +485,30 @@ class Tensor(Tracer):
                 raise missing_rule(fn, pos, "reverse")
         ans = impl(*vals, **kwargs)
         if isinstance(ans, tuple | list):
-            return _outputs(ans, fn, vals, kwargs, parents, saved)
-        cell = _cell_of(ans, args)
-        if not parents:
-            return _new(ans, None, cell)
-        saved.append((cell, cell[0]))
-        return _new(ans, _Node(_fn_pullback, fn, vals, kwargs, ans, parents, saved), cell)
+            return _outputs(ans, (fn, impl, vals, kwargs), args, parents, saved)
+        if fn is getitem and isinstance(ans, np.generic) and type(vals[0]) is _ndarray:
+            # x[i] of an array: a 0-d view, as PyTorch's, so that writes into it reach x
+            idx = vals[1] if type(vals[1]) is tuple else (vals[1],)
+            vals[1] = idx + (Ellipsis,)
+            ans = vals[0][vals[1]]
+        viewed = _viewed(ans, args)
+        cell = [0] if viewed is None else viewed[1]._version
+        node = None
+        if parents:
+            if fn in _SHAPES_ONLY:
+                saved = ()
+            else:
+                saved.append((cell, cell[0]))
+            node = _Node(_fn_pullback, fn, vals, kwargs, ans, parents, saved)
+        if viewed is None:
+            return _new(ans, node, cell)
+        pos, parent = viewed
+        return _new_view(ans, node, parent, (fn, impl, vals, pos, kwargs, None))
 
     # -- in-place updates -------------------------------------------------------------------
     def _inplace(self, ufunc, other):
-        if _mode.enabled and (self._node is not None or _tracked((other,))):
-            _refuse_leaf(self)
-            out = self.ufunc(ufunc, (self, other), _NO_KWARGS)
-            if out.value.shape != self.value.shape:
-                raise ValueError(
-                    f"in-place op would change the shape {self.value.shape} to {out.value.shape}"
-                )
-            self.value, self._node, self._version = out.value, out._node, out._version
+        if _mode.enabled and (self._node is not None or _tracked((other,)) or _in_graph(self)):
+            _write(self, lambda t: t.ufunc(ufunc, (t, other), _NO_KWARGS))
             return self
         ufunc(self.value, other.value if isinstance(other, Tensor) else other, out=self.value)
         self._version[0] += 1
@@ -479,6 +525,23 @@ class Tensor(Tracer):
 
     def __itruediv__(self, other):
         return self._inplace(np.true_divide, other)
+
+    def __ifloordiv__(self, other):
+        return self._inplace(np.floor_divide, other)
+
+    def __imod__(self, other):
+        return self._inplace(np.remainder, other)
+
+    def __ipow__(self, other):
+        return self._inplace(np.power, other)
+
+    def __imatmul__(self, other):
+        if _mode.enabled and (self._node is not None or _tracked((other,)) or _in_graph(self)):
+            _write(self, lambda t: t @ other)
+            return self
+        with no_grad():
+            new = self @ other
+        return self.copy_(new)
 
     def add_(self, other, *, alpha=1.0):
         return self._inplace(np.add, other if alpha == 1.0 else other * alpha)
@@ -504,10 +567,8 @@ class Tensor(Tracer):
         return self
 
     def __setitem__(self, idx, v):
-        if _mode.enabled and (self._node is not None or _tracked((v, idx))):
-            _refuse_leaf(self)
-            out = self.apply(setitem, setitem, (self, idx, v), _NO_KWARGS)
-            self.value, self._node, self._version = out.value, out._node, out._version
+        if _mode.enabled and (self._node is not None or _tracked((v, idx)) or _in_graph(self)):
+            _write(self, lambda t: t.apply(setitem, setitem, (t, idx, v), _NO_KWARGS))
             return
         self.value[_value_of(idx)] = _value_of(v)
         self._version[0] += 1
@@ -553,13 +614,202 @@ def _rebuild(cls, value, requires_grad):
     return cls(value, requires_grad=requires_grad)
 
 
-def _refuse_leaf(t):
+def _pickled_type(t):
+    return Tensor if type(t) is _View else type(t)
+
+
+# -- views and writes in place -----------------------------------------------------------------
+#
+# A tensor whose value views another tensor's memory (a slice, a reshape, ``.T``, ``x[i]``) is
+# a _View: it knows its parent and the op that made it. A write in place goes into memory, so
+# the parent and every other view see it, and is recorded as PyTorch records it: the written
+# tensor's node becomes the op's, and each parent up the chain gets a node that takes its old
+# values outside the written region and the new ones inside (PyTorch's CopySlices). A view
+# whose parent's node changed since its own was made replays its op on the parent's new node
+# the next time its node is read, as PyTorch regenerates a view's grad_fn.
+
+_NODE = Tensor.__dict__["_node"]  # Tensor's slot, which _View's property stands in front of
+
+
+class _View(Tensor):
+    """A tensor viewing its ``_parent``'s memory through ``_op``: ``(fn, impl, vals, pos,
+    kwargs, j)``, the recorded call with the parent at ``vals[pos]`` (and output ``j`` of a
+    multi-output op, else None); ``_seen`` is the parent's node its own node was made from."""
+
+    __slots__ = ("_parent", "_op", "_seen")
+
+    @property
+    def _node(self):
+        node = _NODE.__get__(self)
+        parent = self._parent._node
+        if parent is self._seen:
+            return node
+        node = _replay(self._op, self._parent) if parent is not None else None
+        _NODE.__set__(self, node)
+        self._seen = parent
+        return node
+
+    @_node.setter
+    def _node(self, node):
+        _NODE.__set__(self, node)
+        self._seen = self._parent._node
+
+
+def _new_view(value, node, parent, op):
+    t = _object_new(_View)
+    t.value = value
+    _NODE.__set__(t, node)
+    t._grad = None
+    t._version = parent._version
+    t._parent = parent
+    t._op = op
+    t._seen = parent._node
+    return t
+
+
+def _replay(op, parent):
+    """The node of ``op`` applied to ``parent``'s current node (recorded even under no_grad:
+    the view's values are the parent's, whatever the mode)."""
+    fn, impl, vals, pos, kwargs, j = op
+    args = list(vals)
+    args[pos] = parent
+    enabled = _mode.enabled
+    _mode.enabled = True
+    try:
+        out = Tensor.apply(parent, fn, impl, args, kwargs)
+    finally:
+        _mode.enabled = enabled
+    return (out if j is None else out[j])._node
+
+
+def _viewed(ans, args):
+    """``(position, tensor)`` of the argument whose memory the array ``ans`` views, or None."""
+    if type(ans) is not _ndarray:
+        return None
+    base = ans.base
+    for pos, a in enumerate(args):
+        if isinstance(a, Tensor):
+            value = a.value
+            if ans is value or (base is not None and (base is value or base is value.base)):
+                return pos, a
+    return None
+
+
+def _in_graph(t):
+    """Whether ``t`` views (through its parents) a tensor that requires grad."""
+    while type(t) is _View:
+        t = t._parent
+        if t._node is not None:
+            return True
+    return False
+
+
+def _write(t, compute):
+    """Write ``compute(t)`` (a recorded op on ``t``) into ``t``'s memory and rebase the graph.
+
+    Nodes that read values of ``t``'s memory get copies of them first, so the write changes
+    nothing they read; the version counter then marks every earlier reader as stale."""
+    _refuse_write(t)
+    new = compute(t)
+    value = t.value
+    if new.value.shape != value.shape:
+        raise ValueError(
+            f"in-place op would change the shape {value.shape} to {new.value.shape}; use an "
+            "out-of-place op (y = x + other)."
+        )
+    node = new._node
+    cell = t._version
+    if node is not None and any(c is cell for c, _ in node.saved):
+        _keep_values(node, value, cell)
+    np.copyto(value, new.value, casting="same_kind")
+    cell[0] += 1
+    _rebase(t, node)
+
+
+def _keep_values(node, value, cell):
+    """Give ``node`` copies of its arguments in ``value``'s memory, which is being written."""
+    memory = value if value.base is None else value.base
+    node.args = [
+        a.copy() if type(a) is _ndarray and np.may_share_memory(a, memory) else a for a in node.args
+    ]
+    node.saved = [(c, v) for c, v in node.saved if c is not cell]
+
+
+def _rebase(t, node):
+    """Make ``node`` the producer of ``t``'s new values; each parent up a view chain gets a
+    node that merges them into its old values (PyTorch's CopySlices)."""
+    if type(t) is not _View:
+        t._node = node
+        return
+    parent = t._parent
+    fn, impl, vals, pos, kwargs, _ = t._op
+    parents = []
+    old = parent._node
+    if old is not None:
+        parents.append((0, old, parent.value.shape))
+    if node is not None:
+        parents.append((1, node, t.value.shape))
+    merged = None
+    if parents:
+        region = functools.partial(_region, impl, vals, pos, kwargs)
+        merged = _Node(_copy_slices_pullback, region, None, None, None, tuple(parents), ())
+    _rebase(parent, merged)
+    _NODE.__set__(t, node)
+    t._seen = merged
+
+
+def _region(impl, vals, pos, kwargs, a):
+    """The view of array ``a`` that the recorded op makes (the written region of a parent)."""
+    args = list(vals)
+    args[pos] = a
+    return impl(*args, **kwargs)
+
+
+def _copy_slices_pullback(node, g, ct, own=False):
+    """Cotangent of ``parent`` after ``region(parent)[...] = value``: ``g`` outside the region
+    goes to the old parent, ``g`` inside it to the written value."""
+    g0 = np.array(g[0])
+    inside = node.rule(g0)
+    if not (inside is g0 or inside.base is g0):
+        raise RuntimeError(
+            "backward(): a write in place went through a view that the same op does not "
+            "make of the gradient; write into a .clone() instead."
+        )
+    value = inside.copy()
+    inside[...] = 0
+    for pos, p, shape in node.parents:
+        accumulate(ct, p, (g0 if pos == 0 else value)[None], shape, True)
+
+
+def _refuse_write(t):
+    """PyTorch's refusals of a recorded write in place into ``t``."""
     if t._node is not None and t._node.pullback is None:
         raise RuntimeError(
-            "a leaf tensor that requires grad cannot be changed in place while ops are recorded "
-            "(its gradient would refer to values that no longer exist); update it inside "
+            "a leaf Variable that requires grad is being used in an in-place operation: its "
+            "gradient would refer to values that no longer exist. Update it inside "
             "`with dd.no_grad():`, or use an out-of-place op (y = x + 1)."
         )
+    while type(t) is _View:
+        fn, j = t._op[0], t._op[5]
+        if j is not None:
+            raise RuntimeError(
+                f"output {j} of {getattr(fn, '__name__', fn)} is a view and is being modified "
+                "in place; the function returns multiple views, which do not allow that. "
+                "Replace the in-place operation by an out-of-place one."
+            )
+        parent = t._parent
+        if t._node is None and parent._node is not None:
+            raise RuntimeError(
+                "a view was created in no_grad mode and is being modified in place with grad "
+                "mode enabled; make the view outside dd.no_grad(), or write into a .clone()."
+            )
+        if parent._node is not None and parent._node.pullback is None:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place "
+                "operation. Update the leaf inside `with dd.no_grad():`, or write into a "
+                ".clone() of it."
+            )
+        t = parent
 
 
 def _tracked(args):
@@ -586,10 +836,11 @@ def _value_of(a):
 
 def _plain(fn, args, kwargs):
     """Run ``fn`` on the values of tensors that need no graph: tensors out, as arrays in."""
-    ans = fn(*map(_value_of, args), **{k: _value_of(v) for k, v in kwargs.items()})
+    plain = {k: _value_of(v) for k, v in kwargs.items()}
+    ans = fn(*map(_value_of, args), **plain)
     out = kwargs.get("out")
     if out is None:
-        return _wrap_plain(ans)
+        return _wrap_plain(ans, fn, args, plain)
     out = out if type(out) is tuple else (out,)
     for o in out:
         if isinstance(o, Tensor):
@@ -597,22 +848,16 @@ def _plain(fn, args, kwargs):
     return out[0] if len(out) == 1 else out
 
 
-def _wrap_plain(ans):
+def _wrap_plain(ans, fn=None, args=(), kwargs=_NO_KWARGS, j=None):
     if type(ans) is _ndarray:
-        return _new(ans, None, [0])
+        viewed = _viewed(ans, args)
+        if viewed is None:
+            return _new(ans, None, [0])
+        vals = list(map(_value_of, args))
+        return _new_view(ans, None, viewed[1], (fn, fn, vals, viewed[0], kwargs, j))
     if type(ans) is tuple or type(ans) is list:
-        return type(ans)(map(_wrap_plain, ans))
+        return type(ans)(_wrap_plain(a, fn, args, kwargs, j) for j, a in enumerate(ans))
     return ans
-
-
-def _cell_of(ans, args):
-    """The version counter of an op's output: its input's, when the output views its memory."""
-    base = ans.base if type(ans) is _ndarray else None
-    if base is not None:
-        for a in args:  # NumPy points a view's base at the array that owns the memory
-            if isinstance(a, Tensor) and (base is a.value or base is a.value.base):
-                return a._version
-    return [0]
 
 
 def _plain_kwargs(fn, kwargs):
@@ -629,20 +874,32 @@ def _plain_kwargs(fn, kwargs):
     return out
 
 
-def _outputs(ans, fn, vals, kwargs, parents, saved):
-    """Tensors for a multi-output op: one projection node per floating output."""
-    if not parents:
-        return type(ans)(_new(a, None, [0]) if _is_array(a) else a for a in ans)
-    node = _Node(_tuple_pullback, fn, vals, kwargs, ans, parents, saved)
+def _outputs(ans, op, args, parents, saved):
+    """Tensors for a multi-output op: one projection node per floating output. An output that
+    views an input's memory (``np.split``) is a view that refuses recorded writes, as PyTorch's
+    multi-output views do."""
+    fn, impl, vals, kwargs = op
+    node = _Node(_tuple_pullback, fn, vals, kwargs, ans, parents, saved) if parents else None
     outs = []
     for j, a in enumerate(ans):
-        if not _is_array(a) or not np.issubdtype(np.result_type(a), np.inexact):
+        if not _is_array(a) or (node is not None and not _is_inexact(a)):
             outs.append(a)
             continue
-        cell = [0]
-        proj = _Node(_proj_pullback, j, None, None, len(ans), ((0, node),), ((cell, 0),))
-        outs.append(_new(a, proj, cell))
+        viewed = _viewed(a, args)
+        cell = [0] if viewed is None else viewed[1]._version
+        proj = None
+        if node is not None:
+            proj = _Node(_proj_pullback, j, None, None, len(ans), ((0, node),), ())
+        if viewed is None:
+            outs.append(_new(a, proj, cell))
+        else:
+            pos, parent = viewed
+            outs.append(_new_view(a, proj, parent, (fn, impl, vals, pos, kwargs, j)))
     return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
+
+
+def _is_inexact(a):
+    return np.issubdtype(np.result_type(a), np.inexact)
 
 
 def _is_array(a):
@@ -656,9 +913,9 @@ def _sweep(root, g, retain_graph):
     """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
     ct = _Cotangents()
     ct[root] = g
+    ct[OWNED].add(root)  # backward() made g
     heap = [(-root.seq, root)]
     seen = {root}
-    taken: set = set()
     while heap:
         node = heappop(heap)[1]
         g = ct.pop(node, None)
@@ -669,7 +926,7 @@ def _sweep(root, g, retain_graph):
             g, own = g.dense(own), True  # .grad and the other pullbacks take plain arrays
         if pullback is None:  # a leaf
             if g is not None:
-                _deposit(node, g, taken)
+                _deposit(node, g, own)
             continue
         for entry in node.parents:
             p = entry[1]
@@ -686,7 +943,7 @@ def _sweep(root, g, retain_graph):
                 if cell[0] != version:
                     raise _modified(cell[0], version)
             if node.owner is not None:
-                _deposit(node, g, taken)
+                _deposit(node, g, own)
                 own = False  # .grad may have taken g's memory
             pullback(node, g, ct, own)
         if not retain_graph:
@@ -695,11 +952,13 @@ def _sweep(root, g, retain_graph):
             node.parents = node.saved = ()
 
 
-def _deposit(node, g, taken):
+def _deposit(node, g, own):
     """Accumulate cotangent ``g`` (batch of one) into ``.grad`` of the node's tensor.
 
-    A new ``.grad`` takes the cotangent's memory unless another ``.grad`` of this sweep took it
-    already, it is read-only (a broadcast), or its dtype differs: then it gets a copy.
+    This is where a ``.grad`` gets its memory, so it decides ownership: a new ``.grad`` takes
+    ``g``'s memory only when the sweep owns it (it made ``g`` and nothing else holds it), else
+    a copy. A cotangent the sweep does not own may be a saved value, an input's data, another
+    leaf's cotangent or the caller's ``gradient``: a ``.grad`` on that memory would alias it.
     """
     t = node.owner()
     if t is None:
@@ -709,17 +968,16 @@ def _deposit(node, g, taken):
         np.add(old.value, g[0], out=old.value)
         old._version[0] += 1
         return
-    owner = id(g if g.base is None else g.base)
-    if owner in taken or not g.flags.writeable or g.dtype != t.value.dtype:
+    if not own or not g.flags.writeable or g.dtype != t.value.dtype:
         g = np.array(g, dtype=t.value.dtype)
-    taken.add(owner)
     t._grad = _new(g[0], None, [0])
 
 
 def _modified(version, expected):
     return RuntimeError(
-        "a value that backward() needs was modified in place after it was used: a tensor is "
-        f"at version {version}, but the graph saved it at version {expected}. Update tensors "
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: a tensor is at version {version}, but the graph saved it at version "
+        f"{expected} (it was modified in place after it was used). Update tensors "
         "after backward() (or work on a .clone()); an optimizer step between the forward pass "
         "and backward() causes this."
     )
