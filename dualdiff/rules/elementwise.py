@@ -20,7 +20,9 @@ defpartials(np.negative, -1.0)
 defpartials(np.positive, 1.0)
 defpartials(np.conjugate, 1.0)  # real inputs only: conj is the identity
 defpartials(np.multiply, lambda ans, x, y: y, lambda ans, x, y: x)
-defpartials(np.true_divide, lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y)
+# np.true_divide, not ``1.0 / y``: for a Python number y = 0 Python raises ZeroDivisionError
+# where numpy gives inf (x / 0.0 is inf), and the partial must agree with the value.
+defpartials(np.true_divide, lambda ans, x, y: np.true_divide(1.0, y), lambda ans, x, y: -ans / y)
 defpartials(np.reciprocal, lambda ans, x: -(ans * ans))
 
 
@@ -41,16 +43,28 @@ defpartials(np.square, _square_dx)
 
 
 def _power_dx(ans, x, y):
-    if type(y) is int or type(y) is float:  # the common x ** 2: no second power call
+    """``y * x ** (y - 1)``, finite at ``x = 0`` wherever the true derivative is, at every
+    order: exponent 0 has the partial 0 and exponent 1 the partial 1 (written as such, never
+    ``0 * 0 ** -1`` or, one order up, ``1 * 0 * 0 ** -1``), and the partial of an integer
+    power is a power of one degree less, so that a chain of derivatives ends in these."""
+    if type(y) is int or type(y) is float or isinstance(y, _SCALARS):  # a constant exponent
         if y == 2:  # the commonest: 2 * x (into a pooled buffer for a large array)
             return _pool.call(np.multiply, (x, 2.0))
+        if y == 1:
+            return 1.0
+        if y == 0:
+            return 0.0
         return y * x ** (y - 1)
-    # y * x**(y-1), with the y == 0 branch held at 0 so that 0 ** -1 cannot poison it.
+    # an array or traced exponent: the same cases, held by masks so that 0 ** -1 where y == 0
+    # cannot poison the product (np.where's rules keep the unselected branch out at every order)
     return np.where(y == 0, 0.0, y * x ** np.where(y == 0, 1.0, y - 1))
 
 
+_SCALARS = (np.integer, np.floating)  # NumPy's scalars: x ** np.float64(0) is x ** 0
+
+
 def _power_dy(ans, x, y):
-    # ans * log(x); at x == 0 the limit of the product is 0, not 0 * -inf.
+    # ans * log(x); at x == 0 the limit of the product is 0 (for y > 0), not 0 * -inf, as JAX
     return np.where(x == 0, 0.0, ans * np.log(np.where(x == 0, 1.0, x)))
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from dualdiff._batch import align, neg_axis
 from dualdiff._registry import defconstant, defjvp, defvjp
+from dualdiff._tracer import innermost
 
 defconstant(np.linalg.matrix_rank)
 
@@ -309,10 +310,10 @@ def _einsum_labels(spec, shapes):
     else:  # implicit mode: broadcast axes first, then the labels seen once, in label order
         counts = Counter(lhs.replace(",", "").replace(".", ""))
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
-    size = {}
+    size = {}  # each label's length: the one that is not 1, if any (0 too: 1 broadcasts to 0)
     for term, shape in zip(ins, shapes):
         for c, n in zip(term, shape):
-            size[c] = max(size.get(c, 1), n)
+            size[c] = size.get(c, 1) if n == 1 else n
     ins = [
         "".join(c if n == size[c] else spare.pop() for c, n in zip(term, shape))
         for term, shape in zip(ins, shapes)
@@ -499,31 +500,90 @@ def solve_vjp_b(g, ans, a, b):
     return _unpromote(np.linalg.solve(_mT(a), _col(g, vec)), False, vec)
 
 
-def _logdet_jvp(t, a):
-    # d log|det a| = trace(a^-1 da)
-    return np.sum(_mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+def _det_grad(ans, a):
+    """``d det(a) / da``: ``det(a) inv(a)^T``, or the cofactor matrix when a matrix of the
+    stack is singular (where ``inv`` fails and the gradient, a polynomial in ``a``, is still
+    defined: the adjugate's transpose, zero at rank n - 2 and below).
+
+    A traced ``a`` (a higher derivative) near singular takes the cofactors too: the derivative
+    of ``det(a) inv(a)^T`` there is a difference of two terms of size ``1 / rcond``."""
+    if not isinstance(a, np.ndarray) and _nearly_singular(innermost(a)):
+        return _cofactors(a)
+    try:
+        inv = np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        return _cofactors(a)
+    return ans[..., None, None] * _mT(inv)
+
+
+def _nearly_singular(a):
+    """Whether a matrix of the stack has a reciprocal condition number below sqrt(eps)."""
+    if a.size == 0:
+        return False
+    s = np.linalg.svd(a, compute_uv=False)
+    return bool(np.any(s[..., -1] <= _SQRT_EPS * s[..., 0]))
+
+
+_SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
+
+
+def _cofactors(a):
+    """The cofactor matrix of each matrix of ``a``, singular or not."""
+    if isinstance(a, np.ndarray):
+        return _cofactors_svd(a)
+    # traced (a higher derivative): the signed minors, a polynomial whose derivatives are the
+    # minors' own (det again), exact at every order; O(n^4) memory, for small matrices
+    n = _shape(a)[-1]
+    keep = np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.intp)
+    keep = np.reshape(keep, (n, n - 1))  # (1, 0) when n == 1: the empty minor, det 1
+    minors = a[..., keep[:, None, :, None], keep[None, :, None, :]]
+    signs = 1.0 - 2.0 * (np.add.outer(np.arange(n), np.arange(n)) % 2)
+    return signs * np.linalg.det(minors)
+
+
+def _cofactors_svd(a):
+    """Cofactors from ``a = u diag(s) vh``: ``det(u) det(vh) u diag(p) vh`` with ``p_i`` the
+    product of the other singular values (prefix and suffix products: no division by s)."""
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    sign = np.sign(np.linalg.det(u) * np.linalg.det(vh))
+    return sign[..., None, None] * np.matmul(u * (left * right)[..., None, :], vh)
+
+
+def _logdet_grad(ans, a):
+    """``d log|det a| / da = inv(a)^T``; NaN for a singular matrix of a stack (its log|det|
+    is -inf), the others' exact."""
+    try:
+        return _mT(np.linalg.inv(a))
+    except np.linalg.LinAlgError:
+        pass
+    singular = (ans[0] == 0)[..., None, None]
+    safe = np.where(singular, np.eye(_shape(a)[-1]), a)
+    return np.where(singular, np.nan, _mT(np.linalg.inv(safe)))
 
 
 @defjvp(np.linalg.det)
 def det_jvp(t, ans, a):
-    return ans * _logdet_jvp(t, a)
+    return np.sum(_det_grad(ans, a) * t, axis=(-2, -1))
 
 
 @defvjp(np.linalg.det)
 def det_vjp(g, ans, a):
-    return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
+    return g[..., None, None] * _det_grad(ans, a)
 
 
 @defjvp(np.linalg.slogdet)
 def slogdet_jvp(t, ans, a):
-    return None, _logdet_jvp(t, a)  # the sign is piecewise constant
+    return None, np.sum(_logdet_grad(ans, a) * t, axis=(-2, -1))  # the sign: piecewise constant
 
 
 @defvjp(np.linalg.slogdet)
 def slogdet_vjp(g, ans, a):
     if g[1] is None:
         return None
-    return g[1][..., None, None] * _mT(np.linalg.inv(a))
+    return g[1][..., None, None] * _logdet_grad(ans, a)
 
 
 # -- symmetric input read from one triangle (cholesky, eigh, hermitian svd / pinv) --------------

@@ -42,6 +42,16 @@ def _keep(y, axes, keepdims):
     return np.reshape(y, tuple(shape))  # one reshape, the cheapest way to add unit axes
 
 
+def _empty(x):
+    return np.size(x) == 0
+
+
+def _empty_cotangent(g, x):
+    """The cotangent of an empty input: empty (and no 0 / 0 computed on the way to it, whose
+    warnings would not be NumPy's)."""
+    return np.zeros(g.shape[:1] + np.shape(x))
+
+
 def _no_where(fn, where):
     if where is not None and where is not True:
         raise NotImplementedError(f"dualdiff: numpy.{fn} with where= is not differentiable yet.")
@@ -51,7 +61,8 @@ def _to_last(x, axes):
     """Move ``axes`` to the end and merge them into one axis of length ``_count(x, axes)``."""
     dest = tuple(range(-len(axes), 0))
     xm = np.moveaxis(x, axes, dest) if axes else x
-    return np.reshape(xm, xm.shape[: xm.ndim - len(axes)] + (-1,))
+    # the length spelled out: -1 is ambiguous when another axis has length 0
+    return np.reshape(xm, xm.shape[: xm.ndim - len(axes)] + (_count(x, axes),))
 
 
 def _from_last(y, shape, axes):
@@ -124,6 +135,8 @@ def _reduction(*fns):
             return np.sum(t * d, axis=axes, keepdims=keepdims)
 
         def vjp(g, ans, *args, **kwargs):
+            if _empty(args[0]):
+                return _empty_cotangent(g, args[0])
             d, axes, keepdims = grad(ans, *args, **kwargs)
             return _keep(g, axes, keepdims) * d
 
@@ -172,8 +185,11 @@ def mean_jvp(t, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=T
 
 @defvjp(np.mean)
 def mean_vjp(g, ans, x, axis=None, dtype=None, out=None, keepdims=False, where=True):
-    if axis is None and where is True:  # the common full mean (a loss)
-        return _spread(g / x.size, x.shape)
+    size = x.size
+    if axis is None and where is True and size:  # the common full mean (a loss)
+        return _spread(g / size, x.shape)
+    if not size:
+        return _empty_cotangent(g, x)
     axes = _axes(axis, x.ndim)
     g = _keep(g, axes, keepdims)
     if where is True:
@@ -413,6 +429,8 @@ def _vector_norm_grad(x, norm, ord):
 def _matrix_norm_grad(x, norm, ord, axes):
     """Gradient of the matrix ``ord``-norm over ``axes = (rows, cols)`` (answer kept)."""
     rows, cols = axes
+    if np.size(x) == 0:  # numpy's norm of an empty matrix is 0 whatever the order
+        return np.zeros(np.shape(x))
     if ord is None or ord == "fro":
         return x / norm
     if ord in (1, -1, np.inf, -np.inf):
@@ -497,10 +515,12 @@ def average_jvp_a(t, ans, a, axis=None, weights=None, returned=False, *, keepdim
 
 @defvjp(np.average, argnum=0)
 def average_vjp_a(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
-    axes, w, total = _average_parts(a, axis, weights)
     g, _ = _average_split(g, returned)
     if g is None:
         return None
+    if _empty(a):
+        return _empty_cotangent(g, a)
+    axes, w, total = _average_parts(a, axis, weights)
     ga = _keep(g, axes, keepdims) / total
     ga = ga if w is None else ga * w
     return np.broadcast_to(ga, ga.shape[:1] + a.shape)
@@ -566,7 +586,12 @@ def _flat(x, axis):
 
 
 def _flat_batched(t, axis):
-    return np.reshape(t, t.shape[:1] + (-1,)) if axis is None else t
+    return np.reshape(t, t.shape[:1] + (_size(t.shape[1:]),)) if axis is None else t
+
+
+def _size(shape):
+    """Number of elements of ``shape`` (a reshape's -1 is ambiguous when another axis is 0)."""
+    return int(np.prod(shape, dtype=np.intp))
 
 
 @defjvp(np.cumsum)
@@ -689,13 +714,15 @@ def _ediff1d_widths(to_end, to_begin):
 @defjvp(np.ediff1d)
 def ediff1d_jvp(t, ans, x, to_end=None, to_begin=None):
     before, after = _ediff1d_widths(to_end, to_begin)
-    d = np.diff(np.reshape(t, t.shape[:1] + (-1,)), axis=-1)
+    d = np.diff(np.reshape(t, t.shape[:1] + (_size(t.shape[1:]),)), axis=-1)
     return pad_zeros(d, before, after, -1) if before or after else d
 
 
 @defvjp(np.ediff1d)
 def ediff1d_vjp(g, ans, x, to_end=None, to_begin=None):
     before, after = _ediff1d_widths(to_end, to_begin)
+    if np.size(x) == 0:  # no differences: the cotangent is empty (not one entry longer)
+        return np.zeros(g.shape[:1] + np.shape(x))
     g = g[:, before : g.shape[1] - after]
     return np.reshape(_diff_transpose(g, 1, -1), g.shape[:1] + np.shape(x))
 
@@ -724,6 +751,8 @@ def trapezoid_jvp_y(t, ans, y, x=None, dx=1.0, axis=-1):
 def trapezoid_vjp_y(g, ans, y, x=None, dx=1.0, axis=-1):
     ax = neg_axis(axis, y.ndim)
     shape = list(y.shape)
+    if shape[ax] == 0:  # an integral over no samples: 0 whatever y is
+        return np.zeros(g.shape[:1] + y.shape)
     shape[ax] -= 1
     d = _trapezoid_steps(y, x, dx, ax) * np.ones(tuple(shape))
     weights = (pad_zeros(d, 1, 0, ax) + pad_zeros(d, 0, 1, ax)) / 2.0  # each y[i] borders two steps
@@ -744,6 +773,8 @@ def trapezoid_jvp_x(t, ans, y, x=None, dx=1.0, axis=-1):
 @defvjp(np.trapezoid, argnum=1)
 def trapezoid_vjp_x(g, ans, y, x=None, dx=1.0, axis=-1):
     ax = neg_axis(axis, y.ndim)
+    if np.shape(x)[-1 if np.ndim(x) == 1 else ax] == 0:  # no steps: nothing depends on x
+        return np.zeros(g.shape[:1] + np.shape(x))
     gd = _keep(g, (ax,), False) * _trapezoid_midpoints(y, ax)
     if np.ndim(x) == 1:  # one grid for every slice: collect the other axes
         gd = np.moveaxis(gd, ax, -1)
