@@ -11,7 +11,6 @@ from dualdiff.dual import Dual
 from dualdiff.sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian
 from dualdiff.tensor import Tensor, no_grad, tensor  # dd.tensor: the function, as torch.tensor
 from dualdiff.transforms import (
-    _calibrate_elision,
     grad,
     hessian,
     hvp,
@@ -21,8 +20,6 @@ from dualdiff.transforms import (
     value_and_grad,
     vjp,
 )
-
-_calibrate_elision()
 
 __all__ = [
     "Dual",

@@ -7,9 +7,17 @@ row sets with vectorized CSR operations (gathers of rows, unions, products with 
 selection matrices), so a trace costs time proportional to the number of nonzeros.
 
 The patterns are structural, not local: ``np.where`` takes the union of its branches and a
-multiplication by a traced zero keeps the dependency, so the pattern found at one ``x`` holds
-at every ``x`` that takes the same branches of Python control flow. Multiplying by a constant
-zero is a true structural zero and is dropped.
+multiplication by a traced zero keeps the dependency. Multiplying by a constant zero is a true
+structural zero and is dropped.
+
+Values read from the traced array (comparisons, ``argmax``, ``argsort``, ``nonzero``, ``sign``,
+``floor``: the ops without a derivative) come back as :class:`Derived` arrays, which remember
+that they change with the point. A ``Derived`` factor has no structural zeros, and an op that
+moves data by a ``Derived`` index depends on the whole indexed axis, so the pattern holds at
+every point. What cannot be made structural marks the trace *pointwise*
+(:meth:`Trace.pointwise`): Python control flow on a traced or derived value (``if``, ``int()``,
+iteration) and shapes set by values (boolean masks, ``nonzero``); such a pattern holds at the
+point it was traced at only, and the sparse Jacobians detect it again at every point.
 
 With ``hessian=True`` the trace also collects the Hessian's pattern: every op that is
 nonlinear in its traced inputs records the pairs of input elements that its local second
@@ -18,10 +26,13 @@ transpose). Linear and piecewise-linear ops record nothing. The op table lives i
 ``dualdiff._pattern_ops`` and ``dualdiff._pattern_linalg``.
 """
 
+import operator
+
 import numpy as np
 import scipy.sparse as sp
 
-from dualdiff._tracer import Tracer, innermost, new_level, unwrap
+from dualdiff._registry import CONSTANT
+from dualdiff._tracer import Tracer, apply_ufunc, innermost, new_level, unwrap
 from dualdiff.transforms import as_input
 
 HANDLERS: dict = {}  # fn -> handler(trace, fn, impl, vals, traced, kwargs)
@@ -37,12 +48,25 @@ UFUNC_SECOND = {np.multiply: ((0, 1),), np.divide: ((0, 1), (1, 1))}
 
 
 class Trace:
-    """One sparsity trace: the input size, its level, and the Hessian factors if tracked."""
+    """One sparsity trace: the input size, its level, and the Hessian factors if tracked.
+
+    ``reason`` is None while the pattern holds at every point, else why it holds here only.
+    """
 
     def __init__(self, n, hessian):
         self.n = n
         self.level = new_level()
         self.pairs = [] if hessian else None
+        self.reason = None
+
+    def pointwise(self, reason):
+        """Record that the pattern depends on the values at this point (the first reason)."""
+        if self.reason is None:
+            self.reason = reason
+
+    def derive(self, value, ragged=False):
+        """``value`` (an op's plain output, or a tuple of them) marked as derived from values."""
+        return _derive(value, self, ragged)
 
     def second(self, a, b=None):
         """Record that the rows of ``a`` interact at second order with those of ``b``."""
@@ -51,6 +75,8 @@ class Trace:
         self.pairs.append((a, a if b is None else b))
 
     def wrap(self, value, deps):
+        if type(value) is Derived:  # the Pattern itself carries the dependence on values
+            value = value.view(np.ndarray)
         return Pattern(value, deps, self.level, self)
 
     def empty(self, rows):
@@ -94,6 +120,225 @@ class Pattern(Tracer):
         vals, traced = unwrap(args, self.level)
         handler = HANDLERS.get(fn, fallback)
         return handler(self.trace, fn, impl, vals, traced, kwargs)
+
+    # -- reads of values: Derived arrays, pointwise traces -------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = Tracer.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
+        return self.trace.derive(out) if ufunc in CONSTANT else out
+
+    def __array_function__(self, func, types, args, kwargs):
+        out = Tracer.__array_function__(self, func, types, args, kwargs)
+        if func not in CONSTANT or (func in SHAPE_ONLY and not has_derived((args, kwargs))):
+            return out
+        return self.trace.derive(out, ragged=func in RAGGED or _ragged_where(func, args))
+
+    def __bool__(self):
+        self.trace.pointwise("Python control flow on a traced value (bool of a traced array)")
+        return bool(self.value)
+
+    def argmax(self, axis=None):
+        return np.argmax(self, axis=axis)
+
+    def argmin(self, axis=None):
+        return np.argmin(self, axis=axis)
+
+    def argsort(self, axis=-1):
+        return np.argsort(self, axis=axis)
+
+    def nonzero(self):
+        return np.nonzero(self)
+
+    def any(self, axis=None):
+        return self.trace.derive(np.any(self.value, axis=axis))
+
+    def all(self, axis=None):
+        return self.trace.derive(np.all(self.value, axis=axis))
+
+
+def _derived_dunder(ufunc):
+    return lambda self, other: self.trace.derive(apply_ufunc(ufunc, (self, other), {}))
+
+
+for _name, _ufunc in (("__lt__", np.less), ("__le__", np.less_equal), ("__gt__", np.greater),
+                      ("__ge__", np.greater_equal), ("__eq__", np.equal),
+                      ("__ne__", np.not_equal)):  # fmt: skip
+    setattr(Pattern, _name, _derived_dunder(_ufunc))
+Pattern.__hash__ = None
+
+
+# -- arrays derived from values ------------------------------------------------------------------
+# Constant ops whose output depends on the shape of their input only.
+SHAPE_ONLY = {np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.full_like}
+# Ops whose output's shape depends on the values of their input.
+RAGGED = {
+    np.nonzero, np.flatnonzero, np.argwhere, np.extract, np.compress, np.unique, np.trim_zeros,
+    np.intersect1d, np.union1d, np.setdiff1d, np.setxor1d,
+    *(getattr(np, n) for n in ("unique_values", "unique_counts", "unique_inverse", "unique_all")
+      if hasattr(np, n)),
+}  # fmt: skip
+
+
+def _ragged_where(func, args):
+    return func is np.where and len(args) == 1  # np.where(cond) is np.nonzero(cond)
+
+
+class Derived(np.ndarray):
+    """A plain array computed from a traced array's values: a mask, an index, a count.
+
+    It carries no derivative, but it changes with the point: ``trace`` is the sparsity trace it
+    came from, and ``ragged`` says that its shape depends on the values as well (``nonzero``).
+    NumPy ops on it give Derived arrays (scalars become 0-d ones); turning it into a Python
+    value (``bool``, ``int``, iteration) marks the trace pointwise.
+    """
+
+    trace = None
+    ragged = False
+
+    def __array_finalize__(self, obj):
+        self.trace = getattr(obj, "trace", None)
+        self.ragged = getattr(obj, "ragged", False)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if has_tracer(inputs):
+            return NotImplemented  # the tracer's hook runs the op, with this array a constant
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(o) for o in kwargs["out"])
+        ans = getattr(ufunc, method)(*(_plain(x) for x in inputs), **kwargs)
+        trace, ragged = derived_origin(inputs)
+        return _derive(ans, trace, ragged)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if not all(issubclass(t, np.ndarray) for t in types):
+            return NotImplemented
+        ans = super().__array_function__(func, types, args, kwargs)
+        trace, ragged = derived_origin((args, kwargs))
+        if func in SHAPE_ONLY:
+            if ragged:
+                _pointwise(trace, f"the shape of a value-dependent array ({func.__name__})")
+            return ans
+        return _derive(ans, trace, ragged or func in RAGGED or _ragged_where(func, args))
+
+    def __getitem__(self, key):
+        ans = super().__getitem__(strip_derived(key))
+        return _derive(ans, self.trace, self.ragged or has_derived(key) or _has_mask(key))
+
+    def _python(self, what):
+        _pointwise(self.trace, f"Python control flow on a value of a traced array ({what})")
+        return self.view(np.ndarray)
+
+    def __bool__(self):
+        return bool(self._python("bool"))
+
+    def __index__(self):
+        return operator.index(self._python("an index or a size")[()])
+
+    def __int__(self):
+        return int(self._python("int"))
+
+    def __float__(self):
+        return float(self._python("float"))
+
+    def __complex__(self):
+        return complex(self._python("complex"))
+
+    def __iter__(self):
+        return iter(self._python("iteration"))
+
+    def __len__(self):
+        if self.ragged:
+            self._python("the length of a value-dependent array")
+        return super().__len__()
+
+    def item(self, *args):
+        return self._python("item").item(*args)
+
+    def tolist(self):
+        return self._python("tolist").tolist()
+
+
+def _pointwise(trace, reason):
+    if trace is not None:
+        trace.pointwise(reason)
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, Derived) else x
+
+
+def _derive(value, trace, ragged):
+    """``value`` (nested in tuples and lists) with its arrays and numbers made Derived."""
+    if isinstance(value, tuple | list):
+        items = [_derive(v, trace, ragged) for v in value]
+        return type(value)(items) if type(value) in (tuple, list) else type(value)(*items)
+    if isinstance(value, np.ndarray):
+        out = value.view(Derived)
+    elif isinstance(value, np.generic | int | float | complex):
+        out = np.asarray(value).view(Derived)
+    else:
+        return value
+    out.trace = trace if trace is not None else getattr(value, "trace", None)
+    out.ragged = ragged or getattr(value, "ragged", False)
+    return out
+
+
+def _entries(obj):
+    """The leaves of ``obj`` through tuples, lists, dicts and slices."""
+    if isinstance(obj, tuple | list):
+        for e in obj:
+            yield from _entries(e)
+    elif isinstance(obj, dict):
+        for e in obj.values():
+            yield from _entries(e)
+    elif isinstance(obj, slice):
+        yield from (obj.start, obj.stop, obj.step)
+    else:
+        yield obj
+
+
+def derived_origin(obj):
+    """The trace of the first Derived leaf of ``obj``, and whether any leaf is ragged."""
+    trace, ragged = None, False
+    for e in _entries(obj):
+        if isinstance(e, Derived):
+            trace = trace if trace is not None else e.trace
+            ragged = ragged or e.ragged
+    return trace, ragged
+
+
+def has_derived(obj):
+    """Whether ``obj`` (through tuples, lists, dicts and slices) holds a Derived array."""
+    return any(isinstance(e, Derived) for e in _entries(obj))
+
+
+def has_tracer(obj):
+    return any(isinstance(e, Tracer) for e in _entries(obj))
+
+
+def _has_mask(key):
+    """Whether an index holds a boolean array (its result's shape counts True values)."""
+    return any(isinstance(e, np.ndarray) and e.ndim > 0 and e.dtype == np.bool_
+               for e in _entries(key))  # fmt: skip
+
+
+def strip_derived(obj):
+    """``obj`` with its Derived arrays as plain ones (for index arithmetic of our own)."""
+    if isinstance(obj, Derived):
+        return obj.view(np.ndarray)
+    if type(obj) in (tuple, list):
+        return type(obj)(strip_derived(e) for e in obj)
+    if type(obj) is dict:
+        return {k: strip_derived(v) for k, v in obj.items()}
+    if isinstance(obj, slice):
+        return slice(strip_derived(obj.start), strip_derived(obj.stop), strip_derived(obj.step))
+    return obj
+
+
+def zero_structure(value):
+    """Where a constant operand is zero at every point (a Derived one: nowhere), as bools."""
+    v = plain(value)
+    if isinstance(v, Derived):
+        return np.zeros(np.shape(v), dtype=bool)
+    return np.asarray(v) == 0
 
 
 # -- CSR helpers ---------------------------------------------------------------------------------
@@ -215,7 +460,7 @@ def elementwise(tr, ufunc, inputs, kwargs):
 
 def _constant_zeros(x, value, shape, tr):
     """Where a factor is a constant zero (a zero value that depends on no input), flattened."""
-    zero = np.asarray(plain(value)) == 0
+    zero = zero_structure(value)
     if type(x) is Pattern and x.level == tr.level:
         zero = zero & (np.diff(x.deps.indptr) == 0).reshape(np.shape(zero))
     return np.broadcast_to(zero, shape).ravel()
@@ -243,16 +488,53 @@ def fallback(tr, fn, impl, vals, traced, kwargs):
 
 
 # -- entry point ---------------------------------------------------------------------------------
-def trace(f, args, argnum, hessian=False):
+def trace(f, args, argnum, hessian=False, caller="sparsity detection"):
     """Run ``f`` with ``args[argnum]`` traced; return (output pattern, output shape, trace)."""
     args = list(args)
-    x = as_input(args[argnum])
+    if not isinstance(argnum, int | np.integer) or isinstance(argnum, bool):
+        raise TypeError(f"{caller}: argnums must be an int, got {argnum!r}")
+    if not -len(args) <= argnum < len(args):
+        raise ValueError(
+            f"{caller}: argnums={argnum} but f was given {len(args)} argument(s); pass the "
+            "arguments to trace f at after f."
+        )
+    x = _numeric_input(args[argnum], argnum, caller)
     n = int(np.size(x))
     tr = Trace(n, hessian)
     args[argnum] = tr.wrap(x, sp.eye_array(n, dtype=bool, format="csr"))
     out = f(*args)
-    if isinstance(out, tuple | list | dict):
-        raise TypeError("sparsity detection needs a function with one array output")
     if type(out) is Pattern and out.level == tr.level:
         return out.deps, np.shape(out.value), tr
-    return tr.empty(int(np.size(plain(out)))), np.shape(plain(out)), tr
+    value = plain(out)
+    if isinstance(value, Tracer) or not _is_numeric(value):
+        raise TypeError(
+            f"{caller} needs a function with one array output (of numbers); f returned "
+            f"{_describe(out)}. Return one array (np.concatenate / np.stack several outputs)."
+        )
+    return tr.empty(int(np.size(value))), np.shape(value), tr
+
+
+def _numeric_input(x, argnum, caller):
+    if not isinstance(x, Tracer) and not _is_numeric(x):
+        raise TypeError(
+            f"{caller}: argument {argnum} must be an array of numbers, got {_describe(x)}."
+        )
+    return as_input(x)
+
+
+def _is_numeric(value):
+    if isinstance(value, np.ndarray | np.generic):
+        return value.dtype.kind in "biufc"
+    return isinstance(value, int | float | complex)
+
+
+def _describe(value):
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray | np.generic):
+        return f"an array of dtype {value.dtype}"
+    if isinstance(value, Tracer):
+        return "a traced value of another transform"
+    if isinstance(value, tuple | list | dict):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"

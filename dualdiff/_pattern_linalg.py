@@ -23,6 +23,7 @@ from dualdiff._pattern import (
     plain,
     reduce_rows,
     wrap_outputs,
+    zero_structure,
 )
 from dualdiff._pattern_ops import FULL_LIMIT, _bound, _like, _np, _only_first, _operands, _register
 from dualdiff.nn import linear, mse_loss
@@ -46,9 +47,9 @@ def _matmul2(tr, a, b):
         tr.second(inner_a, inner_b)
         return deps
     if type(a) is Pattern:  # (a @ B)[i, j] reads a[i, l] where B[l, j] != 0
-        mask = sp.csr_array(np.reshape(np.asarray(vb) != 0, (k, n)))
+        mask = sp.csr_array(np.reshape(~zero_structure(vb), (k, n)))
         return canonical(sp.kron(sp.eye_array(m, dtype=bool), mask.T, format="csr") @ a.deps)
-    mask = sp.csr_array(np.reshape(np.asarray(va) != 0, (m, k)))  # (A @ b)[i, j]: b[l, j], A[i, l]
+    mask = sp.csr_array(np.reshape(~zero_structure(va), (m, k)))  # (A @ b)[i, j]: b[l, j], A[i, l]
     return canonical(sp.kron(mask, sp.eye_array(n, dtype=bool), format="csr") @ b.deps)
 
 

@@ -36,16 +36,20 @@ import scipy.sparse as sp
 
 from dualdiff._pattern import (
     HANDLERS,
+    Derived,
     Pattern,
     broadcast_rows,
+    derived_origin,
     fallback,
     gather,
+    has_derived,
     is_inexact,
     layout,
     normalize_axes,
     plain,
     reduce_rows,
     select_rows,
+    strip_derived,
     traced_patterns,
     union,
     wrap_outputs,
@@ -114,13 +118,109 @@ def _move(data=None):
     """Run the op on row ids (1-based; 0 is a filled place) and gather the rows."""
 
     def handler(tr, fn, impl, vals, traced, kwargs):
-        ans = impl(*vals, **kwargs)
-        ids, stack = _id_arguments(vals, traced, data)
-        kw = {k: v for k, v in kwargs.items() if k not in ("dtype", "out")}
-        out = impl(*ids, **kw)
-        return _gathered(tr, ans, out, stack)
+        if has_derived(_steering(vals, kwargs, data)):
+            return _moved_by_values(tr, fn, impl, vals, traced, kwargs, data)
+        return _moved(tr, impl, vals, traced, kwargs, data)
 
     return handler
+
+
+def _moved(tr, impl, vals, traced, kwargs, data):
+    ans = impl(*vals, **kwargs)
+    ids, stack = _id_arguments(vals, traced, data)
+    kw = {k: v for k, v in kwargs.items() if k not in ("dtype", "out")}
+    out = impl(*ids, **kw)
+    return _gathered(tr, ans, out, stack)
+
+
+def _steering(vals, kwargs, data):
+    """The arguments that say where data goes (indices, shifts, shapes, axes)."""
+    kept = [v for pos, v in enumerate(vals) if data is not None and pos not in data]
+    return kept, kwargs
+
+
+# Ops whose output shape does not depend on the values of an integer index they are given.
+_FIXED_SHAPE = {getitem, np.take, np.take_along_axis, np.roll}
+
+
+def _moved_by_values(tr, fn, impl, vals, traced, kwargs, data):
+    """Data moved by an index computed from traced values: any element along the indexed axes
+    may land anywhere the index can put it, so each traced input's rows are first made the same
+    along those axes (their OR), and the op then moves them as usual."""
+    steering = _steering(vals, kwargs, data)
+    _, ragged = derived_origin(steering)
+    name = getattr(fn, "__name__", repr(fn))
+    if ragged or fn not in _FIXED_SHAPE or (fn is getitem and _mask_or_slice(vals[1])):
+        tr.pointwise(f"{name} with an index or size computed from traced values")
+    smeared = []
+    for pos, x in traced:
+        if data is not None and pos not in data:
+            continue
+        if type(x) is list:
+            x = [None if e is None else _smeared(tr, e, fn, vals, kwargs) for e in x]
+        else:
+            x = _smeared(tr, x, fn, vals, kwargs)
+        smeared.append((pos, x))
+    return _moved(tr, impl, strip_derived(list(vals)), smeared, strip_derived(kwargs), data)
+
+
+def _mask_or_slice(idx):
+    """Whether a value-derived part of an index is a boolean mask or a slice bound."""
+    parts = idx if type(idx) is tuple else (idx,)
+    for p in parts:
+        if isinstance(p, slice) and has_derived(p):
+            return True
+        if isinstance(p, Derived) and p.dtype == np.bool_:
+            return True
+        if type(p) is list and has_derived(p) and np.asarray(strip_derived(p)).dtype == np.bool_:
+            return True
+    return False
+
+
+def _smeared(tr, x, fn, vals, kwargs=None):
+    """``x`` with the rows of its elements ORed along the axes a value-derived index picks."""
+    ndim = len(x.shape)
+    axes = _indexed_axes(fn, x, vals, kwargs or {})
+    if not axes:
+        return x
+    q, kept = reduce_rows(x.deps, layout(x.shape), normalize_axes(axes, ndim))
+    return tr.wrap(x.value, gather(q, np.broadcast_to(layout(kept), x.shape)))
+
+
+def _indexed_axes(fn, x, vals, kwargs):
+    ndim = len(x.shape)
+    everything = tuple(range(ndim))
+    if fn is getitem:
+        return _getitem_axes(ndim, vals[1])
+    try:
+        axis = _bound(fn, vals, kwargs).get("axis", None)
+    except TypeError:
+        return everything
+    return everything if axis is None else axis
+
+
+def _getitem_axes(ndim, idx):
+    """Axes of an ``ndim``-dimensional array addressed by the value-derived parts of ``idx``."""
+    parts = idx if type(idx) is tuple else (idx,)
+
+    def width(p):
+        if p is None:
+            return 0
+        if isinstance(p, np.ndarray | list) and np.asarray(strip_derived(p)).dtype == np.bool_:
+            return np.ndim(strip_derived(p))
+        return 1
+
+    try:
+        used = sum(width(p) for p in parts if p is not Ellipsis)
+        axes, ax = [], 0
+        for p in parts:
+            w = ndim - used if p is Ellipsis else width(p)
+            if p is not Ellipsis and has_derived(p):
+                axes.extend(range(ax, ax + w))
+            ax += w
+        return tuple(a for a in axes if a < ndim)
+    except (TypeError, ValueError):
+        return tuple(range(ndim))
 
 
 def _id_arguments(vals, traced, data):
@@ -180,7 +280,37 @@ def _pad(tr, fn, impl, vals, traced, kwargs):
     return tr.wrap(ans, gather(x.deps, ids - 1))
 
 
+def _written_by_values(tr, fn, impl, vals, traced, kwargs, data):
+    """``x[idx] = v`` (or ``+=``) with a value-derived ``idx``: any element may keep its own
+    rows or receive any element of ``v``."""
+    vals = strip_derived(list(vals))
+    ans = impl(*vals, **kwargs)
+    traced = dict(traced)
+    parts = [traced[0].deps] if 0 in traced and data != (2,) else []
+    v = traced.get(2)
+    if v is not None:
+        total, _ = reduce_rows(v.deps, layout(v.shape), tuple(range(len(v.shape))))
+        parts.append(gather(total, np.zeros(np.size(ans), dtype=np.intp)))
+    if not parts:
+        return ans
+    return tr.wrap(ans, union(parts))
+
+
+def _write(data):
+    """Item assignment: moved data, or :func:`_written_by_values` under a value-derived index."""
+    move = _move(data)
+
+    def handler(tr, fn, impl, vals, traced, kwargs):
+        if has_derived(vals[1]):
+            return _written_by_values(tr, fn, impl, vals, traced, kwargs, data)
+        return move(tr, fn, impl, vals, traced, kwargs)
+
+    return handler
+
+
 def _index_add(tr, fn, impl, vals, traced, kwargs):
+    if has_derived(vals[1]):
+        return _written_by_values(tr, fn, impl, vals, traced, kwargs, (0, 2))
     ans = impl(*vals, **kwargs)
     x, idx, v = vals
     traced = dict(traced)
@@ -341,8 +471,8 @@ _register(_move((0,)), getitem, pad_zeros, *_np(
     "roll", "rot90", "diagonal", "diag", "diagflat", "triu", "tril", "take", "take_along_axis",
     "delete", "resize", "linalg.matrix_transpose",
 ))  # fmt: skip
-_register(_move((0, 2)), setitem)
-_register(_move((2,)), scatter)
+_register(_write((0, 2)), setitem)
+_register(_write((2,)), scatter)
 _register(_move((0, 1)), np.append)
 _register(_move((1,)), np.compress, np.extract)
 _register(_move(), *_np("atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays"))

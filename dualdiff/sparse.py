@@ -9,9 +9,13 @@ one batch of color seeds per chunk through ``f`` and reads every nonzero off the
 result. :class:`SparseHessian` does the same for a Hessian with a star coloring and batched
 Hessian-vector products (forward over reverse). Results are ``scipy.sparse.csr_array``.
 
-The pattern is computed at one ``x`` and reused: it is valid at every ``x`` for which ``f``
-takes the same Python branches and picks the same index sets (``np.where`` and ``max`` already
-count both branches). Pass ``pattern=`` to supply one yourself.
+The pattern is computed at one ``x`` and reused: it is structural, so it holds at every ``x``.
+``np.where``, ``max``, ``sort``, ``abs`` count every branch, and data picked by an index computed
+from the values (``x[np.argmax(x)]``, ``x[np.argsort(x)]``, ``np.take_along_axis``) depends on
+the whole indexed axis. Where the structure itself follows the values (Python ``if`` on traced
+values, boolean masks and ``nonzero``, which set a shape), the pattern is detected again at
+every call (the coloring is kept while the pattern does not change); ``reason`` says why.
+Pass ``pattern=`` to supply one yourself.
 """
 
 from collections.abc import Callable
@@ -75,7 +79,7 @@ def jacobian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
            [0, 1, 1, 0],
            [0, 0, 1, 1]])
     """
-    deps, _, _ = trace(f, args, argnums)
+    deps, _, _ = trace(f, args, argnums, caller="jacobian_sparsity")
     return canonical(deps)
 
 
@@ -95,20 +99,30 @@ def hessian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
            [1, 0, 1],
            [0, 1, 0]])
     """
-    deps, shape, tr = trace(f, args, argnums, hessian=True)
+    return _hessian_pattern(f, args, argnums, "hessian_sparsity")[0]
+
+
+def _hessian_pattern(f, args, argnums, caller):
+    """The Hessian's pattern and the trace's pointwise reason (None: it holds everywhere)."""
+    _, shape, tr = trace(f, args, argnums, hessian=True, caller=caller)
     if int(np.prod(shape, dtype=np.int64)) != 1:
-        raise ValueError(f"hessian_sparsity needs a scalar function; got output shape {shape}")
-    return tr.hessian()
+        raise ValueError(
+            f"{caller} needs a scalar function; f returned an output of shape {shape} "
+            "(sum it, or take the Jacobian of its gradient)."
+        )
+    return tr.hessian(), tr.reason
 
 
 SEED_CACHE = 2**22  # seed elements kept between calls (32 MiB); larger seeds are rebuilt
 
 
 class _Compressed:
-    """Seeds per chunk of colors, and where each nonzero sits in the compressed result."""
+    """A pattern, its coloring, the seeds per chunk of colors, and where each nonzero sits in
+    the compressed result: everything one call needs, replaced as one object."""
 
-    def __init__(self, pattern, colors, positions, seed_size, chunk_size):
+    def __init__(self, pattern, mode, colors, positions, seed_size, chunk_size):
         self.pattern = pattern
+        self.mode = mode
         self.colors = colors
         self.positions = positions
         self.seed_size = seed_size
@@ -134,9 +148,68 @@ class _Compressed:
         )
 
 
+def _same(p, q):
+    return (
+        p.shape == q.shape
+        and np.array_equal(p.indptr, q.indptr)
+        and np.array_equal(p.indices, q.indices)
+    )
+
+
+def _given_pattern(pattern, n, caller):
+    """A user's pattern as a bool CSR array with ``n`` columns, or a named error."""
+    try:
+        pattern = canonical(pattern)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{caller}: pattern must be a 2-D sparse matrix or array ({e})") from None
+    if pattern.shape[1] != n:
+        raise ValueError(
+            f"{caller}: pattern has shape {pattern.shape}, but the input has {n} element(s): "
+            "it needs one column per input element (m x n, both flattened in C order)."
+        )
+    return pattern
+
+
 def _chunk_size(chunk_size, max_memory, n, m):
     # Seeds, output tangents and a few live intermediates per direction, in float64.
-    return chunk_size or max(1, max_memory // (8 * 4 * (n + m)))
+    return chunk_size or max(1, max_memory // (8 * 4 * max(1, n + m)))
+
+
+def _check_options(chunk_size, max_memory):
+    if chunk_size is not None and (not isinstance(chunk_size, int | np.integer) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    if not isinstance(max_memory, int | np.integer) or max_memory < 1:
+        raise ValueError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+
+
+def _input_shape(args, argnums, caller):
+    if not isinstance(argnums, int | np.integer) or isinstance(argnums, bool):
+        raise TypeError(f"{caller}: argnums must be an int, got {argnums!r}")
+    if not -len(args) <= argnums < len(args):
+        raise ValueError(
+            f"{caller}: argnums={argnums} but f was given {len(args)} argument(s); pass the "
+            "example arguments after f (SparseJacobian(f, x, ...))."
+        )
+    return np.shape(args[argnums])
+
+
+def _check_input(args, argnums, shape, caller):
+    got = np.shape(args[argnums]) if -len(args) <= argnums < len(args) else None
+    if got != shape:
+        raise ValueError(
+            f"{caller} was built for argument {argnums} of shape {shape}; got "
+            f"{'no such argument' if got is None else f'shape {got}'}. Build one per shape "
+            "(dd.jacobian(f, sparse=True) and dd.hessian(f, sparse=True) keep one per shape)."
+        )
+
+
+def _check_output(size, expected, caller):
+    if size != expected:
+        raise ValueError(
+            f"{caller}: f's output has {size} element(s) here but {expected} where the sparsity "
+            "pattern was detected: its structure depends on values the pattern tracer cannot "
+            "see (a .value read?). Compute the Jacobian densely, or pass pattern= yourself."
+        )
 
 
 def _tangents(args, argnums, seed):
@@ -205,30 +278,43 @@ class SparseJacobian:
     ):
         if mode not in ("auto", "forward", "reverse"):
             raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
-        self.f, self.argnums = f, argnums
+        _check_options(chunk_size, max_memory)
+        self.f, self.argnums, self._mode = f, argnums, mode
+        self._chunk = chunk_size, max_memory
+        self.in_shape = _input_shape(args, argnums, "SparseJacobian")
+        self.reason = None  # why the pattern holds at its own point only (then: re-detected)
         if pattern is None:
-            pattern = jacobian_sparsity(f, *args, argnums=argnums)
-        self.pattern = canonical(pattern)
-        self.shape = m, n = self.pattern.shape
-        self.mode, self.colors = self._coloring(mode)
-        self.n_colors = int(self.colors.max(initial=-1)) + 1
-        k = _chunk_size(chunk_size, max_memory, n, m)
-        if self.mode == "forward":
-            where = column_recovery(self.pattern, self.colors)
-            self._plan = _Compressed(self.pattern, self.colors, where, n, k)
-        else:
-            where = row_recovery(self.pattern, self.colors)
-            self._plan = _Compressed(self.pattern, self.colors, where, m, k)
+            deps, _, tr = trace(f, args, argnums, caller="SparseJacobian")
+            pattern, self.reason = canonical(deps), tr.reason
+        n = int(np.prod(self.in_shape, dtype=np.int64))
+        self._plan = self._compress(_given_pattern(pattern, n, "SparseJacobian"))
 
-    def _coloring(self, mode):
+    pattern = property(lambda self: self._plan.pattern, doc="The Jacobian's pattern (bool CSR).")
+    mode = property(lambda self: self._plan.mode, doc='"forward" or "reverse".')
+    colors = property(lambda self: self._plan.colors, doc="Color of every column or row.")
+    shape = property(lambda self: self._plan.pattern.shape, doc="(m, n)")
+
+    @property
+    def n_colors(self):
+        return int(self._plan.colors.max(initial=-1)) + 1
+
+    def _compress(self, pattern):
+        mode, colors = self._coloring(pattern, self._mode)
+        m, n = pattern.shape
+        k = _chunk_size(self._chunk[0], self._chunk[1], n, m)
         if mode == "forward":
-            return "forward", color_columns(self.pattern)
+            return _Compressed(pattern, mode, colors, column_recovery(pattern, colors), n, k)
+        return _Compressed(pattern, mode, colors, row_recovery(pattern, colors), m, k)
+
+    @staticmethod
+    def _coloring(p, mode):
+        if mode == "forward":
+            return "forward", color_columns(p)
         if mode == "reverse":
-            return "reverse", color_rows(self.pattern)
+            return "reverse", color_rows(p)
         # A row with k nonzeros needs k column colors (a column with k, k row colors): color
         # the side with the smaller bound first, the other only if it can still win. This
         # skips the dense intersection graph a dense row or column would build.
-        p = self.pattern
         bound_cols = int(np.diff(p.indptr).max(initial=0))
         bound_rows = int(np.bincount(p.indices, minlength=p.shape[1]).max(initial=0))
         if bound_cols <= bound_rows:
@@ -245,20 +331,37 @@ class SparseJacobian:
             return "forward", cols
         return "reverse", rows
 
+    def _plan_at(self, args):
+        """The plan for ``args``: the kept one, or one for the pattern detected at ``args``."""
+        plan = self._plan
+        if self.reason is None:
+            return plan
+        deps, _, _ = trace(self.f, args, self.argnums, caller="SparseJacobian")
+        pattern = canonical(deps)
+        if not _same(pattern, plan.pattern):
+            plan = self._plan = self._compress(pattern)
+        return plan
+
     def __call__(self, *args) -> sp.csr_array:
+        _check_input(args, self.argnums, self.in_shape, "SparseJacobian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
-        if self.mode == "forward":  # rows of J @ S, one batched forward pass per chunk
+        plan = self._plan_at(args)
+        m, n = plan.pattern.shape
+        if plan.mode == "forward":  # rows of J @ S, one batched forward pass per chunk
             blocks = [
-                push_tree(self.f, args, _tangents(args, self.argnums, s)) for s in self._plan.chunks
+                push_tree(self.f, args, _tangents(args, self.argnums, s)) for s in plan.chunks
             ]
-            return self._plan.matrix(blocks, self.shape[0])
+            for b in blocks[:1]:
+                _check_output(np.size(b) // max(1, len(b)), m, "SparseJacobian")
+            return plan.matrix(blocks, m)
         out, tape, level, n_leaves, rebuild = _record(self.f, args, (self.argnums,))
         shape = np.shape(_primal(out, level))
+        _check_output(int(np.prod(shape, dtype=np.int64)), m, "SparseJacobian")
         blocks = [
             _pull(out, tape, level, n_leaves, rebuild, s.reshape((-1,) + shape))[0]
-            for s in self._plan.chunks
+            for s in plan.chunks
         ]  # rows of S @ J, one sweep per chunk
-        return self._plan.matrix(blocks, self.shape[1])
+        return plan.matrix(blocks, n)
 
 
 class SparseHessian:
@@ -292,27 +395,48 @@ class SparseHessian:
         chunk_size: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY,
     ):
+        _check_options(chunk_size, max_memory)
         self.f, self.argnums = f, argnums
+        self._chunk = chunk_size, max_memory
+        self.in_shape = _input_shape(args, argnums, "SparseHessian")
+        self.reason = None  # why the pattern holds at its own point only (then: re-detected)
         if pattern is None:
-            pattern = hessian_sparsity(f, *args, argnums=argnums)
-        pattern = canonical(pattern)
-        self.pattern = canonical(pattern + pattern.T)
-        self.shape = self.pattern.shape
-        self.colors = star_coloring(self.pattern)
-        self.n_colors = int(self.colors.max(initial=-1)) + 1
-        n = self.shape[0]
-        where = symmetric_recovery(self.pattern, self.colors)
-        self._plan = _Compressed(
-            self.pattern, self.colors, where, n, _chunk_size(chunk_size, max_memory, n, n)
-        )
+            pattern, self.reason = _hessian_pattern(f, args, argnums, "SparseHessian")
+        n = int(np.prod(self.in_shape, dtype=np.int64))
+        pattern = _given_pattern(pattern, n, "SparseHessian")
+        if pattern.shape[0] != n:
+            raise ValueError(f"SparseHessian: pattern has shape {pattern.shape}; needs ({n}, {n})")
+        self._plan = self._compress(pattern)
         self._grad = grad(f, argnums)
 
+    pattern = property(lambda self: self._plan.pattern, doc="The Hessian's pattern (bool CSR).")
+    colors = property(lambda self: self._plan.colors, doc="Star coloring of the variables.")
+    shape = property(lambda self: self._plan.pattern.shape, doc="(n, n)")
+
+    @property
+    def n_colors(self):
+        return int(self._plan.colors.max(initial=-1)) + 1
+
+    def _compress(self, pattern):
+        pattern = canonical(pattern + pattern.T)
+        colors = star_coloring(pattern)
+        n = pattern.shape[0]
+        where = symmetric_recovery(pattern, colors)
+        k = _chunk_size(self._chunk[0], self._chunk[1], n, n)
+        return _Compressed(pattern, "forward", colors, where, n, k)
+
     def __call__(self, *args) -> sp.csr_array:
+        _check_input(args, self.argnums, self.in_shape, "SparseHessian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
+        plan = self._plan
+        if self.reason is not None:
+            pattern = canonical(_hessian_pattern(self.f, args, self.argnums, "SparseHessian")[0])
+            if not _same(canonical(pattern + pattern.T), plan.pattern):
+                plan = self._plan = self._compress(pattern)
         blocks = [
-            push_tree(self._grad, args, _tangents(args, self.argnums, s)) for s in self._plan.chunks
+            push_tree(self._grad, args, _tangents(args, self.argnums, s)) for s in plan.chunks
         ]
-        return self._plan.matrix(blocks, self.shape[0])
+        return plan.matrix(blocks, plan.pattern.shape[0])
 
 
 def _cached(make):

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from dualdiff import _defer, _elide, _pool
+from dualdiff import _defer, _pool
 from dualdiff._batch import IN_PLACE_MIN, unbroadcast
 from dualdiff._defer import Pending
 from dualdiff._pool import NUMBERS
@@ -123,11 +123,7 @@ class Var(Tracer):
             if out is not None:
                 return out
             keep = UFUNC_KEEP[ufunc][mask]
-            if kwargs:
-                ans = ufunc(vx, vy, **kwargs)
-            else:  # into a temporary input's buffer if it has one, else a pooled one
-                out = _elide.into(x, y, vx, vy, keep, self)
-                ans = _pool.binary(ufunc, vx, vy) if out is None else ufunc(vx, vy, out=out)
+            ans = ufunc(vx, vy, **kwargs) if kwargs else _pool.binary(ufunc, vx, vy)
         else:
             if (type(vx) is Dual or type(vy) is Dual) and (large_dual(vx) or large_dual(vy)):
                 out = None if kwargs else _deferred_ufunc(ufunc, inputs, level, tape)

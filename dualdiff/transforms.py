@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from dualdiff import _defer, _elide, _pool
-from dualdiff._tracer import Tracer, _ufunc_dunder, new_level
+from dualdiff import _defer, _pool
+from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.tape import Var, backward, leaf
@@ -389,14 +389,3 @@ def pull_tree(f, args, batched_cotangent):
     nums = tuple(range(len(args)))
     out, tape, level, n_leaves, rebuild = _record(f, args, nums)
     return tuple(_pull(out, tape, level, n_leaves, rebuild, batched_cotangent, True))
-
-
-def _calibrate_elision():
-    """Turn on temporary elision if this interpreter counts references as it expects (run by
-    ``dualdiff/__init__`` once the rule table is loaded)."""
-
-    def record(probe):
-        _record(probe, (np.zeros(_pool.MIN_SIZE),), (0,))
-
-    with _defer.eager():  # the probe's ops must run the path that elides
-        _elide.calibrate(record, _ufunc_dunder(np.add).__code__)

@@ -1,11 +1,10 @@
 """Random programs at large sizes, where every large-array mechanism is on: deferred values
-(``_defer.py``), temporary elision (``_elide.py``), deferred scales of arrays and of Duals
-(``_scaled.py``) and in-place sweeps. Each program's value, gradient (``grad`` and
-``value_and_grad``) and Hessian-vector product must match the same call with deferred values,
-elision and the deferred scales of Duals off, and the gradient must match forward mode, which
-uses none of the sweep's mechanisms. The lines mix elementwise ops, negations, constant
-factors, squares, selections, slices scattered back, reshapes with axis reductions and
-broadcasting, cumsum and reversal.
+(``_defer.py``), deferred scales of arrays and of Duals (``_scaled.py``) and in-place
+sweeps. Each program's value, gradient (``grad`` and ``value_and_grad``) and Hessian-vector
+product must match the same call with deferred values and the deferred scales of Duals off,
+and the gradient must match forward mode, which uses none of the sweep's mechanisms. The
+lines mix elementwise ops, negations, constant factors, squares, selections, slices scattered
+back, reshapes with axis reductions and broadcasting, cumsum and reversal.
 """
 
 import numpy as np
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 import dualdiff as dd
 import dualdiff._scaled as scaled
 import dualdiff.tape as tape
-from dualdiff import _defer, _elide, _pool
+from dualdiff import _defer, _pool
 from tests._programs import function_of, source_of
 
 N = 2 * _pool.MIN_SIZE
@@ -71,18 +70,16 @@ W = np.random.default_rng(9).standard_normal(N)
 
 
 class AllOff:
-    """Deferred values, elision and deferred scales of Duals off, for the reference run."""
+    """Deferred values and deferred scales of Duals off, for the reference run."""
 
     def __enter__(self):
         self.eager = _defer.eager()
         self.eager.__enter__()
-        self.temporary, _elide._temporary = _elide._temporary, None
         self.large_dual = tape.large_dual, scaled.large_dual
         tape.large_dual = scaled.large_dual = lambda g: False
 
     def __exit__(self, *exc):
         self.eager.__exit__()
-        _elide._temporary = self.temporary
         tape.large_dual, scaled.large_dual = self.large_dual
 
 
