@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from dualdiff import _defer, _pool
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
