@@ -12,6 +12,7 @@ PyTorch's ``addmm`` and ``mse_loss`` kernels), declared with the public rule API
 
 import warnings
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import scipy.special
@@ -19,7 +20,7 @@ import scipy.special
 from dualdiff._batch import align
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import primitive
-from dualdiff.tensor import Tensor
+from dualdiff.tensor import Tensor, no_grad
 
 __all__ = [
     "CrossEntropyLoss",
@@ -173,6 +174,17 @@ def mse_loss_vjp_target(g, ans, input, target, reduction="mean"):
 # -- modules -----------------------------------------------------------------------------------
 
 
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` did not match (PyTorch's ``_IncompatibleKeys``)."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+def _quoted(keys):
+    return ", ".join(f'"{k}"' for k in keys)
+
+
 class Parameter(Tensor):
     """A tensor that a :class:`Module` registers as a parameter (requires grad by default).
 
@@ -244,6 +256,58 @@ class Module:
 
     def parameters(self) -> Iterator[Parameter]:
         return (p for _, p in self.named_parameters())
+
+    def state_dict(self) -> dict:
+        """``{dotted name: parameter values}``, detached tensors that share the parameters'
+        memory, as PyTorch's (``copy.deepcopy`` it to keep a snapshot)."""
+        return {name: p.detach() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state_dict``'s values into the parameters of the same names, as PyTorch does.
+
+        A value whose shape differs from its parameter's raises a RuntimeError that names the
+        key and both shapes (with ``strict=False`` too); with ``strict=True`` (the default)
+        missing and unexpected keys raise as well, and with ``strict=False`` they are returned.
+
+        Examples
+        --------
+        >>> import dualdiff as dd
+        >>> a, b = dd.nn.Linear(2, 1), dd.nn.Linear(2, 1)
+        >>> b.load_state_dict(a.state_dict())
+        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        >>> bool((a.weight.detach().numpy() == b.weight.detach().numpy()).all())
+        True
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        errors = []
+        if strict:
+            if missing:
+                errors.append(f"Missing key(s) in state_dict: {_quoted(missing)}.")
+            if unexpected:
+                errors.append(f"Unexpected key(s) in state_dict: {_quoted(unexpected)}.")
+        values = {}
+        for name, p in params.items():
+            if name not in state_dict:
+                continue
+            v = state_dict[name]
+            v = np.asarray(v.detach().value if isinstance(v, Tensor) else v)
+            if v.shape != p.shape:
+                errors.append(
+                    f"size mismatch for {name}: copying a param with shape {v.shape} from "
+                    f"checkpoint, the shape in current model is {p.shape}."
+                )
+            values[name] = v
+        if errors:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
+            )
+        with no_grad():
+            for name, v in values.items():
+                params[name].copy_(v)  # into the parameter's memory: optimizers keep it
+        return IncompatibleKeys(missing, unexpected)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():

@@ -219,6 +219,9 @@ class Optimizer:
             len(s["params"]) != len(g["params"]) for s, g in zip(saved, self.param_groups)
         ):
             raise ValueError("the state dict does not match this optimizer's parameter groups")
+        for s, group in zip(saved, self.param_groups):
+            for i, p in zip(s["params"], group["params"]):
+                _check_state_shapes(state_dict["state"].get(i, {}), i, p)
         self.state = {}
         for s, group in zip(saved, self.param_groups):
             for i, p in zip(s["params"], group["params"]):
@@ -229,6 +232,18 @@ class Optimizer:
     def __repr__(self):
         opts = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({opts})"
+
+
+def _check_state_shapes(state, index, param):
+    """Refuse, at load, per-parameter state (momentum, moments) shaped unlike its parameter."""
+    for key, value in state.items():
+        shape = np.shape(value)
+        if isinstance(value, np.ndarray | Tensor) and shape != param.shape:
+            raise ValueError(
+                f"loaded optimizer state {key!r} of parameter {index} has shape {shape}, but "
+                f"the parameter has shape {param.shape}; load the state dict of an optimizer "
+                "over parameters of the same shapes, in the same order."
+            )
 
 
 class SGD(Optimizer):

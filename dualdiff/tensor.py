@@ -313,7 +313,8 @@ class Tensor(Tracer):
 
     @data.setter
     def data(self, other):
-        self.value = other.value if isinstance(other, Tensor) else np.asarray(other)
+        # a tensor's memory is shared, as PyTorch's; an array is copied (it is the caller's)
+        self.value = other.value if isinstance(other, Tensor) else np.array(other)
 
     def numpy(self) -> np.ndarray:
         """The values as an ndarray sharing memory; refused on a tensor that requires grad."""
@@ -718,6 +719,11 @@ def _write(t, compute):
             "out-of-place op (y = x + other)."
         )
     node = new._node
+    if node is not None and not np.issubdtype(value.dtype, np.inexact):
+        raise RuntimeError(
+            f"a write in place would make a {value.dtype} tensor require grad; only "
+            "floating-point tensors can: write into a float tensor (t.astype(float))."
+        )
     cell = t._version
     if node is not None and any(c is cell for c, _ in node.saved):
         _keep_values(node, value, cell)
