@@ -95,29 +95,37 @@ class Trace:
 class Pattern(Tracer):
     """A traced value for sparsity detection: ``value`` and its dependency rows ``deps``."""
 
-    __slots__ = ("value", "deps", "level", "trace")
+    __slots__ = ("primal", "deps", "level", "trace")
     mode = "sparsity"
 
     def __init__(self, value, deps, level, trace):
-        self.value = value
+        self.primal = value
         self.deps = deps
         self.level = level
         self.trace = trace
 
+    @property
+    def value(self):
+        """The primal value as a :class:`Derived` array: what is computed from it follows the
+        point (the handlers read ``primal``)."""
+        return _derive(self.primal, self.trace, False)
+
     def __repr__(self):
-        return f"Pattern(shape={np.shape(self.value)}, nnz={self.deps.nnz})"
+        return f"Pattern(shape={np.shape(self.primal)}, nnz={self.deps.nnz})"
 
     def _clone(self):
-        return Pattern(self.value, self.deps, self.level, self.trace)
+        return Pattern(self.primal, self.deps, self.level, self.trace)
 
     def _rebind(self, other):
-        self.value, self.deps = other.value, other.deps
+        self.primal, self.deps = other.primal, other.deps
 
     def ufunc(self, ufunc, inputs, kwargs):
         return elementwise(self.trace, ufunc, inputs, kwargs)
 
     def apply(self, fn, impl, args, kwargs):
         vals, traced = unwrap(args, self.level)
+        for pos, x in traced:  # our own reads of the primal values are not derived
+            vals[pos] = _primals(x, vals[pos])
         handler = HANDLERS.get(fn, fallback)
         return handler(self.trace, fn, impl, vals, traced, kwargs)
 
@@ -134,7 +142,7 @@ class Pattern(Tracer):
 
     def __bool__(self):
         self.trace.pointwise("Python control flow on a traced value (bool of a traced array)")
-        return bool(self.value)
+        return bool(self.primal)
 
     def argmax(self, axis=None):
         return np.argmax(self, axis=axis)
@@ -149,10 +157,16 @@ class Pattern(Tracer):
         return np.nonzero(self)
 
     def any(self, axis=None):
-        return self.trace.derive(np.any(self.value, axis=axis))
+        return self.trace.derive(np.any(self.primal, axis=axis))
 
     def all(self, axis=None):
-        return self.trace.derive(np.all(self.value, axis=axis))
+        return self.trace.derive(np.all(self.primal, axis=axis))
+
+
+def _primals(x, vals):
+    if type(x) is list:
+        return type(vals)(v if t is None else t.primal for t, v in zip(x, vals))
+    return x.primal
 
 
 def _derived_dunder(ufunc):
@@ -443,10 +457,10 @@ def _wrap_one(tr, a, deps):
 def elementwise(tr, ufunc, inputs, kwargs):
     """Union of the inputs' rows after broadcasting; a constant zero factor drops the rows."""
     traced = {i: x for i, x in enumerate(inputs) if type(x) is Pattern and x.level == tr.level}
-    vals = [traced[i].value if i in traced else x for i, x in enumerate(inputs)]
+    vals = [traced[i].primal if i in traced else x for i, x in enumerate(inputs)]
     ans = ufunc(*vals, **kwargs)
     shape = np.shape(ans)
-    parts = {i: broadcast_rows(x.deps, np.shape(x.value), shape) for i, x in traced.items()}
+    parts = {i: broadcast_rows(x.deps, np.shape(x.primal), shape) for i, x in traced.items()}
     if ufunc is np.multiply:
         zero = _constant_zeros(inputs[0], vals[0], shape, tr) | _constant_zeros(
             inputs[1], vals[1], shape, tr
@@ -504,7 +518,7 @@ def trace(f, args, argnum, hessian=False, caller="sparsity detection"):
     args[argnum] = tr.wrap(x, sp.eye_array(n, dtype=bool, format="csr"))
     out = f(*args)
     if type(out) is Pattern and out.level == tr.level:
-        return out.deps, np.shape(out.value), tr
+        return out.deps, np.shape(out.primal), tr
     value = plain(out)
     if isinstance(value, Tracer) or not _is_numeric(value):
         raise TypeError(

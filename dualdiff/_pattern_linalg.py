@@ -30,7 +30,7 @@ from dualdiff.nn import linear, mse_loss
 
 
 def _value(a):
-    return a.value if type(a) is Pattern else plain(a)
+    return a.primal if type(a) is Pattern else plain(a)
 
 
 def _matmul2(tr, a, b):

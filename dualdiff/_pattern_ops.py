@@ -184,7 +184,7 @@ def _smeared(tr, x, fn, vals, kwargs=None):
     if not axes:
         return x
     q, kept = reduce_rows(x.deps, layout(x.shape), normalize_axes(axes, ndim))
-    return tr.wrap(x.value, gather(q, np.broadcast_to(layout(kept), x.shape)))
+    return tr.wrap(x.primal, gather(q, np.broadcast_to(layout(kept), x.shape)))
 
 
 def _indexed_axes(fn, x, vals, kwargs):
@@ -233,7 +233,7 @@ def _id_arguments(vals, traced, data):
     def ids_of(v, pattern):
         if pattern is None:
             return np.zeros(np.shape(plain(v)), dtype=np.intp)
-        out = offset[0] + layout(np.shape(pattern.value))
+        out = offset[0] + layout(np.shape(pattern.primal))
         offset[0] += pattern.deps.shape[0]
         mats.append(pattern.deps)
         return out

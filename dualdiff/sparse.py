@@ -140,7 +140,7 @@ class _Compressed:
 
     def matrix(self, blocks, width):
         """The sparse matrix from the compressed blocks (each of shape ``(k, width)``)."""
-        compressed = np.concatenate([np.reshape(b, (-1, width)) for b in blocks] or [[]])
+        compressed = np.concatenate([np.reshape(b, (len(b), width)) for b in blocks] or [[]])
         data = compressed.ravel().take(self.positions) if self.positions.size else self.positions
         p = self.pattern
         return sp.csr_array(
