@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from dualdiff._tracer import Tracer, getitem, innermost, setitem
+from dualdiff._tracer import Tracer, astype, getitem, innermost, setitem
 
 
 class View:
@@ -145,6 +145,9 @@ def inplace(target, op, other):
     """``target <op>= other`` (``op`` from :mod:`operator`): NumPy's in-place operator."""
     new = op(target, other)
     _check_shape(target, new, op.__name__)
+    dtype = getattr(innermost(target), "dtype", None)
+    if dtype is not None and getattr(innermost(new), "dtype", dtype) != dtype:
+        new = astype(new, dtype)  # the array keeps its dtype (NumPy's same-kind casting)
     assign(target, new)
     return target
 

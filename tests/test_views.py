@@ -260,3 +260,22 @@ def test_dualdiff_numpy_submodules_are_numpys_own():
     assert la is np.linalg and not hasattr(dnp, "__path__")
     a = np.array([[2.0, 1.0], [1.0, 3.0]])
     np.testing.assert_allclose(dd.grad(la.det)(a), la.det(a) * np.linalg.inv(a).T)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_in_place_keeps_the_arrays_dtype(n):
+    def f(x):
+        y = x.astype(np.float32)
+        y *= np.float64(2.0)
+        y[1:] += x[:-1]
+        assert y.dtype == np.float32
+        return np.sum(y * y)
+
+    x = _point(n)
+    value, g = dd.value_and_grad(f)(x)
+    assert value == f(x.copy()) and value.dtype == np.float32
+    y = (2 * x).astype(np.float32)
+    y[1:] += x[:-1]  # the same arithmetic in float32, then the hand derivative
+    expected = 4 * y.astype(np.float64)
+    expected[:-1] += 2 * y[1:]
+    np.testing.assert_allclose(g, expected, rtol=1e-6)
