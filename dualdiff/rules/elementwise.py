@@ -65,7 +65,10 @@ _SCALARS = (np.integer, np.floating)  # NumPy's scalars: x ** np.float64(0) is x
 
 def _power_dy(ans, x, y):
     # ans * log(x); at x == 0 the limit of the product is 0 (for y > 0), not 0 * -inf, as JAX
-    return np.where(x == 0, 0.0, ans * np.log(np.where(x == 0, 1.0, x)))
+    # gives. Both factors are masked, so no inf * 0 is computed (and warned about) even where
+    # ans is inf (y < 0), nor by the derivatives of this partial.
+    zero = x == 0
+    return np.where(zero, 0.0, ans) * np.log(np.where(zero, 1.0, x))
 
 
 _power_dx.scaled = _twice  # x ** 2, the commonest power
