@@ -212,7 +212,11 @@ def test_powers_against_jax():
 DIVISIONS = [
     ("x / 0.0", lambda x: x / 0.0, lambda x: np.full(x.shape, np.inf)),
     ("x / 0", lambda x: x / 0, lambda x: np.full(x.shape, np.inf)),
-    ("np.true_divide(x, 0.0)", lambda x: np.true_divide(x, 0.0), lambda x: np.full(x.shape, np.inf)),
+    (
+        "np.true_divide(x, 0.0)",
+        lambda x: np.true_divide(x, 0.0),
+        lambda x: np.full(x.shape, np.inf),
+    ),
     ("x / np.float64(0)", lambda x: x / np.float64(0), lambda x: np.full(x.shape, np.inf)),
     ("x * (1 / x)", lambda x: x * (1 / x), lambda x: np.zeros(x.shape)),
     ("0.0 / x", lambda x: 0.0 / x, lambda x: -0.0 / x**2),
@@ -234,7 +238,9 @@ def test_division_by_python_zero_gives_numpys_inf(name, f, slope, size):
     out, t = dd.jvp(f, (x,), (np.ones(size),))
     np.testing.assert_array_equal(out, f(x))
     np.testing.assert_allclose(t, slope(x), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(_derivative(f, "rf")(x), _derivative(f, "ff")(x), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        _derivative(f, "rf")(x), _derivative(f, "ff")(x), rtol=1e-9, atol=1e-12
+    )
     _owned((value, g, out, t), x)
     assert _checksums(x) == before
 
@@ -294,7 +300,8 @@ SINGULAR = {
     "rank1-3x3": np.outer([1.0, 2.0, -1.0], [3.0, 1.0, 2.0]),
     "zero-column-3x3": np.array([[0.0, 1.0, 2.0], [0.0, 3.0, 1.0], [0.0, 1.0, 5.0]]),
     "rank3-4x4": np.array([[2.0, 1, 0, 3], [1, 1, 1, 2], [3, 2, 1, 5], [0, 1, 2, 1]]),
-    "rank2-4x4": np.outer([1.0, 2, 3, 4], [1.0, 0, 1, 2]) + np.outer([0.0, 1, 0, 1], [2.0, 1, 1, 0]),
+    "rank2-4x4": np.outer([1.0, 2, 3, 4], [1.0, 0, 1, 2])
+    + np.outer([0.0, 1, 0, 1], [2.0, 1, 1, 0]),
 }
 
 
@@ -304,7 +311,11 @@ def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix(name):
     assert np.linalg.det(a) == 0.0  # exactly singular in floating point: inv raises there
     want = _cofactors(a)
     before = _checksums(a)
-    for got in (dd.grad(np.linalg.det)(a), dd.jacfwd(np.linalg.det)(a), dd.jacrev(np.linalg.det)(a)):
+    for got in (
+        dd.grad(np.linalg.det)(a),
+        dd.jacfwd(np.linalg.det)(a),
+        dd.jacrev(np.linalg.det)(a),
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         _owned(got, a)
     value, _ = dd.value_and_grad(np.linalg.det)(a)
@@ -481,9 +492,7 @@ def _size0_marks(case):
     return []
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=_size0_marks(c)) for c in TABLE]
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=_size0_marks(c)) for c in TABLE])
 def test_every_table_line_at_size_0(case):
     for _, args in _size0_variants(case.args):
         _check_size0(case, args)
