@@ -254,12 +254,19 @@ def test_division_by_zero_raises_where_numpy_does():
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_a_zero_divisor_inside_a_rule_is_numpys_division():
-    # np.var of a size-0 axis divides by N - ddof = 0 (a Python int) inside its own rule
+    # np.var of a size-0 axis divides by N - ddof = 0 (a Python int) inside its own rule, which
+    # a second derivative differentiates (a traced array divided by a Python 0)
     x = np.zeros((0, 3))
-    out, t = dd.jvp(lambda a: np.var(a, axis=0), (x,), (np.ones(x.shape),))
-    np.testing.assert_array_equal(out, np.var(x, axis=0))
+
+    def f(a):
+        return np.var(a, axis=0)
+
+    out, t = dd.jvp(f, (x,), (np.ones(x.shape),))
+    np.testing.assert_array_equal(out, f(x))
     assert t.shape == (3,)
-    assert dd.grad(lambda a: np.sum(np.std(a, axis=0)))(x).shape == (0, 3)
+    second = dd.jvp(lambda a: dd.jvp(f, (a,), (np.ones(x.shape),))[1], (x,), (np.ones(x.shape),))
+    assert second[1].shape == (3,)
+    assert dd.hessian(lambda a: np.sum(np.std(a, axis=0)))(x).shape == (0, 3, 0, 3)
 
 
 # -- det at singular matrices: the cofactor matrix (the adjugate's transpose) ---------------------
