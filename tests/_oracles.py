@@ -1,0 +1,405 @@
+"""Random NumPy programs and the three oracles they are checked against (issue 12).
+
+A program is the source of ``def f(x)``: plain NumPy code of a 1-D float64 array ``x`` of even
+length ``n``, returning a 1-D array of length ``n``. The generator tracks which names may be
+written into: ``x`` and its views never are (a transform's input is not f's to change, as in
+JAX), everything f computed or copied is. The lines come in families, so that a test of one
+family shows which kind of code fails:
+
+- ``pure``: elementwise ops, powers with int and float exponents (0 and 1 among them), exp,
+  log and sqrt of positives, sin, tanh, sum/mean/max reductions, np.maximum;
+- ``inplace``: ``a += b``, ``a -= a.mean()``, ``a /= c``, ``a *= 2``, name aliases and
+  helpers that change their argument in place (one array passed twice among them);
+- ``views``: writes through views (``a[:2][0] = 0``, ``a.reshape(2, -1)[0, 0] = 0``,
+  ``a.reshape(2, -1).T[...] = ...``, ``for row in a.reshape(2, -1): row /= 2``), item and
+  slice assignment, named views (``a[::-1]``) written into later;
+- ``copies``: ``copy.copy``, ``copy.deepcopy``, ``np.copy``, ``a.copy()``,
+  ``dualdiff.numpy.array``, each followed by writes into the copy;
+- ``indices``: indices computed from values (``argmax``, ``argsort``, ``argmin``);
+- ``errors``: ``warnings.simplefilter("error")`` and ``np.errstate(... = "raise")`` around an
+  op in a ``try`` with a fallback in the ``except``;
+- ``objects``: object arrays holding traced arrays (NumPy's object loops apply the operators).
+
+The oracles:
+
+1. NumPy itself: the value a transform returns equals ``f`` on plain arrays, bit for bit (the
+   same ufuncs run on the same float64 values in the same order);
+2. ownership: no array a transform returns shares memory with an input, a constant or another
+   result; inputs and constants are unchanged; a second call leaves the first one's results;
+3. derivatives: central finite differences of NumPy's f, forward mode against reverse mode
+   (the dot-product test ``u . J v``) and, at small sizes, jacfwd against jacrev.
+"""
+
+import contextlib
+import copy
+import os
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+import dualdiff as dd
+import dualdiff.numpy as dnp
+from dualdiff import _defer, _pool
+from tests._programs import function_of, source_of
+
+SMALL = 6
+LARGE = _pool.MIN_SIZE  # the size at which the pool, deferral, elision and in-place sweeps engage
+# Examples per test: small enough for CI, raised locally with DUALDIFF_ORACLE_EXAMPLES=500.
+EXAMPLES = int(os.environ.get("DUALDIFF_ORACLE_EXAMPLES", "24"))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+POWERS = ["0", "1", "2", "3", "0.0", "1.0", "2.0", "np.float64(0)", "np.float64(1)"]
+
+PURE = [
+    "{new} = {a} + {b}",
+    "{new} = {a} - {b}",
+    "{new} = {a} * {b}",
+    "{new} = {a} / ({b} * {b} + 1.0)",
+    "{new} = {a} ** {p}",
+    "{new} = np.sqrt({a} * {a} + 0.5)",
+    "{new} = (np.abs({a}) + 0.25) ** 0.5",
+    "{new} = np.exp(np.tanh({a}))",
+    "{new} = np.log({a} * {a} + 1.0)",
+    "{new} = np.sin({a})",
+    "{new} = np.tanh({a} * 1.5)",
+    "{new} = {a} - np.mean({b})",
+    "{new} = {a} * (np.sum({b}) / {a}.size)",
+    "{new} = {a} / (1.0 + np.max(np.abs({b})))",
+    "{new} = {a} * np.max({b})",
+    "{new} = np.maximum({a}, {b} * 0.5)",
+]
+
+INPLACE = [
+    "{w} += {b}",
+    "{w} -= {b}",
+    "{w} -= {w}.mean()",
+    "{w} /= 2.0",
+    "{w} /= 3",
+    "{w} *= 2",
+    "{w} *= {b}",
+    "std_({w})",
+    "axpy_({w}, {w})",
+    "axpy_({w}, {b})",
+    "{alias} = {w}",
+]
+
+VIEWS = [
+    "{w}[:2][0] = 0.0",
+    "{w}[:2][1] = {b}[1] * 2.0",
+    "{w}.reshape(2, -1)[0, 0] = 0.5",
+    "{w}.reshape(2, -1).T[1, 0] = {b}[0]",
+    "for row in {w}.reshape(2, -1):\n        row /= 2.0",
+    "{w}[1] = np.sin({b}[2])",
+    "{w}[2:4] = {b}[:2] * 3.0",
+    "{w}[::2] = {b}[1::2]",
+    "{w}[...] = {b} * 0.5",
+    "{w}[:] = np.tanh({b})",
+    "{aliasview} = {w}[::-1]",
+    "{aliasview} = {w}.reshape(2, -1).ravel()",
+]
+
+COPIES = [
+    "{new} = copy.copy({a})",
+    "{new} = copy.deepcopy({a})",
+    "{new} = np.copy({a})",
+    "{new} = {a}.copy()",
+    "{new} = dnp.array({a})",
+]
+
+INDICES = [
+    "{new} = {a} * {b}[np.argmax({b})]",
+    "{new} = {a}[np.argsort({b})]",
+    "{new} = {a} - {a}[np.argmin({a})]",
+    "{new} = np.where({b} > 0, {a}, -{a})",
+    "{w}[np.argmax({b})] = 0.0",
+]
+
+ERRORS = [
+    "with warnings.catch_warnings():\n"
+    "        warnings.simplefilter('error')\n"
+    "        try:\n"
+    "            {new} = np.log({a})\n"
+    "        except RuntimeWarning:\n"
+    "            {new} = np.log(np.abs({a}) + 1.0)",
+    "with np.errstate(invalid='raise'):\n"
+    "        try:\n"
+    "            {new} = np.sqrt({a}) + 1.0\n"
+    "        except FloatingPointError:\n"
+    "            {new} = np.sqrt(np.abs({a}) + 0.1)",
+    "with np.errstate(over='raise'):\n"
+    "        try:\n"
+    "            {new} = np.exp({a} * 400.0) * 1e-300\n"
+    "        except FloatingPointError:\n"
+    "            {new} = np.tanh({a})",
+    "with np.errstate(divide='raise', invalid='raise'):\n"
+    "        try:\n"
+    "            {new} = np.sin({a}) / {a}\n"
+    "        except FloatingPointError:\n"
+    "            {new} = np.cos({a})",
+    "{new} = np.maximum({a}, 0.0)",
+]
+
+OBJECTS = [
+    "o{i} = np.empty(2, object)\n"
+    "    o{i}[0] = {a}\n"
+    "    o{i}[1] = {b}\n"
+    "    p{i} = o{i} * 2.0 - 1.0\n"
+    "    {new} = p{i}[0] * p{i}[1]",
+    "q{i} = np.empty(1, object)\n"
+    "    q{i}[0] = {b} + 0.0\n"
+    "    o{i} = np.empty(1, object)\n"
+    "    o{i}[0] = {a} * 1.5\n"
+    "    {new} = (o{i} - q{i})[0]",
+]
+
+FAMILIES = {
+    "pure": [],
+    "inplace": INPLACE,
+    "views": VIEWS + INPLACE[:3],
+    "copies": COPIES + VIEWS[:4] + INPLACE[:4],
+    "indices": INDICES,
+    "errors": ERRORS,
+    "objects": OBJECTS,
+}
+
+
+@st.composite
+def programs(draw, family):
+    """The source of a program: a few lines of ``family`` (and of ``pure``), then a return."""
+    names = [("x", False), ("v0", True)]
+    lines = ["v0 = x * 0.5 + 0.25"]
+    templates = FAMILIES[family]
+    for i in range(1, draw(st.integers(2, 7))):
+        own = templates and draw(st.booleans())
+        line = draw(st.sampled_from(templates if own else PURE))
+        writable = [n for n, w in names if w]
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        w = draw(st.sampled_from(writable))
+        new = f"v{i}"
+        lines.append(
+            line.format(
+                new=new,
+                alias=new,
+                aliasview=new,
+                a=a[0],
+                b=b[0],
+                w=w,
+                i=i,
+                p=draw(st.sampled_from(POWERS)),
+            )
+        )
+        if "{new}" in line or "{alias}" in line or "{aliasview}" in line:
+            names.append((new, True))
+    picked = draw(st.lists(st.sampled_from([n for n, _ in names[1:]]), min_size=1, max_size=2))
+    return source_of(lines, " + ".join(picked))
+
+
+def std_(v):
+    """Standardizes ``v`` in place (a helper that changes its argument)."""
+    v -= v.mean()
+    v /= v.std() + 0.1
+
+
+def axpy_(y, x):
+    """``y += 2 x`` in place; ``axpy_(a, a)`` passes one array twice."""
+    y += 2.0 * x
+
+
+def weights(n):
+    """A closure constant of f's loss (checked unchanged and never shared)."""
+    return np.random.default_rng(9).uniform(0.5, 1.5, n)
+
+
+def program(source, n):
+    """``(f, loss, constants)``: f from ``source`` and a scalar loss of it, with weights of
+    length ``n``."""
+    W = weights(n)
+    f = function_of(source, copy=copy, warnings=warnings, dnp=dnp, std_=std_, axpy_=axpy_)
+
+    def loss(x):
+        return np.sum(np.sin(f(x)) * W)
+
+    return f, loss, (W,)
+
+
+def point(n, seed=0):
+    """A point with no ties, no zeros and no value near one (1 / x, log x), random signs; the
+    special points have tests of their own."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(np.linspace(0.2, 1.5, n)) * rng.choice([-1.0, 1.0], n)
+
+
+def on_numpy(f, x):
+    """f on a plain copy of x, with NumPy's warnings silenced (the programs catch the ones
+    they handle); None when NumPy's value is not finite (a program to skip)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = f(x.copy())
+    return out if np.all(np.isfinite(out)) else None
+
+
+# -- mechanisms -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def mechanisms(on):
+    """Deferred values, temporary elision and deferred scales of Duals on (as configured) or
+    off, for the run inside."""
+    if on:
+        yield
+        return
+    import dualdiff.tape as tape
+
+    scaled = _optional("dualdiff._scaled")
+    elide = _optional("dualdiff._elide")
+    saved = {}
+    with _defer.eager():
+        if elide is not None and hasattr(elide, "_temporary"):
+            saved["temporary"], elide._temporary = elide._temporary, None
+        if hasattr(tape, "large_dual"):
+            saved["large_dual"] = tape.large_dual
+            tape.large_dual = lambda g: False
+        if scaled is not None and hasattr(scaled, "large_dual"):
+            saved["scaled"] = scaled.large_dual
+            scaled.large_dual = lambda g: False
+        try:
+            yield
+        finally:
+            if "temporary" in saved:
+                elide._temporary = saved["temporary"]
+            if "large_dual" in saved:
+                tape.large_dual = saved["large_dual"]
+            if "scaled" in saved:
+                scaled.large_dual = saved["scaled"]
+
+
+def _optional(name):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+# -- oracle 2: ownership ----------------------------------------------------------------------
+
+
+def arrays_of(*values):
+    """The ndarrays among ``values`` (nested in tuples and lists)."""
+    out = []
+    for v in values:
+        if isinstance(v, tuple | list):
+            out.extend(arrays_of(*v))
+        elif isinstance(v, np.ndarray):
+            out.append(v)
+    return out
+
+
+def assert_owned(results, held):
+    """No result shares memory with anything in ``held`` or with another result."""
+    results, held = arrays_of(results), arrays_of(held)
+    for i, r in enumerate(results):
+        for h in held:
+            assert not np.shares_memory(r, h), "a result shares memory with an input/constant"
+        for other in results[i + 1 :]:
+            assert not np.shares_memory(r, other), "two results share memory"
+
+
+class Unchanged:
+    """Copies of arrays taken now, to check later that nobody wrote into them."""
+
+    def __init__(self, *values):
+        self.arrays = arrays_of(values)
+        self.copies = [a.copy() for a in self.arrays]
+
+    def check(self, what="an input or constant"):
+        for a, c in zip(self.arrays, self.copies, strict=True):
+            np.testing.assert_array_equal(a, c, err_msg=f"{what} changed")
+
+
+# -- oracle 3: derivatives --------------------------------------------------------------------
+
+
+def central(fn, x, v, h):
+    """Central difference of NumPy's ``fn`` at ``x`` along ``v`` with step ``h``."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (fn(x + h * v) - fn(x - h * v)) / (2 * h)
+
+
+def assert_fd(fn, x, v, derivative, scale):
+    """``derivative`` (a number or array) matches finite differences of ``fn`` along ``v``.
+
+    The step is relative to x's scale; the tolerance is relative to the size of the terms
+    summed, plus ten times the difference between the estimates at steps h and h / 2 (the
+    difference's own error). Where those two disagree by more than 0.1 % f is nearly singular
+    along v (1 / x near 0): no difference quotient means anything there, so that element is
+    not checked (the forward-against-reverse oracle still is)."""
+    h = 1e-5 * max(1.0, float(np.max(np.abs(x), initial=0.0)))
+    fd, fd2 = central(fn, x, v, h), central(fn, x, v, h / 2)
+    atol = 1e-6 * (1.0 + scale)
+    spread = np.abs(fd - fd2)
+    reliable = spread <= 1e-3 * (np.abs(fd2) + atol)
+    error = np.abs(derivative - fd2)
+    bound = atol + 1e-5 * np.abs(fd2) + 10 * spread
+    bad = reliable & ~(error <= bound)
+    assert not np.any(bad), (
+        f"derivative {np.ravel(derivative)[np.ravel(bad)][:3]} against finite differences "
+        f"{np.ravel(fd2)[np.ravel(bad)][:3]}"
+    )
+
+
+def check_program(source, n, on=True, seed=0):
+    """Every oracle on one program at size ``n``, mechanisms ``on`` or off. Returns False when
+    NumPy's own value is not finite (the caller rejects the example)."""
+    f, loss, constants = program(source, n)
+    x = point(n, seed)
+    rng = np.random.default_rng(seed + 7)
+    v, u = rng.standard_normal(n), rng.standard_normal(n)
+    want = on_numpy(f, x)
+    if want is None:
+        return False
+    want_loss = loss(x.copy())
+    held = (x, v, u, *constants)
+    inputs = Unchanged(*held)
+    with mechanisms(on):
+        value, g = dd.value_and_grad(loss)(x)
+        inputs.check()
+        assert_owned((g,), held)
+        first = Unchanged(g)
+        g2 = dd.grad(loss)(x)
+        out, pullback = dd.vjp(f, x)
+        (ct,) = pullback(u)
+        out2, t = dd.jvp(f, (x,), (v,))
+        inputs.check()
+        first.check("an earlier result")
+        assert_owned((g, g2, out, ct, out2, t), held)
+        again = Unchanged(out, ct, out2, t)
+        dd.vjp(f, x)[1](u)
+        dd.jvp(f, (x,), (v,))
+        again.check("an earlier result")
+    # oracle 1: NumPy's values, bit for bit
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(out2, want)
+    assert value == want_loss
+    np.testing.assert_array_equal(g2, g)
+    # oracle 3: finite differences, and forward against reverse
+    scale = float(np.abs(g) @ np.abs(v))
+    assert_fd(loss, x, v, g @ v, scale)
+    assert_fd(f, x, v, t, float(np.max(np.abs(t), initial=0.0)))
+    np.testing.assert_allclose(u @ t, ct @ v, rtol=1e-9, atol=1e-11 * (np.abs(u) @ np.abs(t) + 1))
+    if n <= SMALL:
+        with mechanisms(on):
+            jf, jr = dd.jacfwd(f)(x), dd.jacrev(f)(x)
+        np.testing.assert_allclose(jf, jr, rtol=1e-10, atol=1e-12 * (1 + np.abs(jr).max()))
+        np.testing.assert_allclose(jf @ v, t, rtol=1e-10, atol=1e-12 * (1 + np.abs(t).max()))
+    return True
