@@ -12,10 +12,13 @@ Decompositions of symmetric matrices (cholesky, eigh, eigvalsh, and svd / pinv w
 those of the function numpy computes, ``f(tril(a) + tril(a, -1).T)`` (upper triangle alike),
 so they agree with finite differences along any direction, symmetric or not.
 
-Eigen- and singular-vector derivatives need distinct eigen- / singular values; inv, solve, det,
-pinv and lstsq need full rank. QR is differentiated for ``m >= n`` (reduced, or complete when
-square). With ``full_matrices=True`` the extra singular vectors of a rectangular matrix are not
-unique: their tangents are NaN, and reverse mode raises if a result depends on them.
+Eigen- and singular-vector derivatives need distinct eigen- / singular values; inv, solve,
+slogdet, pinv and lstsq need full rank. det is differentiated everywhere: its gradient is the
+cofactor matrix, a polynomial in the entries (the adjugate's transpose, zero at rank n - 2 and
+below), computed without inverting where a matrix is singular, at every order. QR is
+differentiated for ``m >= n`` (reduced, or complete when square). With ``full_matrices=True``
+the extra singular vectors of a rectangular matrix are not unique: their tangents are NaN, and
+reverse mode raises if a result depends on them.
 (Norms, np.linalg.norm / vector_norm / matrix_norm, live in reductions.py.)
 """
 
