@@ -20,9 +20,14 @@ defpartials(np.negative, -1.0)
 defpartials(np.positive, 1.0)
 defpartials(np.conjugate, 1.0)  # real inputs only: conj is the identity
 defpartials(np.multiply, lambda ans, x, y: y, lambda ans, x, y: x)
-# np.true_divide, not ``1.0 / y``: for a Python number y = 0 Python raises ZeroDivisionError
-# where numpy gives inf (x / 0.0 is inf), and the partial must agree with the value.
-defpartials(np.true_divide, lambda ans, x, y: np.true_divide(1.0, y), lambda ans, x, y: -ans / y)
+def _divide_dx(ans, x, y):
+    if type(y) is float or type(y) is int:  # x / c: a Python float, which the sweep defers
+        # 1.0 / 0 raises ZeroDivisionError in Python; NumPy's x / 0.0 is inf, and so is this
+        return 1.0 / y if y else np.true_divide(1.0, y)
+    return np.true_divide(1.0, y)
+
+
+defpartials(np.true_divide, _divide_dx, lambda ans, x, y: -ans / y)
 defpartials(np.reciprocal, lambda ans, x: -(ans * ans))
 
 
