@@ -21,6 +21,12 @@ Structural (exact up to the values being structurally nonzero):
 - one-input matrix functions (``det``, ``inv``, ``eigh``, ``svd``, ``qr``, ``cholesky``, ...):
   each matrix of a stack depends on itself only (dense within the matrix).
 
+Indices computed from traced values (``Derived`` arrays, see ``dualdiff._pattern``): data moved
+by one first takes the OR of its rows along the axes the index addresses (so any choice of index
+gives the same rows), and an item assignment at one adds every row of the assigned value to
+every element; when such an index also sets the output's shape (a mask, ``nonzero``, sizes),
+the trace is marked pointwise.
+
 Conservative fallback (every output element depends on every input element that any traced
 argument depends on): ``solve``, ``lstsq``, ``cross``, ``pad`` with ``mean``/``linear_ramp``,
 traced weights of ``average``/``trapezoid``/``logsumexp``, batched contractions and ``einsum``

@@ -67,7 +67,9 @@ def jacobian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
     Returns
     -------
     scipy.sparse.csr_array of bool, shape (m, n)
-        ``m`` output elements by ``n`` input elements (both flattened in C order).
+        ``m`` output elements by ``n`` input elements (both flattened in C order). It holds
+        at every point, unless ``f`` branches on its values in Python or sets a shape by them
+        (``SparseJacobian(f, x).reason`` says when); then it holds at ``args`` only.
 
     Examples
     --------
@@ -87,7 +89,9 @@ def hessian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
     """Structural sparsity pattern of the Hessian of a scalar ``f`` (symmetric, n x n).
 
     Every op nonlinear in its traced inputs couples the input elements its own second
-    derivative couples; linear and piecewise-linear ops couple none.
+    derivative couples; linear and piecewise-linear ops couple none. Like
+    :func:`jacobian_sparsity`, the pattern holds at every point unless ``f``'s structure
+    follows its values (``SparseHessian(f, x).reason`` says when).
 
     Examples
     --------
@@ -250,6 +254,10 @@ class SparseJacobian:
     n_colors : int
     mode : str
         ``"forward"`` or ``"reverse"``.
+    reason : str or None
+        None when the pattern is structural (it holds at every point); else why it holds at
+        its own point only (Python control flow on traced values, a shape set by values), and
+        then every call detects it again, keeping the coloring while the pattern is unchanged.
 
     Examples
     --------
