@@ -471,3 +471,19 @@ def test_data_assigned_from_an_array_is_copied():
         w -= 1.0
     np.testing.assert_array_equal(a, np.ones(3))
     np.testing.assert_array_equal(w.detach().numpy(), np.zeros(3))
+
+
+@pytest.mark.parametrize("n", (2, 128))
+def test_matmul_and_power_in_place(n):
+    x0, w0 = _point(n * n).reshape(n, n), _point(n * n).reshape(n, n)
+    x, w = dd.tensor(x0, requires_grad=True), dd.tensor(w0, requires_grad=True)
+    y = x * 1.0
+    y @= w
+    y **= 2
+    np.sum(y).backward()
+    np.testing.assert_allclose(y.detach().numpy(), (x0 @ w0) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), (2 * (x0 @ w0)) @ w0.T, rtol=1e-13)
+    np.testing.assert_allclose(w.grad.numpy(), x0.T @ (2 * (x0 @ w0)), rtol=1e-13)
+    c = dd.tensor(x0)
+    c @= w0
+    np.testing.assert_allclose(c.numpy(), x0 @ w0, rtol=1e-14)
