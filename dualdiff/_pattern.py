@@ -95,53 +95,53 @@ class Trace:
 class Pattern(Tracer):
     """A traced value for sparsity detection: ``value`` and its dependency rows ``deps``."""
 
-    __slots__ = ("primal", "deps", "level", "trace")
+    __slots__ = ("primal", "deps", "level", "source")
     mode = "sparsity"
 
     def __init__(self, value, deps, level, trace):
         self.primal = value
         self.deps = deps
         self.level = level
-        self.trace = trace
+        self.source = trace
 
     @property
     def value(self):
         """The primal value as a :class:`Derived` array: what is computed from it follows the
         point (the handlers read ``primal``)."""
-        return _derive(self.primal, self.trace, False)
+        return _derive(self.primal, self.source, False)
 
     def __repr__(self):
         return f"Pattern(shape={np.shape(self.primal)}, nnz={self.deps.nnz})"
 
     def _clone(self):
-        return Pattern(self.primal, self.deps, self.level, self.trace)
+        return Pattern(self.primal, self.deps, self.level, self.source)
 
     def _rebind(self, other):
         self.primal, self.deps = other.primal, other.deps
 
     def ufunc(self, ufunc, inputs, kwargs):
-        return elementwise(self.trace, ufunc, inputs, kwargs)
+        return elementwise(self.source, ufunc, inputs, kwargs)
 
     def apply(self, fn, impl, args, kwargs):
         vals, traced = unwrap(args, self.level)
         for pos, x in traced:  # our own reads of the primal values are not derived
             vals[pos] = _primals(x, vals[pos])
         handler = HANDLERS.get(fn, fallback)
-        return handler(self.trace, fn, impl, vals, traced, kwargs)
+        return handler(self.source, fn, impl, vals, traced, kwargs)
 
     # -- reads of values: Derived arrays, pointwise traces -------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         out = Tracer.__array_ufunc__(self, ufunc, method, *inputs, **kwargs)
-        return self.trace.derive(out) if ufunc in CONSTANT else out
+        return self.source.derive(out) if ufunc in CONSTANT else out
 
     def __array_function__(self, func, types, args, kwargs):
         out = Tracer.__array_function__(self, func, types, args, kwargs)
         if func not in CONSTANT or (func in SHAPE_ONLY and not has_derived((args, kwargs))):
             return out
-        return self.trace.derive(out, ragged=func in RAGGED or _ragged_where(func, args))
+        return self.source.derive(out, ragged=func in RAGGED or _ragged_where(func, args))
 
     def __bool__(self):
-        self.trace.pointwise("Python control flow on a traced value (bool of a traced array)")
+        self.source.pointwise("Python control flow on a traced value (bool of a traced array)")
         return bool(self.primal)
 
     def argmax(self, axis=None):
@@ -157,10 +157,10 @@ class Pattern(Tracer):
         return np.nonzero(self)
 
     def any(self, axis=None):
-        return self.trace.derive(np.any(self.primal, axis=axis))
+        return self.source.derive(np.any(self.primal, axis=axis))
 
     def all(self, axis=None):
-        return self.trace.derive(np.all(self.primal, axis=axis))
+        return self.source.derive(np.all(self.primal, axis=axis))
 
 
 def _primals(x, vals):
@@ -170,7 +170,7 @@ def _primals(x, vals):
 
 
 def _derived_dunder(ufunc):
-    return lambda self, other: self.trace.derive(apply_ufunc(ufunc, (self, other), {}))
+    return lambda self, other: self.source.derive(apply_ufunc(ufunc, (self, other), {}))
 
 
 for _name, _ufunc in (("__lt__", np.less), ("__le__", np.less_equal), ("__gt__", np.greater),
@@ -199,17 +199,17 @@ def _ragged_where(func, args):
 class Derived(np.ndarray):
     """A plain array computed from a traced array's values: a mask, an index, a count.
 
-    It carries no derivative, but it changes with the point: ``trace`` is the sparsity trace it
+    It carries no derivative, but it changes with the point: ``source`` is the sparsity trace it
     came from, and ``ragged`` says that its shape depends on the values as well (``nonzero``).
     NumPy ops on it give Derived arrays (scalars become 0-d ones); turning it into a Python
     value (``bool``, ``int``, iteration) marks the trace pointwise.
     """
 
-    trace = None
+    source = None
     ragged = False
 
     def __array_finalize__(self, obj):
-        self.trace = getattr(obj, "trace", None)
+        self.source = getattr(obj, "source", None)
         self.ragged = getattr(obj, "ragged", False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -234,10 +234,10 @@ class Derived(np.ndarray):
 
     def __getitem__(self, key):
         ans = super().__getitem__(strip_derived(key))
-        return _derive(ans, self.trace, self.ragged or has_derived(key) or _has_mask(key))
+        return _derive(ans, self.source, self.ragged or has_derived(key) or _has_mask(key))
 
     def _python(self, what):
-        _pointwise(self.trace, f"Python control flow on a value of a traced array ({what})")
+        _pointwise(self.source, f"Python control flow on a value of a traced array ({what})")
         return self.view(np.ndarray)
 
     def __bool__(self):
@@ -270,6 +270,21 @@ class Derived(np.ndarray):
         return self._python("tolist").tolist()
 
 
+def _method(name, ragged=False):
+    # ndarray methods that return plain arrays or NumPy scalars from a subclass
+    def method(self, *args, **kwargs):
+        ans = getattr(np.ndarray, name)(self.view(np.ndarray), *strip_derived(args), **kwargs)
+        return _derive(ans, self.source, self.ragged or ragged)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("argmax", "argmin", "searchsorted", "dot"):
+    setattr(Derived, _name, _method(_name))
+Derived.nonzero = _method("nonzero", ragged=True)
+
+
 def _pointwise(trace, reason):
     if trace is not None:
         trace.pointwise(reason)
@@ -290,7 +305,7 @@ def _derive(value, trace, ragged):
         out = np.asarray(value).view(Derived)
     else:
         return value
-    out.trace = trace if trace is not None else getattr(value, "trace", None)
+    out.source = trace if trace is not None else getattr(value, "source", None)
     out.ragged = ragged or getattr(value, "ragged", False)
     return out
 
@@ -314,7 +329,7 @@ def derived_origin(obj):
     trace, ragged = None, False
     for e in _entries(obj):
         if isinstance(e, Derived):
-            trace = trace if trace is not None else e.trace
+            trace = trace if trace is not None else e.source
             ragged = ragged or e.ragged
     return trace, ragged
 

@@ -57,6 +57,8 @@ def _python_loop(x):
 IDIOMS = {
     "argmax": lambda x: x * x[np.argmax(x)],
     "argmax_method": lambda x: x**2 * x[x.argmax()],
+    "derived_methods": lambda x: x * x[(x > 0).argmax()] + x[(x > 0.5).nonzero()[0][:1]].sum(),
+    "unravel": lambda x: x * x.reshape(2, 4)[np.unravel_index(np.argmin(x), (2, 4))],
     "argmin_rows": lambda x: (
         np.take_along_axis(x.reshape(4, 2), np.argmin(x.reshape(4, 2), axis=1)[:, None], 1)
         * x.reshape(4, 2)
