@@ -131,6 +131,57 @@ def test_sparse_hessian_holds_at_other_points(name):
             np.testing.assert_allclose(hess(x).toarray(), expected, rtol=1e-12, atol=1e-10)
 
 
+def _set_picked(a, b):
+    y = a.copy()
+    y[np.argmin(b)] = b[np.argmax(a)] ** 2
+    return y
+
+
+# Steps of random programs: each combines two earlier values and reads values of them.
+STEPS = [
+    lambda a, b: a * b,
+    lambda a, b: a + np.roll(b, 1),
+    lambda a, b: a * b[np.argmax(b)],
+    lambda a, b: a[np.argsort(b)],
+    lambda a, b: np.where(a > b, a**2, b),
+    lambda a, b: a * (b > 0),
+    lambda a, b: np.maximum(a, b) * a,
+    lambda a, b: np.sort(a) * b,
+    lambda a, b: a * np.sum(b[b > 0.2]),
+    lambda a, b: np.clip(a, -0.3, 0.4) * b,
+    lambda a, b: a * np.sign(b),
+    lambda a, b: np.cumsum(a)[np.floor(np.abs(b) * 3).astype(int) % N],
+    _set_picked,
+    lambda a, b: a * np.max(b.reshape(2, 4), axis=1).repeat(4),
+]
+
+
+def _program(seed):
+    rng = np.random.default_rng(seed)
+    steps = [(rng.integers(len(STEPS)), rng.integers(10), rng.integers(10)) for _ in range(4)]
+
+    def f(x):
+        vals = [x, x**2 - 0.5]
+        for k, i, j in steps:
+            vals.append(STEPS[k](vals[i % len(vals)], vals[j % len(vals)]))
+        return vals[-1]
+
+    return f
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_programs_with_value_reads(seed):
+    f = _program(seed)
+    g = _scalar(f)
+    rng = np.random.default_rng(seed)
+    points = [np.round(rng.standard_normal(N), 1) for _ in range(4)]  # rounding makes ties
+    jac, hess = SparseJacobian(f, points[0]), SparseHessian(g, points[0])
+    for x in points:
+        J, H = _dense(f, x), dd.hessian(g)(x)
+        np.testing.assert_allclose(jac(x).toarray(), J, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(hess(x).toarray(), H, rtol=1e-10, atol=1e-8)
+
+
 @pytest.mark.parametrize("name", ["argmax", "argsort", "floor_index", "mask", "masked_matrix"])
 def test_patterns_of_value_indices_cover_every_point(name):
     f = IDIOMS[name]
