@@ -885,7 +885,9 @@ def _outputs(ans, op, args, parents, saved):
     views an input's memory (``np.split``) is a view that refuses recorded writes, as PyTorch's
     multi-output views do."""
     fn, impl, vals, kwargs = op
-    node = _Node(_tuple_pullback, fn, vals, kwargs, ans, parents, saved) if parents else None
+    node = None
+    if parents:
+        node = _Node(_tuple_pullback, fn, vals, kwargs, ans, parents, list(saved))
     outs = []
     for j, a in enumerate(ans):
         if not _is_array(a) or (node is not None and not _is_inexact(a)):
@@ -895,6 +897,7 @@ def _outputs(ans, op, args, parents, saved):
         cell = [0] if viewed is None else viewed[1]._version
         proj = None
         if node is not None:
+            node.saved.append((cell, cell[0]))  # the op's rule may read its outputs
             proj = _Node(_proj_pullback, j, None, None, len(ans), ((0, node),), ())
         if viewed is None:
             outs.append(_new(a, proj, cell))

@@ -487,3 +487,22 @@ def test_matmul_and_power_in_place(n):
     c = dd.tensor(x0)
     c @= w0
     np.testing.assert_allclose(c.numpy(), x0 @ w0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_an_output_a_multi_output_rule_reads_changed_in_place_raises(recorded):
+    a0 = np.array([[2.0, 1.0], [1.0, 3.0]])
+    a = dd.tensor(a0, requires_grad=True)
+    w, v = np.linalg.eigh(a)
+    loss = np.sum(v * np.arange(4.0).reshape(2, 2))  # eigh's VJP for v reads w
+    if recorded:
+        w *= 2.0
+    else:
+        with dd.no_grad():
+            w *= 2.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    w, v = np.linalg.eigh(a)
+    np.sum(v * np.arange(4.0).reshape(2, 2)).backward()  # a fresh forward pass, against grad
+    g = dd.grad(lambda m: np.sum(np.linalg.eigh(m)[1] * np.arange(4.0).reshape(2, 2)))(a0)
+    np.testing.assert_allclose(a.grad.numpy(), g, rtol=1e-12)
