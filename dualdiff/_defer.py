@@ -18,10 +18,22 @@ What is deferred (reverse mode only, at least ``IN_PLACE_MIN`` elements):
 
 A deferred value is computed, once, when anything reads it: a NumPy call that is not deferred,
 indexing, ``bool``/printing, a partial derivative in the sweep, or ``value_and_grad``'s value.
-It is computed with the floating-point error state it was recorded under. A chain of deferred
-values longer than ``MAX_DEPTH`` is computed as it is recorded, which bounds the recursion.
-Computing one into the buffer of a deferred input that nothing else holds is the elision of
-temporaries that NumPy does for an expression, done here with the whole recording in view.
+A chain of deferred values longer than ``MAX_DEPTH`` is computed as it is recorded, which
+bounds the recursion. Computing one into the buffer of a deferred input that nothing else holds
+(a Pending's value is never seen outside this module and the tape) is NumPy's elision of
+temporaries, done with the whole recording in view.
+
+Floating-point errors: an op is deferred only where its errors cannot change what the program
+does (:func:`errstate`). NumPy's error state must say "ignore" or "warn" for every kind, and for
+a "warn", Python's warnings must ignore RuntimeWarning or show it on stderr as by default. Under
+``np.errstate(...="raise" | "call" | "log" | "print")``, a warnings filter that could turn a
+RuntimeWarning into an error (or that only some RuntimeWarnings match), while warnings are
+recorded (``warnings.catch_warnings(record=True)``, which pytest does around every test) or
+shown by a replaced ``warnings.showwarning``, the op is computed at once, where the caller's
+``try``/``except`` and inspection of warnings see it. A deferred op is computed under the error
+state it was recorded in; its warnings are issued then, unless warnings are at that moment
+errors or recorded (the eager op would have issued them earlier, outside that block: they are
+dropped), and an op that is never computed (the loss, in ``grad``) issues none.
 
 ``DUALDIFF_EAGER=1`` in the environment turns deferral off.
 """
@@ -29,6 +41,7 @@ temporaries that NumPy does for an expression, done here with the whole recordin
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -36,6 +49,7 @@ from dualdiff import _pool
 
 MAX_DEPTH = 64  # longest chain of deferred values (a forced value recurses this deep)
 _F64 = np.dtype(np.float64)
+_IGNORE = {"divide": "ignore", "over": "ignore", "under": "ignore", "invalid": "ignore"}
 
 enabled = not os.environ.get("DUALDIFF_EAGER")
 
@@ -49,13 +63,13 @@ class Pending:
 
     __slots__ = ("fn", "inputs", "result", "shape", "depth", "errstate")
 
-    def __init__(self, fn, inputs, shape, depth):
+    def __init__(self, fn, inputs, shape, depth, errstate):
         self.fn = fn
         self.inputs = inputs
         self.result = None
         self.shape = shape
         self.depth = depth
-        self.errstate = np.geterr()
+        self.errstate = errstate  # what errstate() returned when the op was recorded
 
     @property
     def size(self):
@@ -70,8 +84,11 @@ class Pending:
     def get(self):
         """The value, computed now if it was not yet."""
         if self.result is None:
-            if np.geterr() != self.errstate:
-                with np.errstate(**self.errstate):
+            state = self.errstate
+            if state is not _IGNORE and _runtime_warning() is None:
+                state = _IGNORE  # warnings are errors or recorded here: the op's are dropped
+            if np.geterr() != state:
+                with np.errstate(**state):
                     self._compute()
             else:
                 self._compute()
@@ -116,7 +133,7 @@ def _calibrate():
     """The counts :func:`_counts` sees for a Pending held only by a tuple of inputs, whose
     value is held only by it, the args list and the pool: measured, since they depend on how
     the interpreter counts references."""
-    p = Pending(None, (), (), 0)
+    p = Pending(None, (), (), 0, _IGNORE)
     p.result = _pool.empty((_pool.MIN_SIZE,))
     inputs = (p,)
     args = [p.result]
@@ -127,6 +144,67 @@ def _calibrate():
 
 
 _SOLE = _calibrate()
+
+# -- when an op may be deferred: floating-point errors --------------------------------------
+
+_QUIET = frozenset(("ignore", "warn"))
+
+
+def errstate():
+    """The NumPy error state to compute a deferred op under, or None if the op must be
+    computed at once: when an error of it could raise, call or log, or a warning of it could
+    be an error, be recorded or be shown by code of the caller's (see the module docstring)."""
+    state = np.geterr()
+    warn = False
+    for action in state.values():
+        if action not in _QUIET:
+            return None
+        if action == "warn":
+            warn = True
+    if not warn:
+        return _IGNORE
+    shown = _runtime_warning()
+    if shown is None:
+        return None
+    return state if shown else _IGNORE
+
+
+def _runtime_warning():
+    """How Python's warnings treat NumPy's RuntimeWarning issued now: True if it may be shown
+    on stderr as by default, False if it is ignored, None otherwise (it could be an error, is
+    recorded, or is shown by a replaced ``showwarning``). Filters that only some messages or
+    places match count for every warning: an error in any of them could raise."""
+    if getattr(sys.flags, "context_aware_warnings", False):
+        return None  # filters live in a context this module does not read
+    shown = False
+    for action, message, category, module, lineno in warnings.filters:
+        if not issubclass(RuntimeWarning, category):
+            continue
+        if action == "error":
+            return None
+        if action != "ignore":
+            shown = True
+        if message is None and module is None and not lineno:
+            break  # every RuntimeWarning stops here
+    else:
+        if warnings.defaultaction == "error":
+            return None
+        shown = shown or warnings.defaultaction != "ignore"
+    if shown and not _default_display():
+        return None
+    return shown
+
+
+def _default_display():
+    """Whether warnings go to stderr through Python's own display: not recorded by
+    ``catch_warnings(record=True)`` (which swaps ``_showwarnmsg_impl`` for a list's append),
+    nor shown by a replaced ``showwarning`` (``logging.captureWarnings``, a user's)."""
+    impl = getattr(warnings, "_showwarnmsg_impl", None)
+    return (
+        warnings.showwarning is getattr(warnings, "_showwarning_orig", None)
+        and getattr(impl, "__name__", None) == "_showwarnmsg_impl"
+        and getattr(impl, "__module__", None) in ("warnings", "_py_warnings")
+    )
 
 # -- which ops defer ------------------------------------------------------------------------
 
@@ -153,7 +231,7 @@ def depth_of(handles):
 
 
 class eager:
-    """Context manager: no deferral inside (for the elision's calibration, and tests)."""
+    """Context manager: no deferral inside (for tests and comparisons)."""
 
     def __enter__(self):
         global enabled

@@ -29,6 +29,7 @@ _SCAN = 6  # buffers looked at per request before a new one is made
 class _Pool(threading.local):
     def __init__(self):
         self.buckets: dict = {}  # (shape, dtype) -> deque of arrays, most recently given last
+        self.skip: dict = {}  # (shape, dtype) -> requests to serve before a full scan again
         self.nbytes = 0
         self.wait = 0  # requests over the cap to let pass before scanning for free buffers
 
@@ -41,17 +42,38 @@ def _count(bucket, i):
     return sys.getrefcount(bucket[i])
 
 
-def _take_free(bucket):
-    """The most recently used buffer of ``bucket`` that only the bucket refers to (moved to
-    its back), or None. Recent first: a buffer freed a moment ago is still in cache."""
-    n = len(bucket)
-    for i in range(n - 1, max(n - 1 - _SCAN, -1), -1):
+def _take_free(bucket, start, stop):
+    """The most recently used buffer of ``bucket[stop + 1 : start + 1]`` that only the bucket
+    refers to (moved to its back), or None. Recent first: a buffer freed a moment ago is still
+    in cache."""
+    for i in range(start, stop, -1):
         if _count(bucket, i) == _FREE:
             buf = bucket[i]
             del bucket[i]
             bucket.append(buf)
             return buf
     return None
+
+
+def _reuse(pool, key, bucket):
+    """A free buffer of ``bucket``, or None: the ``_SCAN`` most recent first, then the older
+    ones. A scan of the older ones that finds none is not repeated for as many requests as the
+    bucket holds buffers, so that a bucket of buffers all in use (a long tape of large values)
+    costs O(1) a request, amortized, while the free buffers a loop leaves behind are found
+    (the pool grows only with the buffers in use at once, within a factor of two)."""
+    n = len(bucket)
+    recent = max(n - 1 - _SCAN, -1)
+    buf = _take_free(bucket, n - 1, recent)
+    if buf is not None or recent < 0:
+        return buf
+    skip = pool.skip.get(key, 0)
+    if skip:
+        pool.skip[key] = skip - 1
+        return None
+    buf = _take_free(bucket, recent, -1)
+    if buf is None:
+        pool.skip[key] = n
+    return buf
 
 
 # The count _count sees for a buffer that nothing but its bucket holds: measured on one, since
@@ -70,7 +92,7 @@ def empty(shape, dtype=np.float64):
     bucket = pool.buckets.get(key)
     if bucket is None:
         bucket = pool.buckets[key] = deque()
-    buf = _take_free(bucket)
+    buf = _reuse(pool, key, bucket)
     if buf is not None:
         return buf
     buf = np.empty(shape, dtype)
@@ -106,6 +128,7 @@ def _evict(pool, nbytes):
                 del bucket[i]
         if not bucket:
             del pool.buckets[key]
+            pool.skip.pop(key, None)
     return pool.nbytes + nbytes <= MAX_BYTES
 
 
@@ -181,6 +204,34 @@ def holds(buf):
             if b is buf:
                 return True
     return False
+
+
+def disown(x):
+    """Hand ``x`` to the caller: the pool forgets it and every array it is a view of, so that
+    it is never reused (nothing of ours writes into it again), and dies with its caller's last
+    reference (a ``weakref`` to it included). ``x`` is returned; anything but an array passes."""
+    a = x
+    while type(a) is np.ndarray:
+        bucket = _pool.buckets.get((a.shape, a.dtype))
+        if bucket is not None:
+            for i in range(len(bucket)):
+                if bucket[i] is a:
+                    del bucket[i]
+                    _pool.nbytes -= a.nbytes
+                    break
+        a = a.base
+    return x
+
+
+def handed(x, held=()):
+    """``x`` made the caller's own: a copy if it may share memory with an array of ``held``
+    (what the caller passed in), else ``x`` with the pool forgetting it (:func:`disown`)."""
+    if type(x) is not np.ndarray:
+        return x
+    for h in held:
+        if type(h) is np.ndarray and np.may_share_memory(x, h):
+            return x.copy()
+    return disown(x)
 
 
 def zeros(shape, dtype=np.float64):

@@ -298,9 +298,22 @@ def _handle(x, level):
             return None
     else:
         return None
-    if array.dtype != _F64 or array.size < IN_PLACE_MIN or x.tape[x.index].pullback is None:
+    node = x.tape[x.index]
+    if array.dtype != _F64 or array.size < IN_PLACE_MIN or node.pullback is None:
         return None  # a leaf: the caller's own array
+    if _passed_through(value, array, node.args):
+        return None  # np.real(x), np.atleast_1d(x) return x itself: maybe the caller's
     return value if _pool.holds(array) else None
+
+
+def _passed_through(value, array, args):
+    """Whether a node's answer ``value`` (or its ``array``) is one of its inputs ``args``."""
+    if args is None:
+        return False
+    for a in args:
+        if a is value or a is array or (type(a) is Dual and a.value is array):
+            return True
+    return False
 
 
 def _deferred_ufunc(ufunc, inputs, level, tape):
@@ -326,7 +339,10 @@ def _deferred_ufunc(ufunc, inputs, level, tape):
     depth = _defer.depth_of(handles)
     if depth is None or math.prod(shape) < IN_PLACE_MIN:
         return None
-    pending = Pending(ufunc, tuple(handles), shape, depth)
+    state = _defer.errstate()
+    if state is None:
+        return None  # its errors must surface here, under the caller's handling
+    pending = Pending(ufunc, tuple(handles), shape, depth, state)
     traced = [i for i, x in enumerate(inputs) if isinstance(x, Var)]
     keep = UFUNC_KEEP[ufunc][sum(1 << i for i in traced)]
     ans = pending if keep[0] else None
@@ -354,10 +370,11 @@ def _deferred_reduction(fn, args, kwargs, level, tape):
     if h is None or not isinstance(x, Var):
         return None
     depth = _defer.depth_of((h,))
-    if depth is None:
+    state = _defer.errstate()
+    if depth is None or state is None:
         return None
     tape.append(Node(_fn_pullback, None, (h,), {}, None, ((0, x.index, VJP[fn][0]),)))
-    return DeferredVar(Pending(fn, (h,), (), depth), tape, len(tape) - 1, level)
+    return DeferredVar(Pending(fn, (h,), (), depth, state), tape, len(tape) - 1, level)
 
 
 def _deferred_pullback(node, g, ct, own):
@@ -751,9 +768,10 @@ def backward(tape, seeds, n_leaves, release=False):
     leaves = ct[:n_leaves]
     for j, c in enumerate(leaves):
         if type(c) is Scaled:
-            leaves[j] = c.dense(j in owned)
+            c = c.dense(j in owned)
         elif type(c) is np.ndarray and j not in owned:  # a broadcast, or a seed passed through:
-            leaves[j] = c.copy()  # the caller gets an array of its own, writeable
+            c = c.copy()  # the caller gets an array of its own, writeable
+        leaves[j] = _pool.disown(c)  # the caller's: never reused by the pool
     return leaves
 
 

@@ -361,6 +361,13 @@ class Tensor(Tracer):
         body = np.array2string(self.value, separator=", ", prefix="tensor(")
         return f"tensor({body}, requires_grad=True)" if self._node else f"tensor({body})"
 
+    def __getattr__(self, name):  # only for names nothing else provides
+        raise AttributeError(
+            f"a dualdiff tensor has no attribute {name!r}: tensors support NumPy functions "
+            f"on them (np.{name}(t) where NumPy has one), the operators and the common ndarray "
+            "methods; .detach().numpy() gives the values as an array."
+        )
+
     # -- copies and pickles, as PyTorch's: values and the requires_grad flag, never the graph --
     def __reduce_ex__(self, protocol):  # pickle: a leaf with the values (a view's own only)
         return (_rebuild, (_pickled_type(self), np.array(self.value), self.requires_grad))
@@ -654,6 +661,9 @@ class _View(Tensor):
     def _node(self, node):
         _NODE.__set__(self, node)
         self._seen = self._parent._node
+
+
+_View.__name__ = _View.__qualname__ = "Tensor"  # to users a view is a tensor, as in PyTorch
 
 
 def _new_view(value, node, parent, op):

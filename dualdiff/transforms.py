@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dualdiff import _pool
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
@@ -36,8 +37,12 @@ def _argnum_tuple(argnums):
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
-def _primal(x, level):
-    return x.value if isinstance(x, Tracer) and x.level == level else x
+def _primal(x, level, held=()):
+    """``x``'s value at ``level``, the caller's own (``_pool.handed``): the memory of an input
+    among ``held`` (``f`` returned it, or a view of it) or of a constant is copied."""
+    if isinstance(x, Tracer) and x.level == level:
+        return _pool.handed(x.value, held)
+    return x.copy() if type(x) is np.ndarray else x
 
 
 # -- reverse mode ----------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def _value_and_grad(f, argnums, args, want_value):
     where it was deferred (``_defer.py``): a gradient does not read it."""
     out, tape, level, n_leaves, rebuild = _record(f, args, _argnum_tuple(argnums))
     seeds = _seeds(out, np.ones((1,) + _loss_shape(out)), level)
-    value = _primal(out, level) if want_value else None
+    value = _primal(out, level, flatten(args)[0]) if want_value else None
     del out  # what only the output's value needed is freed before the sweep
     grads = _sweep(tape, seeds, n_leaves, rebuild, 1, release=True)
     grads = [_squeeze(g) for g in grads]
@@ -204,7 +209,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         batched = unflatten_out([c[None] for c in cts])
         return tuple(_squeeze(g) for g in _pull(out, tape, level, n_leaves, rebuild, batched))
 
-    return unflatten_out([_primal(o, level) for o in out_leaves]), pullback
+    held = flatten(primals)[0]
+    return unflatten_out([_primal(o, level, held) for o in out_leaves]), pullback
 
 
 def pull_basis(f, args, argnum, basis_of_out):
@@ -234,7 +240,7 @@ def push(f, args, tangents):
 
 def _tangent_of(o, level, k):
     if isinstance(o, Dual) and o.level == level:
-        return o.tangent
+        return _pool.disown(o.tangent)  # the caller's: the pool forgets it
     return np.zeros((k,) + np.shape(_primal(o, level)))
 
 
@@ -266,8 +272,10 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         batched.append(unflatten([as_input(b)[None] for b in ts]))
     out, level = push(f, primals, batched)
     leaves, unflatten_out = flatten(out)
-    values = unflatten_out([_primal(o, level) for o in leaves])
-    return values, unflatten_out([_tangent_of(o, level, 1)[0, ...] for o in leaves])
+    held = flatten(primals)[0] + flatten(tangents)[0]
+    values = unflatten_out([_primal(o, level, held) for o in leaves])
+    ts = [_pool.handed(_tangent_of(o, level, 1)[0, ...], held) for o in leaves]
+    return values, unflatten_out(ts)
 
 
 # -- Jacobians and Hessians --------------------------------------------------------------------

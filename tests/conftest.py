@@ -1,5 +1,6 @@
 import gc
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,15 @@ def empty_pool():
     dd.release_memory()
     yield
     dd.release_memory()
+
+
+@pytest.fixture
+def deferring():
+    """RuntimeWarnings ignored, so that large elementwise ops are deferred inside a test.
+
+    pytest records warnings around each test, and code that reads recorded warnings could act
+    on a deferred op's: dualdiff computes every op at once while warnings are recorded (see
+    ``dualdiff/_defer.py``). Tests of deferral ignore RuntimeWarnings instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

@@ -8,6 +8,7 @@ back, reshapes with axis reductions and broadcasting, cumsum and reversal.
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,9 @@ import dualdiff._scaled as scaled
 import dualdiff.tape as tape
 from dualdiff import _defer, _pool
 from tests._programs import function_of, source_of
+
+# deferral engages only with RuntimeWarnings ignored under pytest (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("deferring")
 
 N = 2 * _pool.MIN_SIZE
 R, C = 4, N // 4

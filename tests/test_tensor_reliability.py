@@ -506,3 +506,10 @@ def test_an_output_a_multi_output_rule_reads_changed_in_place_raises(recorded):
     np.sum(v * np.arange(4.0).reshape(2, 2)).backward()  # a fresh forward pass, against grad
     g = dd.grad(lambda m: np.sum(np.linalg.eigh(m)[1] * np.arange(4.0).reshape(2, 2)))(a0)
     np.testing.assert_allclose(a.grad.numpy(), g, rtol=1e-12)
+
+
+def test_errors_name_the_tensor_not_an_internal_class():
+    view = dd.tensor([1.0, 2.0, 3.0])[1:]
+    assert type(view).__name__ == "Tensor" and isinstance(view, dd.Tensor)
+    with pytest.raises(AttributeError, match="dualdiff tensor has no attribute 'exp'.*np.exp"):
+        view.exp()
