@@ -191,7 +191,7 @@ def _per_matrix(tr, fn, impl, vals, traced, kwargs):
     count = q.shape[0]
 
     def rows(k, a):
-        return gather(q, np.repeat(np.arange(count), np.size(plain(a)) // count))
+        return gather(q, np.repeat(np.arange(count), np.size(plain(a)) // max(1, count)))
 
     return wrap_outputs(tr, ans, rows)
 

@@ -364,7 +364,7 @@ def _reduce(nonlinear=False, axes=None):
         def rows(k, a):
             if k:
                 return None
-            reps = np.size(plain(a)) // q.shape[0]  # quantiles of several q lead the shape
+            reps = np.size(plain(a)) // max(1, q.shape[0])  # several quantiles lead the shape
             return q if reps == 1 else gather(q, np.tile(np.arange(q.shape[0]), reps))
 
         return wrap_outputs(tr, ans, rows)
@@ -403,8 +403,9 @@ def _scan(nonlinear=False):
             ids, out = ids.reshape(1, -1), out.reshape(1, -1)
         else:
             ax = normalize_axes(axis, len(x.shape))[0]
-            ids = np.moveaxis(ids, ax, -1).reshape(-1, x.shape[ax])
-            out = np.moveaxis(out, ax, -1).reshape(ids.shape[0], -1)
+            ids, out = np.moveaxis(ids, ax, -1), np.moveaxis(out, ax, -1)
+            count = int(np.prod(ids.shape[:-1], dtype=np.int64))  # lanes (sizes may be 0)
+            ids, out = ids.reshape(count, ids.shape[-1]), out.reshape(count, out.shape[-1])
         r, c = np.tril_indices(ids.shape[1])
         shift = out.shape[1] - ids.shape[1]
         deps = select_rows(x.deps, out[:, r + shift].ravel(), ids[:, c].ravel(), out.size)

@@ -316,8 +316,19 @@ def test_large_banded_with_value_indices():
         (lambda x: x * 2.0, np.zeros((3, 0)), (0, 0)),
         (lambda x: x[:0] ** 2, np.ones(3), (0, 3)),
         (lambda x: np.sum(x) + 1.0, np.zeros(0), (1, 0)),
+        (lambda x: np.prod(x, axis=0), np.zeros((2, 0)), (0, 0)),
+        (lambda x: np.prod(x, axis=1), np.zeros((2, 0)), (2, 0)),
+        (np.cumprod, np.zeros(0), (0, 0)),
+        (lambda x: np.cumsum(x, axis=1), np.zeros((2, 0)), (0, 0)),
+        (lambda x: np.einsum("ij->i", x), np.zeros((2, 0)), (2, 0)),
+        (lambda x: x @ np.ones((0, 3)), np.zeros((2, 0)), (6, 0)),
+        (lambda x: np.linalg.det(x), np.zeros((0, 2, 2)), (0, 0)),
+        (lambda x: np.median(x, axis=0), np.zeros((0, 3)), (3, 0)),
+        (lambda x: x[np.argsort(x)] * x[x > 0].sum(), np.zeros(0), (0, 0)),
     ],
 )
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_size_zero_jacobians(f, x, shape, mode):
     J = dd.jacobian(f, sparse=True, mode=mode)(x)
     assert isinstance(J, sp.csr_array) and J.shape == shape and J.nnz == 0
@@ -325,8 +336,10 @@ def test_size_zero_jacobians(f, x, shape, mode):
     assert jacobian_sparsity(f, x).shape == shape
 
 
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_size_zero_hessians():
-    for f in (lambda x: np.sum(x**2), lambda x: np.mean(x**2) if x.size else np.sum(x)):
+    for f in (lambda x: np.sum(x**2), lambda x: np.mean(x**2), lambda x: np.sum(np.prod(x, 1))):
         x = np.zeros((2, 0))
         H = dd.hessian(f, sparse=True)(x)
         assert isinstance(H, sp.csr_array) and H.shape == (0, 0) and H.nnz == 0
