@@ -146,9 +146,10 @@ class _Compressed:
         """The sparse matrix from the compressed blocks (each of shape ``(k, width)``)."""
         compressed = np.concatenate([np.reshape(b, (len(b), width)) for b in blocks] or [[]])
         data = compressed.ravel().take(self.positions) if self.positions.size else self.positions
+        dtype = np.result_type(compressed.dtype, np.float64)  # complex outputs stay complex
         p = self.pattern
         return sp.csr_array(
-            (np.asarray(data, dtype=np.float64), p.indices.copy(), p.indptr.copy()), shape=p.shape
+            (np.asarray(data, dtype=dtype), p.indices.copy(), p.indptr.copy()), shape=p.shape
         )
 
 

@@ -276,6 +276,15 @@ def test_sparse_results_own_their_memory_and_leave_inputs_alone(n):
         assert not any(np.shares_memory(a, b) for b in arrays[i + 1 :] + held)
 
 
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_complex_outputs_keep_their_imaginary_part(mode):
+    f = lambda x: np.roll(x, 1) * (1.0 + 2.0j) * x
+    x = POINTS[1]
+    J = dd.jacobian(f, sparse=True, mode=mode)(x)
+    np.testing.assert_allclose(J.toarray(), _dense(f, x), rtol=1e-12)
+    assert np.abs(J.toarray().imag).max() > 1.0
+
+
 # -- large: a banded function with value-dependent picks, n >= 16384 -----------------------------
 def windowed(x):
     w = x.reshape(-1, 4)
