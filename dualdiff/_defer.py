@@ -12,7 +12,8 @@ What is deferred (reverse mode only, at least ``IN_PLACE_MIN`` elements):
   ``np.sum`` / ``np.mean``, called without keywords;
 - whose traced inputs are deferred values, or values this recording computed and owns (a
   float64 buffer of the pool, or a Dual of them): never the caller's arrays or views of them,
-  which the caller could change before the value is read;
+  which the caller could change before the value is read, nor an answer that is its input
+  itself (``np.real(x)``); what a transform returns leaves the pool (``_pool.disown``);
 - whose other inputs are numbers (Python's, or NumPy float64 scalars); an array could change
   under it, like the caller's.
 
@@ -27,7 +28,7 @@ Floating-point errors: an op is deferred only where its errors cannot change wha
 does (:func:`errstate`). NumPy's error state must say "ignore" or "warn" for every kind, and for
 a "warn", Python's warnings must ignore RuntimeWarning or show it on stderr as by default. Under
 ``np.errstate(...="raise" | "call" | "log" | "print")``, a warnings filter that could turn a
-RuntimeWarning into an error (or that only some RuntimeWarnings match), while warnings are
+RuntimeWarning into an error (one for some messages only included), while warnings are
 recorded (``warnings.catch_warnings(record=True)``, which pytest does around every test) or
 shown by a replaced ``warnings.showwarning``, the op is computed at once, where the caller's
 ``try``/``except`` and inspection of warnings see it. A deferred op is computed under the error
