@@ -342,6 +342,14 @@ def test_det_issue_example_and_rank_below_n_minus_1():
     np.testing.assert_allclose(dd.grad(np.linalg.det)(SINGULAR["rank1-3x3"]), 0.0, atol=1e-14)
 
 
+def test_det_gradient_against_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    for name, a in SINGULAR.items():
+        want = np.asarray(jax.grad(jax.numpy.linalg.det)(a))
+        np.testing.assert_allclose(dd.grad(np.linalg.det)(a), want, atol=1e-12, err_msg=name)
+
+
 def test_det_third_order_at_a_singular_matrix():
     a = SINGULAR["rank2-3x3"]
     want = _leibniz_third(3)
