@@ -41,12 +41,15 @@ from typing import Literal
 
 import numpy as np
 
+from dualdiff import _checks, _pool
 from dualdiff._tracer import Tracer
+from dualdiff._tree import flatten
 from dualdiff.tape import _deferred_pullback, _ufunc_pullback, _unary_pullback
-from dualdiff.transforms import _primal, _pull, _record, as_input, push_tree
+from dualdiff.transforms import _pull, _record, as_input, push_tree
 
 MODES = ("auto", "forward", "reverse")
 DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of tangents/cotangents in flight for one chunk
+OVERHEAD = 64 * 2**10  # bytes of Python objects (nodes, tracers) a pass needs besides arrays
 
 OP_FORWARD = 2.1e-6
 OP_RECORD = 1.4e-6
@@ -103,16 +106,16 @@ class _Probe:
     ops: int
     work: int
     live: int
+    widest: int
     recording: tuple
 
 
 def _probe(f, args, argnum):
     recording = _record(f, args, (argnum,))
     out, tape, level, n_leaves, _ = recording
-    value = _primal(out, level)
-    if isinstance(value, tuple | list | dict):
-        raise TypeError("jacobian needs a function with one array output")
-    work = live = 0
+    _checks.output(out, "jacobian", _checks.ARRAY)
+    out_shape = tuple(out.shape if isinstance(out, Tracer) else np.shape(out))
+    work = live = widest = 0
     sizes = [np.size(node.ans) for node in tape[:n_leaves]]
     for node in tape[n_leaves:]:
         size = _output_size(node, sizes)
@@ -120,10 +123,11 @@ def _probe(f, args, argnum):
         args_size = max((np.size(a) for a in node.args or () if _is_array(a)), default=0)
         work += max(size, args_size)
         live += size
+        widest = max(widest, size)  # a tangent has its result's shape, not a constant's
     n = int(np.size(args[argnum]))
-    return _Probe(
-        n, int(np.size(value)), np.shape(value), len(tape) - n_leaves, work, live, recording
-    )
+    ops = len(tape) - n_leaves
+    m = math.prod(out_shape)
+    return _Probe(n, m, out_shape, ops, work, live, widest, recording)
 
 
 def _output_size(node, sizes):
@@ -146,8 +150,12 @@ def _is_array(a):
 
 def _choose(probe, mode, chunk_size, max_memory, reason=None):
     """The plan for ``mode``; ``reason`` says why that mode, when the caller decided it."""
-    bytes_per_direction = 8 * (probe.live + probe.n + probe.m)
-    budget = max(1, max_memory // bytes_per_direction)
+    # A direction's tangents or cotangents: every op's result (an upper bound: most die before
+    # the pass ends), the seed and the result, and three arrays of the widest op (a product
+    # rule's two terms and their sum). f's own values take as much again once, and the tape's
+    # and tracers' Python objects up to OVERHEAD, out of the same budget.
+    bytes_per_direction = 8 * (probe.live + probe.n + probe.m + 3 * probe.widest) or 8
+    budget = max(1, (max_memory - OVERHEAD) // bytes_per_direction - 1)
     costs = {}
     for name, directions in (("forward", probe.n), ("reverse", probe.m)):
         k = min(chunk_size or budget, max(directions, 1))
@@ -180,9 +188,23 @@ def _choose(probe, mode, chunk_size, max_memory, reason=None):
     )  # fmt: skip
 
 
-def _check_mode(mode):
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+def _check_options(mode, chunk_size, max_memory):
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"dd.jacobian: mode must be one of {MODES}, got {mode!r}")
+    if chunk_size is not None and not (_is_int(chunk_size) and chunk_size > 0):
+        raise ValueError(
+            "dd.jacobian: chunk_size must be a positive int (directions per pass) or None "
+            f"(as many as fit in max_memory); got {chunk_size!r}"
+        )
+    if not (_is_int(max_memory) and max_memory > 0):
+        raise ValueError(
+            "dd.jacobian: max_memory must be a positive int, in bytes (for example "
+            f"256 * 2**20 for 256 MiB); got {max_memory!r}"
+        )
+
+
+def _is_int(x):
+    return isinstance(x, int | np.integer) and not isinstance(x, bool)
 
 
 def plan_jacobian(
@@ -203,9 +225,15 @@ def plan_jacobian(
     >>> plan.mode, plan.n, plan.m
     ('forward', 3, 3)
     """
-    _check_mode(mode)
-    args = tuple(as_input(a) if i == argnums else a for i, a in enumerate(args))
-    return _plan(f, args, argnums, mode, chunk_size, max_memory)[0]
+    _check_options(mode, chunk_size, max_memory)
+    nums, single = _checks.argnums(f, argnums, "plan_jacobian")
+    if not single:
+        raise TypeError(
+            f"dd.plan_jacobian: argnums must be one int (one plan per argument); got {argnums!r}"
+        )
+    (argnum,) = _checks.resolve(nums, len(args), "plan_jacobian")
+    args = tuple(as_input(a) if i == argnum else a for i, a in enumerate(args))
+    return _plan(f, args, argnum, mode, chunk_size, max_memory)[0]
 
 
 def _plan(f, args, argnum, mode, chunk_size, max_memory):
@@ -214,7 +242,7 @@ def _plan(f, args, argnum, mode, chunk_size, max_memory):
     plan = _choose(probe, mode, chunk_size, max_memory)
     lo, hi = sorted((plan.cost_forward, plan.cost_reverse))
     if mode == "auto" and hi >= TRIAL_MIN_COST and hi < TRIAL_RATIO * lo:
-        k = min(TRIAL_DIRECTIONS, probe.n, probe.m)
+        k = min(TRIAL_DIRECTIONS, plan.chunk_size, probe.n, probe.m)
         forward, reverse = _trial(probe, f, args, argnum, k)
         forward, reverse = forward / k * probe.n, reverse / k * probe.m
         chosen = "forward" if forward <= reverse else "reverse"
@@ -224,6 +252,8 @@ def _plan(f, args, argnum, mode, chunk_size, max_memory):
             f"for all), the model's estimates being within {TRIAL_RATIO:g}x of each other"
         )
         plan = _choose(probe, chosen, chunk_size, max_memory, reason)
+        if chosen == "forward":  # the reverse trial's buffers, kept for reuse, would sit idle
+            _pool.release_memory()
     return plan, probe
 
 
@@ -280,34 +310,41 @@ def jacobian(
     array([[ 2.,  6.],
            [ 4., 12.]])
     """
-    _check_mode(mode)
+    _check_options(mode, chunk_size, max_memory)
+    nums, single = _checks.argnums(f, argnums, "jacobian")
     if sparse:
         if executor is not None:
             raise ValueError("sparse=True computes its few compressed passes locally: no executor")
         from dualdiff.sparse import sparse_jacobian  # sparse builds on this module
 
         return sparse_jacobian(f, argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     plans = {}  # the probe runs once per argument shapes; later calls reuse its plan
 
     def jac(*args):
-        args = tuple(as_input(a) if i in nums else a for i, a in enumerate(args))
+        nums_ = _checks.resolve(nums, len(args), "jacobian")
+        args = tuple(as_input(a) if i in nums_ else a for i, a in enumerate(args))
         key = tuple(np.shape(a) for a in args)
         jacs = []
-        for i in nums:
-            probe = None
+        for i in nums_:
+            recording = None
             if (i, key) not in plans:
                 plan, probe = _plan(f, args, i, mode, chunk_size, max_memory)
                 plans[i, key] = (plan, probe.out_shape)
+                if plan.mode == "reverse":  # else the probe's values go before the passes run
+                    recording = probe.recording
+                del probe
             plan, out_shape = plans[i, key]
-            jacs.append(_run(plan, f, args, i, out_shape, executor, probe))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+            jacs.append(_run(plan, f, args, i, out_shape, executor, recording))
+        return jacs[0] if single else tuple(jacs)
 
     return jac
 
 
-def _run(plan, f, args, argnum, out_shape, executor, probe):
+def _run(plan, f, args, argnum, out_shape, executor, recording):
     """Carry out ``plan``: chunks of directions, sequentially or on ``executor``."""
+    shape = tuple(out_shape) + tuple(np.shape(args[argnum]))
+    if plan.n == 0 or plan.m == 0:  # nothing to push or pull
+        return np.zeros(shape)
     forward = plan.mode == "forward"
     total = plan.n if forward else plan.m
     k = plan.chunk_size
@@ -319,9 +356,8 @@ def _run(plan, f, args, argnum, out_shape, executor, probe):
         for (a, b), future in zip(bounds, futures):
             _place(J, future.result(), a, b, forward)
     else:  # reverse mode sweeps one recording per chunk (the probe's, when it just ran)
-        recording = None
-        if not forward:
-            recording = probe.recording if probe is not None else _record(f, args, (argnum,))
+        if not forward and recording is None:
+            recording = _record(f, args, (argnum,))
         for a, b in bounds:
             if forward:
                 block = _forward_chunk(f, args, argnum, a, b)
@@ -333,7 +369,7 @@ def _run(plan, f, args, argnum, out_shape, executor, probe):
                 J = block.T if forward else block
                 break
             _place(J, block, a, b, forward)
-    return J.reshape(tuple(out_shape) + tuple(np.shape(args[argnum])))
+    return _pool.handed(J.reshape(shape), flatten(args)[0])
 
 
 def _place(J, block, start, stop, forward):
@@ -348,9 +384,12 @@ def _place(J, block, start, stop, forward):
 def _basis_chunk(shape, start, stop):
     """Rows ``start:stop`` of the identity basis for a primal of ``shape``.
 
-    Small ones (up to 1 MiB) are cached read-only: repeated Jacobians at new points push the
-    same directions, and building them is a noticeable part of a small Jacobian's cost."""
-    if (stop - start) * int(np.prod(shape, dtype=np.int64)) <= 2**17:
+    A small whole basis (up to 1 MiB, one pass) is cached read-only: repeated Jacobians at new
+    points push the same directions, and building them is a noticeable part of a small
+    Jacobian's cost. Chunks of a basis pushed in several passes are not: the cache would hold
+    memory beyond the budget that chunked them."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if start == 0 and stop == size and size * size <= 2**17:
         return _cached_basis_chunk(shape, start, stop)
     return _build_basis_chunk(shape, start, stop)
 
@@ -380,7 +419,7 @@ def _reverse_chunk(f, args, argnum, start, stop):
     """Cotangents of the input for output basis directions ``start:stop``: (k, *in.shape)."""
     recording = _record(f, args, (argnum,))
     out = recording[0]
-    shape = np.shape(_primal(out, recording[2]))
+    shape = out.shape if isinstance(out, Tracer) else np.shape(out)
     return _sweep(recording, shape, start, stop)
 
 

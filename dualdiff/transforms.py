@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from dualdiff import _pool
+from dualdiff import _checks, _pool
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
@@ -22,19 +22,20 @@ def as_input(x):
     """A differentiable input: tracers pass through, ints become float64, complex is refused."""
     if isinstance(x, Tracer):
         return x
-    x = np.asarray(x)
-    if np.iscomplexobj(x):
+    a = np.asarray(x)
+    if a.dtype.kind == "c":
         raise TypeError(
             "dualdiff differentiates real-valued inputs only; got a complex array "
             "(differentiate its real and imaginary parts as two real inputs)."
         )
-    if not np.issubdtype(x.dtype, np.floating):
-        return x.astype(np.float64)  # integer and bool inputs are promoted (documented)
-    return x
-
-
-def _argnum_tuple(argnums):
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"dualdiff differentiates real arrays and numbers; got {_checks.describe(x)} as an "
+            "input (pass it as an argument that is not differentiated: leave it out of argnums)"
+        )
+    if a.dtype.kind != "f":
+        return a.astype(np.float64)  # integer and bool inputs are promoted (documented)
+    return a
 
 
 def _primal(x, level, held=()):
@@ -123,33 +124,33 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> float(value), g
     (5.0, array([2., 4.]))
     """
-    return lambda *args: _value_and_grad(f, argnums, args, want_value=True)
+    nums, single = _checks.argnums(f, argnums, "value_and_grad")
+    return lambda *args: _value_and_grad(f, nums, single, args, True, "value_and_grad")
 
 
-def _value_and_grad(f, argnums, args, want_value):
+def _value_and_grad(f, nums, single, args, want_value, name):
     """``(f(*args), gradient)``; without ``want_value`` the value is None and never computed
     where it was deferred (``_defer.py``): a gradient does not read it."""
-    out, tape, level, n_leaves, rebuild = _record(f, args, _argnum_tuple(argnums))
-    seeds = _seeds(out, np.ones((1,) + _loss_shape(out)), level)
+    nums = _checks.resolve(nums, len(args), name)
+    out, tape, level, n_leaves, rebuild = _record(f, args, nums)
+    _checks.output(out, name, _checks.SCALAR)
+    seeds = _seeds(out, np.ones((1,) + _loss_shape(out, name)), level)
     value = _primal(out, level, flatten(args)[0]) if want_value else None
     del out  # what only the output's value needed is freed before the sweep
     grads = _sweep(tape, seeds, n_leaves, rebuild, 1, release=True)
     grads = [_squeeze(g) for g in grads]
-    return value, grads[0] if isinstance(argnums, int) else tuple(grads)
+    return value, grads[0] if single else tuple(grads)
 
 
-def _loss_shape(out):
+def _loss_shape(out, name):
     """The shape of a scalar loss ``out`` (read without computing it); ValueError otherwise."""
-    if isinstance(out, tuple | list | dict):
-        shape = type(out).__name__
-    else:
-        shape = out.shape if isinstance(out, Tracer) else np.shape(out)
-        if math.prod(shape) == 1:
-            return shape
+    shape = out.shape if isinstance(out, Tracer) else np.shape(out)
+    if math.prod(shape) == 1:
+        return shape
     raise ValueError(
-        f"grad requires a function with one output element (a scalar loss); got an "
-        f"output of shape {shape}. Use dd.jacobian / dd.jacrev, or dd.vjp with a "
-        "cotangent, for non-scalar outputs."
+        f"dd.{name} requires a function with one output element (a scalar loss); got an "
+        f"output of shape {shape}. Use dd.jacobian / dd.jacrev, or dd.vjp with a cotangent, "
+        "for non-scalar outputs."
     )
 
 
@@ -182,7 +183,12 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> dd.grad(lambda x: np.sum(np.sin(x)))(np.array([0.0, np.pi]))
     array([ 1., -1.])
     """
-    return lambda *args: _value_and_grad(f, argnums, args, want_value=False)[1]
+    return _grad(f, argnums, "grad")
+
+
+def _grad(f, argnums, name):
+    nums, single = _checks.argnums(f, argnums, name)
+    return lambda *args: _value_and_grad(f, nums, single, args, False, name)[1]
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -198,26 +204,17 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     """
     nums = tuple(range(len(primals)))
     out, tape, level, n_leaves, rebuild = _record(f, primals, nums)
+    _checks.output(out, "vjp")
     out_leaves, unflatten_out = flatten(out)
-    shapes = [np.shape(_value(o)) for o in out_leaves]
+    # copies: the tape, alive in the pullback, may keep an output for its rules (exp's answer)
+    values = unflatten_out([_copied(_primal(o, level)) for o in out_leaves])
 
     def pullback(ct):
-        cts, _ = flatten(ct)
-        for c, s in zip(cts, shapes):
-            if np.shape(_value(c)) != s:
-                raise ValueError(f"cotangent shape {np.shape(_value(c))} does not match output {s}")
+        cts = _checks.like(ct, values, "vjp", "cotangent")
         batched = unflatten_out([c[None] for c in cts])
         return tuple(_squeeze(g) for g in _pull(out, tape, level, n_leaves, rebuild, batched))
 
-    held = flatten(primals)[0]
-    return unflatten_out([_primal(o, level, held) for o in out_leaves]), pullback
-
-
-def pull_basis(f, args, argnum, basis_of_out):
-    """Pull a batch of output cotangents back through one recording of ``f`` (for jacrev)."""
-    out, tape, level, n_leaves, rebuild = _record(f, args, (argnum,))
-    ct = basis_of_out(np.shape(_value(out)))
-    return _primal(out, level), _pull(out, tape, level, n_leaves, rebuild, ct, True)[0]
+    return values, pullback
 
 
 # -- forward mode ----------------------------------------------------------------------------
@@ -238,6 +235,10 @@ def push(f, args, tangents):
     return out, level
 
 
+def _copied(x):
+    return x.copy() if type(x) is np.ndarray else x
+
+
 def _tangent_of(o, level, k):
     if isinstance(o, Dual) and o.level == level:
         return _pool.disown(o.tangent)  # the caller's: the pool forgets it
@@ -254,23 +255,23 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     >>> dd.jvp(np.sin, (np.array([0.0, 1.0]),), (np.array([1.0, 2.0]),))[1]
     array([1.        , 1.08060461])
     """
-    primals, tangents = tuple(primals), tuple(tangents)
+    if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
+        raise TypeError(
+            "dd.jvp: primals and tangents must be tuples (or lists) with one entry per "
+            f"positional argument of f; got {type(primals).__name__} and "
+            f"{type(tangents).__name__}. Write dd.jvp(f, (x,), (t,)) for one argument."
+        )
     if len(primals) != len(tangents):
-        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+        raise ValueError(
+            f"dd.jvp: got {len(primals)} primals but {len(tangents)} tangents; pass one "
+            "tangent per primal"
+        )
     batched = []
-    for x, t in zip(primals, tangents):
-        xs, _ = flatten(x)
-        ts, unflatten = flatten(t)
-        if len(xs) != len(ts):
-            raise ValueError("tangents must have the same structure as primals")
-        for a, b in zip(xs, ts):
-            if np.shape(_value(a)) != np.shape(_value(b)):
-                raise ValueError(
-                    f"tangent shape {np.shape(_value(b))} does not match primal shape "
-                    f"{np.shape(_value(a))}"
-                )
-        batched.append(unflatten([as_input(b)[None] for b in ts]))
+    for i, (x, t) in enumerate(zip(primals, tangents)):
+        ts = _checks.like(t, x, "jvp", "tangent", f"[{i}]")
+        batched.append(flatten(x)[1]([as_input(b)[None] for b in ts]))
     out, level = push(f, primals, batched)
+    _checks.output(out, "jvp")
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
     values = unflatten_out([_primal(o, level, held) for o in leaves])
@@ -290,7 +291,9 @@ def basis(shape, dtype=np.float64):
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Jacobian by forward mode: the whole input basis in one batched forward pass.
 
-    The result has shape ``out.shape + in.shape``; a tuple ``argnums`` gives a tuple.
+    The result has shape ``out.shape + in.shape``. Outputs and differentiated arguments may be
+    (nested) tuples, lists and dicts of arrays; the result nests as JAX's: f's output structure
+    outside, the argument's inside, with a tuple over ``argnums`` when it is a tuple.
 
     Examples
     --------
@@ -299,31 +302,41 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> dd.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
+    >>> dd.jacfwd(lambda x: {"a": x[0] * x[1]})(np.array([1.0, 2.0]))
+    {'a': array([2., 1.])}
     """
-    nums = _argnum_tuple(argnums)
-
-    def jac(*args):
-        jacs = tuple(_jacfwd_one(f, args, i) for i in nums)
-        return jacs[0] if isinstance(argnums, int) else jacs
-
-    return jac
+    return _jacfwd_transform(f, argnums, "jacfwd")
 
 
-def _jacfwd_one(f, args, i):
-    x = as_input(args[i])
+def _jacfwd_transform(f, argnums, name):
+    nums, single = _checks.argnums(f, argnums, name)
+    return lambda *args: _jacfwd(f, args, _checks.resolve(nums, len(args), name), single, name)
+
+
+def _jacfwd(f, args, nums, single, name):
+    args, leaves, unflatten_in = _diff_leaves(args, nums, single)
+    shapes = [np.shape(_value(x)) for x in leaves]
+    bounds = _bounds(shapes)
+    n = bounds[-1][1] if bounds else 0
+    eye = basis((n,))
     tangents = [None] * len(args)
-    tangents[i] = basis(np.shape(_value(x)))
-    args = list(args)
-    args[i] = x
+    _put(tangents, nums, single, unflatten_in([_columns(eye, a, b, s) for (a, b), s in
+                                                zip(bounds, shapes)]))  # fmt: skip
     out, level = push(f, args, tangents)
-    t = _tangent_of(out, level, tangents[i].shape[0])
-    return np.moveaxis(t, 0, -1).reshape(np.shape(_primal(out, level)) + np.shape(_value(x)))
+    _checks.output(out, name)
+    out_leaves, unflatten_out = flatten(out)
+    rows = []
+    for o in out_leaves:
+        t = _tangent_of(o, level, n)  # (n, *o.shape): column j of the Jacobian in t[j]
+        rows.append([np.moveaxis(t[a:b], 0, -1).reshape(t.shape[1:] + s)
+                     for (a, b), s in zip(bounds, shapes)])  # fmt: skip
+    return _assemble(rows, unflatten_out, unflatten_in, flatten(args)[0])
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Jacobian by reverse mode: the whole output basis pulled back in one sweep.
 
-    The result has shape ``out.shape + in.shape``; a tuple ``argnums`` gives a tuple.
+    The result has shape ``out.shape + in.shape``, nested as :func:`jacfwd`'s.
 
     Examples
     --------
@@ -333,19 +346,71 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     array([[1., 0.],
            [1., 1.]])
     """
-    nums = _argnum_tuple(argnums)
-
-    def jac(*args):
-        jacs = tuple(_jacrev_one(f, args, i) for i in nums)
-        return jacs[0] if isinstance(argnums, int) else jacs
-
-    return jac
+    nums, single = _checks.argnums(f, argnums, "jacrev")
+    return lambda *args: _jacrev(f, args, _checks.resolve(nums, len(args), "jacrev"), single)
 
 
-def _jacrev_one(f, args, i):
-    out, g = pull_basis(f, args, i, basis)
-    in_shape = np.shape(_value(args[i]))
-    return g.reshape(np.shape(out) + in_shape)
+def _jacrev(f, args, nums, single):
+    out, tape, level, n_leaves, rebuild = _record(f, args, nums)
+    _checks.output(out, "jacrev")
+    out_leaves, unflatten_out = flatten(out)
+    shapes = [np.shape(_value(o)) for o in out_leaves]
+    bounds = _bounds(shapes)
+    m = bounds[-1][1] if bounds else 0
+    if any(math.prod(s) for _, in_shapes in rebuild for s in in_shapes):
+        eye = basis((m,))
+        ct = unflatten_out([_columns(eye, a, b, s) for (a, b), s in zip(bounds, shapes)])
+        grads = _sweep(tape, _seeds(out, ct, level), n_leaves, rebuild, m, release=True)
+    else:  # nothing to pull back to: no m x m basis for an empty Jacobian
+        grads = [unflatten([np.zeros((m,) + s) for s in in_shapes])
+                 for unflatten, in_shapes in rebuild]  # fmt: skip
+    del out, tape
+    leaves, unflatten_in = flatten(grads[0] if single else tuple(grads))
+    rows = [[g[a:b].reshape(s + g.shape[1:]) for g in leaves] for (a, b), s in zip(bounds, shapes)]
+    return _assemble(rows, unflatten_out, unflatten_in, flatten(args)[0])
+
+
+def _diff_leaves(args, nums, single):
+    """``args`` with the differentiated leaves made inputs (floats), those leaves, and the
+    function that rebuilds the differentiated part (an argument, or a tuple of them)."""
+    args = list(args)
+    leaves, unflatten = flatten(args[nums[0]] if single else tuple(args[i] for i in nums))
+    leaves = [as_input(x) for x in leaves]
+    _put(args, nums, single, unflatten(leaves))
+    return args, leaves, unflatten
+
+
+def _put(args, nums, single, part):
+    for i, p in zip(nums, (part,) if single else part):
+        args[i] = p
+
+
+def _bounds(shapes):
+    """``(start, stop)`` of each leaf in the concatenation of the flattened leaves."""
+    stops = np.cumsum([math.prod(s) for s in shapes], dtype=np.int64).tolist()
+    return list(zip([0] + stops[:-1], stops))
+
+
+def _columns(eye, start, stop, shape):
+    """Columns ``start:stop`` of the identity, as a batch of directions for a leaf of ``shape``."""
+    return eye[:, start:stop].reshape((eye.shape[0],) + tuple(shape))
+
+
+def _assemble(rows, unflatten_out, unflatten_in, held):
+    """The Jacobian nested as JAX's: ``rows[i][j]`` is output leaf i's block for input leaf j.
+
+    Every block is the caller's own (``_pool.handed``, ``held`` being the arguments); one that
+    may share memory with an earlier block (f returned one array twice) is copied."""
+    seen = []
+    for row in rows:
+        for j, block in enumerate(row):
+            if type(block) is np.ndarray:
+                if any(np.may_share_memory(block, other) for other in seen):
+                    block = row[j] = block.copy()
+                else:
+                    block = row[j] = _pool.handed(block, held)
+                seen.append(block)
+    return unflatten_out([unflatten_in(row) for row in rows])
 
 
 def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
@@ -367,7 +432,7 @@ def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
         from dualdiff.sparse import sparse_hessian  # sparse builds on this module
 
         return sparse_hessian(f, argnums)
-    return jacfwd(grad(f, argnums), argnums)
+    return _jacfwd_transform(_grad(f, argnums, "hessian"), argnums, "hessian")
 
 
 def hvp(f: Callable, x: Any, v: Any) -> Any:
@@ -380,7 +445,8 @@ def hvp(f: Callable, x: Any, v: Any) -> Any:
     >>> dd.hvp(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     array([6., 0.])
     """
-    return jvp(grad(f), (x,), (v,))[1]
+    _checks.like(v, x, "hvp", "tangent")
+    return jvp(_grad(f, 0, "hvp"), (x,), (v,))[1]
 
 
 def push_tree(f, args, batched_tangents):

@@ -1,0 +1,154 @@
+"""What the transforms accept from a user: argnums, f's output, tangents and cotangents.
+
+Each refusal is a TypeError or ValueError that names the transform, what was wrong and how to
+fix it. These run once per transform call, never per op.
+"""
+
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+
+from dualdiff._tracer import Tracer
+from dualdiff._tree import flatten
+
+# What each family of transforms supports as f's output (completes "dd.<name> supports ...").
+SCALAR = "one real scalar: a float, or an array with one element (a scalar loss)"
+TREE = "real arrays and numbers, alone or in (nested) tuples, lists and dicts"
+ARRAY = "one real array (use dd.jacfwd or dd.jacrev for tuples, lists and dicts of arrays)"
+
+
+def argnums(f, argnums, name):
+    """``(positions, single)``: ``argnums`` as a tuple of ints, and whether it was one int
+    (checked with ``f`` when the transform is made)."""
+    if not callable(f):
+        raise TypeError(
+            f"dd.{name}: f must be a function (a callable); got {describe(f)}. Write "
+            f"dd.{name}(f)(x), not dd.{name}(f(x))"
+        )
+    try:
+        if isinstance(argnums, Sequence) and not isinstance(argnums, str):
+            return _distinct(tuple(operator.index(i) for i in argnums), argnums, name), False
+        return (operator.index(argnums),), True
+    except TypeError:
+        raise TypeError(
+            f"dd.{name}: argnums must be an int or a tuple of ints (the positions of the "
+            f"arguments to differentiate); got {argnums!r}"
+        ) from None
+
+
+def resolve(nums, n_args, name):
+    """``nums`` as positions in ``range(n_args)``; negative ones count from the end."""
+    if all(0 <= i < n_args for i in nums):
+        return nums
+    for i in nums:
+        if not -n_args <= i < n_args:
+            raise TypeError(
+                f"dd.{name}: argnums asks for argument {i}, but f was called with {n_args} "
+                "positional argument(s): pass that argument, or change argnums"
+            )
+    return _distinct(tuple(i % n_args for i in nums), nums, name)
+
+
+def _distinct(nums, given, name):
+    if len(set(nums)) != len(nums):
+        raise ValueError(
+            f"dd.{name}: argnums={given!r} names an argument twice; name each argument once "
+            "(as JAX, dualdiff differentiates with respect to distinct arguments)"
+        )
+    return nums
+
+
+def output(out, name, supported=TREE):
+    """Refuse an output of f that is not made of real arrays, numbers and tracers, or (for
+    ``SCALAR`` and ``ARRAY``) that is a container."""
+    what = None
+    if supported is not TREE and isinstance(out, tuple | list | dict):
+        what = f"a {type(out).__name__}"
+    for leaf in () if what else flatten(out)[0]:
+        if not (isinstance(leaf, Tracer) or _is_real(leaf)):
+            what = describe(leaf) if leaf is out else f"an output containing {describe(leaf)}"
+            break
+    if what:
+        raise TypeError(f"dd.{name}: f returned {what}; dd.{name} supports {supported}")
+
+
+def _is_real(x):
+    if isinstance(x, np.ndarray | np.generic):
+        return x.dtype.kind in "biuf"
+    return isinstance(x, int | float)
+
+
+def describe(x):
+    """``x`` in a few words, for an error message: what it is, and the way out when known."""
+    if x is None:
+        return "None"
+    if isinstance(x, str):
+        return f"a str ({x[:40]!r})"
+    if isinstance(x, np.ndarray | np.generic) and x.dtype == object:
+        return (
+            "a NumPy array of dtype object (to return traced values as an array, build it with "
+            "np.stack or dualdiff.numpy.array, not inside an object array)"
+        )
+    if isinstance(x, complex | np.ndarray | np.generic) and np.iscomplexobj(x):
+        return "a complex value (return its real and imaginary parts as two real outputs)"
+    if isinstance(x, np.ndarray | np.generic):
+        return f"an array of dtype {x.dtype}"
+    return f"a value of type {type(x).__name__}"
+
+
+def like(tree, model, name, what, path=""):
+    """The leaves of ``tree`` (tangents or cotangents) in ``model``'s leaf order, each a float
+    array or tracer of its model leaf's shape; ``model`` is the primal or the output."""
+    if isinstance(model, tuple | list):
+        if not isinstance(tree, tuple | list) or len(tree) != len(model):
+            _mismatch(tree, model, name, what, path)
+        return [c for i, (t, m) in enumerate(zip(tree, model))
+                for c in like(t, m, name, what, f"{path}[{i}]")]  # fmt: skip
+    if type(model) is dict:
+        if type(tree) is not dict or tree.keys() != model.keys():
+            _mismatch(tree, model, name, what, path)
+        return [c for k in model for c in like(tree[k], model[k], name, what, f"{path}[{k!r}]")]
+    return [_leaf(tree, model, name, what, path)]
+
+
+def _mismatch(tree, model, name, what, path):
+    raise ValueError(
+        f"dd.{name}: the {what}{' ' + path if path else ''} must have the structure of "
+        f"{_counterpart(what)}: {_structure(model)}; got {_structure(tree)}"
+    )
+
+
+def _structure(tree):
+    if isinstance(tree, tuple | list):
+        inner = ", ".join(_structure(t) for t in tree)
+        if isinstance(tree, list):
+            return f"[{inner}]"
+        return f"({inner}{',' if len(tree) == 1 else ''})"
+    if type(tree) is dict:
+        return "{" + ", ".join(f"{k!r}: {_structure(v)}" for k, v in tree.items()) + "}"
+    return "None" if tree is None else "array"
+
+
+def _counterpart(what):
+    return "the primal" if what == "tangent" else "f's output"
+
+
+def _leaf(t, model, name, what, path):
+    shape = tuple(model.shape) if isinstance(model, Tracer) else np.shape(model)
+    if not isinstance(t, Tracer):
+        if t is None or not _is_real(t if isinstance(t, np.ndarray) else np.asarray(t)):
+            raise TypeError(
+                f"dd.{name}: the {what}{' ' + path if path else ''} is {describe(t)}; pass a "
+                f"real array of shape {shape} (np.zeros({shape}) for a zero {what})"
+            )
+        t = np.asarray(t)
+        t = t if t.dtype.kind == "f" else t.astype(np.float64)
+    t_shape = tuple(t.shape) if isinstance(t, Tracer) else np.shape(t)
+    if t_shape != shape:
+        raise ValueError(
+            f"dd.{name}: {what} shape {t_shape}{' at ' + path if path else ''} does not match "
+            f"{'primal' if what == 'tangent' else 'output'} shape {shape}; pass a {what} of "
+            f"shape {shape}"
+        )
+    return t
