@@ -435,6 +435,21 @@ def test_vjp_owns_its_output_and_cotangents(n):
 
 
 @SIZES
+def test_writing_into_vjps_output_leaves_its_pullback_right(n):
+    # the pullback's tape keeps exp's answer for its rule: the output handed over is a copy
+    x, v = points(n), points(n, seed=6)
+    out, pullback = dd.vjp(np.exp, x)
+    out[:] = 0.0
+    np.testing.assert_allclose(pullback(v)[0], np.exp(x) * v, rtol=1e-14)
+    (a, b), pullback = dd.vjp(lambda x: (np.exp(x), np.sqrt(x * x + 1.0)), x)
+    a *= 2.0
+    b[:] = 1.0
+    (c,) = pullback((v, v))
+    expected = (np.exp(x) + x / np.sqrt(x * x + 1.0)) * v
+    np.testing.assert_allclose(c, expected, rtol=1e-12, atol=1e-15)
+
+
+@SIZES
 def test_jvp_and_hvp_own_their_results(n):
     a, v, C = points(n, seed=5), points(n, seed=6), points(n, seed=7)
     held = [a, v, C]
