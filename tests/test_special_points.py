@@ -599,3 +599,16 @@ def test_remainder_operator_has_slope_one(size):
     value, g = dd.value_and_grad(lambda z: np.sum(z % 1.5))(x)
     assert value == np.sum(x % 1.5)
     np.testing.assert_array_equal(g, np.ones(size))
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+@pytest.mark.parametrize("size", [3, LARGE])
+def test_cube_root_second_derivative_at_zero(size):
+    # (1/3) x ** (-2/3) has the derivative -(2/9) x ** (-5/3): -inf at +0, as JAX gives (a
+    # partial written as 1 / (3 ans ans) gave 0 * inf = NaN)
+    x = np.zeros(size)
+    x[1::2] = 0.5
+    want = np.where(x == 0, -np.inf, -2.0 / 9.0 * x ** (-5.0 / 3.0))
+    for modes in ("rr", "ff", "rf", "fr"):
+        got = _derivative(np.cbrt, modes)(x)
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=modes)

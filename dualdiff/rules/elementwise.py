@@ -20,6 +20,8 @@ defpartials(np.negative, -1.0)
 defpartials(np.positive, 1.0)
 defpartials(np.conjugate, 1.0)  # real inputs only: conj is the identity
 defpartials(np.multiply, lambda ans, x, y: y, lambda ans, x, y: x)
+
+
 def _divide_dx(ans, x, y):
     if type(y) is float or type(y) is int:  # x / c: a Python float, which the sweep defers
         # 1.0 / 0 raises ZeroDivisionError in Python; NumPy's x / 0.0 is inf, and so is this
@@ -80,7 +82,9 @@ _power_dx.scaled = _twice  # x ** 2, the commonest power
 defpartials(np.power, _power_dx, _power_dy)
 defpartials(np.float_power, _power_dx, _power_dy)
 defpartials(np.sqrt, lambda ans, x: 0.5 / ans)
-defpartials(np.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans))
+# ans ** -2 / 3, a power, not 1 / (3 ans ans): the product's derivative at 0 is 0 * inf (NaN),
+# the power's is -2 ans ** -3 ans' (the second derivative's infinity, as JAX gives)
+defpartials(np.cbrt, lambda ans, x: ans**-2.0 / 3.0)
 defpartials(np.absolute, lambda ans, x: np.sign(x))
 defpartials(np.fabs, lambda ans, x: np.sign(x))
 defpartials(np.fmod, lambda ans, x, y: np.ones_like(ans), lambda ans, x, y: -np.trunc(x / y))

@@ -108,7 +108,7 @@ defpartials(sc.expm1, lambda ans, x: ans + 1.0)
 defpartials(sc.log1p, lambda ans, x: 1.0 / (x + 1.0))
 defpartials(sc.exp2, lambda ans, x: ans * LN2)
 defpartials(sc.exp10, lambda ans, x: ans * LN10)
-defpartials(sc.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans))
+defpartials(sc.cbrt, lambda ans, x: ans**-2.0 / 3.0)  # a power, as np.cbrt's
 
 # -- information theory and losses ---------------------------------------------------------------
 defpartials(sc.xlogy, lambda ans, x, y: np.log(y), lambda ans, x, y: x / y)
