@@ -612,3 +612,17 @@ def test_cube_root_second_derivative_at_zero(size):
     for modes in ("rr", "ff", "rf", "fr"):
         got = _derivative(np.cbrt, modes)(x)
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=modes)
+
+
+@pytest.mark.parametrize("n", [5, 14])  # signed minors up to 12, the SVD's derivative above
+def test_det_hvp_at_a_singular_matrix_of_either_size(n):
+    rng = np.random.default_rng(6)
+    a = rng.integers(-3, 4, (n, n)).astype(float)
+    a[-1] = a[0] + 2 * a[1]  # rank n - 1 exactly (integers: exact arithmetic)
+    assert np.linalg.matrix_rank(a) == n - 1
+    v = rng.standard_normal((n, n))
+    eps = 1e-6
+    want = (_cofactors(a + eps * v) - _cofactors(a - eps * v)) / (2 * eps)
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(dd.hvp(np.linalg.det, a, v), want, atol=1e-6 * scale)
+    np.testing.assert_allclose(dd.grad(np.linalg.det)(a), _cofactors(a), atol=1e-10 * scale)

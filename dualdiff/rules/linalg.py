@@ -528,15 +528,18 @@ def _nearly_singular(a):
 
 
 _SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
+_MINORS_MAX = 12  # n * n minors of (n - 1) * (n - 1) entries each: 17424 numbers at n = 12
 
 
 def _cofactors(a):
     """The cofactor matrix of each matrix of ``a``, singular or not."""
-    if isinstance(a, np.ndarray):
+    n = _shape(a)[-1]
+    if isinstance(a, np.ndarray) or n > _MINORS_MAX:
+        # traced and large, this is differentiated through svd: exact where the singular
+        # values are distinct (rank n - 1 included), NaN where they are not
         return _cofactors_svd(a)
     # traced (a higher derivative): the signed minors, a polynomial whose derivatives are the
-    # minors' own (det again), exact at every order; O(n^4) memory, for small matrices
-    n = _shape(a)[-1]
+    # minors' own (det again), exact at every order, in O(n^4) memory
     keep = np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.intp)
     keep = np.reshape(keep, (n, n - 1))  # (1, 0) when n == 1: the empty minor, det 1
     minors = a[..., keep[:, None, :, None], keep[None, :, None, :]]
