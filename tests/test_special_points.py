@@ -138,6 +138,9 @@ def test_issue_examples_power_zero_and_one():
         b = _derivative(lambda z: z**0, order)(x)
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, np.zeros(3))
+    for k, order in itertools.product((0, 1, 2, 3), ("r", "rf", "rrr", "fff")):
+        got = _derivative(lambda z, k=k: np.float_power(z, k), order)(x)
+        np.testing.assert_array_equal(got, _power_reference(k, x, len(order)), err_msg=order)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
