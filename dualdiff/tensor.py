@@ -30,6 +30,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from dualdiff import _pool
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._scaled import Scaled
 from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
@@ -989,6 +990,8 @@ def _deposit(node, g, own):
         return
     if not own or not g.flags.writeable or g.dtype != t.value.dtype:
         g = np.array(g, dtype=t.value.dtype)
+    else:
+        _pool.disown(g)  # the user's now: the pool never hands it out again
     t._grad = _new(g[0], None, [0])
 
 
