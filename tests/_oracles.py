@@ -55,6 +55,14 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+# At the large size an example costs about 50 small ones.
+LARGE_SETTINGS = settings(
+    max_examples=max(4, EXAMPLES // 3),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 POWERS = ["0", "1", "2", "3", "0.0", "1.0", "2.0", "np.float64(0)", "np.float64(1)"]
 
@@ -383,9 +391,13 @@ def check_program(source, n, on=True, seed=0):
         inputs.check()
         first.check("an earlier result")
         assert_owned((g, g2, out, ct, out2, t), held)
-        again = Unchanged(out, ct, out2, t)
+        hv = dd.hvp(loss, x, v)
+        inputs.check()
+        assert_owned((g, g2, out, ct, out2, t, hv), held)
+        again = Unchanged(out, ct, out2, t, hv)
         dd.vjp(f, x)[1](u)
         dd.jvp(f, (x,), (v,))
+        dd.hvp(loss, x, v)
         again.check("an earlier result")
     # oracle 1: NumPy's values, bit for bit
     np.testing.assert_array_equal(out, want)
@@ -397,6 +409,12 @@ def check_program(source, n, on=True, seed=0):
     assert_fd(loss, x, v, g @ v, scale)
     assert_fd(f, x, v, t, float(np.max(np.abs(t), initial=0.0)))
     np.testing.assert_allclose(u @ t, ct @ v, rtol=1e-9, atol=1e-11 * (np.abs(u) @ np.abs(t) + 1))
+    if n <= SMALL:  # the Hessian-vector product against differences of the gradient
+        assert_fd(lambda z: u @ dd.grad(loss)(z), x, v, u @ hv, float(np.abs(u) @ np.abs(hv)))
+    else:  # the Hessian is symmetric: u . H v = v . H u
+        with mechanisms(on):
+            hu = dd.hvp(loss, x, u)
+        np.testing.assert_allclose(u @ hv, v @ hu, rtol=1e-8, atol=1e-10 * (np.abs(u) @ np.abs(hv)))
     if n <= SMALL:
         with mechanisms(on):
             jf, jr = dd.jacfwd(f)(x), dd.jacrev(f)(x)

@@ -15,6 +15,7 @@ import dualdiff as dd
 from tests._oracles import (
     FAMILIES,
     LARGE,
+    LARGE_SETTINGS,
     SETTINGS,
     SMALL,
     Unchanged,
@@ -43,7 +44,7 @@ def cases():
 def test_random_programs_three_oracles(family, config):
     n, on = CONFIGS[config]
 
-    @SETTINGS
+    @(SETTINGS if n <= SMALL else LARGE_SETTINGS)
     @given(programs(family))
     def run(source):
         assume(check_program(source, n, on))
@@ -191,7 +192,7 @@ def test_against_jax(family, n):
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
-    @SETTINGS
+    @LARGE_SETTINGS  # JAX dispatches each op of a program that is not jitted: slow
     @given(programs(family))
     def run(source):
         assume("] =" not in source)  # JAX arrays are immutable: no item assignment

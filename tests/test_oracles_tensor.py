@@ -13,6 +13,7 @@ from hypothesis import assume, given
 import dualdiff as dd
 from tests._oracles import (
     LARGE,
+    LARGE_SETTINGS,
     SETTINGS,
     SMALL,
     Unchanged,
@@ -71,7 +72,7 @@ def cases():
 
 @pytest.mark.parametrize(("family", "n"), list(cases()))
 def test_random_programs_through_tensors(family, n):
-    @SETTINGS
+    @(SETTINGS if n <= SMALL else LARGE_SETTINGS)
     @given(programs(family))
     def run(source):
         assume(check_tensor_program(source, n))
