@@ -37,6 +37,14 @@ def _set_negatives(x):
     return y**2
 
 
+def _in_place(x):
+    y = x.copy()
+    y -= y.mean()
+    y[np.argmax(x)] *= 3.0
+    y /= 2.0
+    return y * x
+
+
 def _branch(x):
     return np.roll(x, 1) * x if x[0] > 0 else x[::-1] * x
 
@@ -85,6 +93,7 @@ IDIOMS = {
     "masked_matrix": lambda x: np.diag((x > 0) * 1.0) @ x**2,
     "setitem_argmax": _set_at_argmax,
     "setitem_mask": _set_negatives,
+    "in_place_at_argmax": _in_place,
     "roll_by_argmax": lambda x: np.roll(x, np.argmax(x)) * x,
     "sort": lambda x: np.sort(x) ** 2,
     "max_min_ties": lambda x: np.max(x) * np.min(x) * x,
