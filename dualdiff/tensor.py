@@ -10,8 +10,12 @@ pullbacks and rule table. Two differences from a transform's tape:
   keeps nothing alive). ``backward()`` collects the nodes reachable from the loss and sweeps
   them by decreasing creation number, with cotangents in a dict keyed by node.
 * Every tensor carries a version counter (shared with the tensors that view its memory).
-  Writing into a tensor's memory bumps it; a node remembers the versions of the tensors whose
-  values it saved, and ``backward()`` refuses to use a value changed since.
+  Writing into a tensor's memory bumps it; a node remembers the versions of the values its
+  rule reads, and ``backward()`` refuses to use a value changed since.
+* Writes in place follow PyTorch: they go into the tensor's memory, so its base and every
+  other view see them, in value and gradient (a view is a ``_View``; see its section below).
+* A ``.grad`` is its tensor's own: it takes a cotangent's memory only when the sweep made it
+  and nothing else holds it (``_deposit``), else it gets a copy.
 
 Conversions: ``np.asarray(t)`` and ``t.numpy()`` work on tensors that do not require grad and
 raise (a ``TypeError`` that is also a ``RuntimeError``) on tensors that do, as PyTorch's
