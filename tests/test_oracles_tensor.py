@@ -63,7 +63,7 @@ def check_tensor_program(source, n):
 
 
 def cases():
-    for family in ("pure", "inplace", "views", "indices"):
+    for family in ("pure", "inplace", "views", "indices", "errors"):
         for size in SIZES:
             reason = KNOWN.get((family, size.id))
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
