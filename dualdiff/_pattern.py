@@ -463,8 +463,10 @@ def wrap_outputs(tr, ans, rows_of):
 
 
 def _wrap_one(tr, a, deps):
-    if deps is None or not is_inexact(a):
+    if deps is None:
         return a
+    if not is_inexact(a):  # an integer or boolean output of traced data follows the values
+        return tr.derive(a)
     return tr.wrap(a, deps)
 
 

@@ -268,7 +268,8 @@ def _gathered(tr, ans, ids, stack):
 
 def _identity(tr, fn, impl, vals, traced, kwargs):
     ans = impl(*vals, **kwargs)
-    return tr.wrap(ans, traced[0][1].deps) if is_inexact(ans) else ans
+    # x.astype(int) carries no derivative but follows the values, as a comparison does
+    return tr.wrap(ans, traced[0][1].deps) if is_inexact(ans) else tr.derive(ans)
 
 
 _PAD_GATHER = ("edge", "wrap", "reflect", "symmetric")

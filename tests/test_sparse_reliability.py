@@ -201,6 +201,19 @@ def test_patterns_of_value_indices_cover_every_point(name):
         assert not np.any((dd.hessian(_scalar(f))(x) != 0) & ~hpattern)
 
 
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: x[(np.abs(x) * 2).astype(int) % N] * x,
+        lambda x: np.sum(x[np.abs(x).astype(bool)] ** 2) * x,
+    ],
+)
+def test_integer_casts_of_traced_values_are_value_indices(f):
+    jac = SparseJacobian(f, POINTS[0], mode="forward")  # reverse mode refuses a traced index
+    for x in POINTS:
+        np.testing.assert_allclose(jac(x).toarray(), _dense(f, x), rtol=1e-12, atol=1e-12)
+
+
 def test_value_indices_depend_on_the_indexed_axis_only():
     x = POINTS[1].reshape(4, 2)
     f = lambda x: np.take_along_axis(x, np.argmax(x, axis=1)[:, None], 1).ravel()
