@@ -529,3 +529,55 @@ def test_a_grad_is_never_a_buffer_of_the_pool():
             a = a.base
     np.testing.assert_allclose(x.grad.numpy(), 2 * (x0 * y0 - 1.0) * y0, rtol=1e-14)
     np.testing.assert_allclose(y.grad.numpy(), 2 * (x0 * y0 - 1.0) * x0, rtol=1e-14)
+
+
+# -- random sequences of views, writes and uses, against NumPy and finite differences ----------
+
+
+def _random_program(seed, n):
+    """Source of ``f(x)``: views of one array, writes in place through them, uses in between."""
+    rs = np.random.default_rng(seed)
+    lines = ["y = x * 1.5", "views = [y]", "acc = 0.0"]
+    writes = ["*= 2.0", "+= 1.0", "/= 3.0", "-= 0.5", "*= X", "+= X * X"]
+    for _ in range(rs.integers(2, 7)):
+        kind = rs.choice(["slice", "reshape", "T", "row", "write", "write", "write", "use"])
+        i = int(rs.integers(0, 10))
+        if kind == "slice":
+            a = int(rs.integers(0, n // 2))
+            lines.append(f"views.append(y[{a}:{int(rs.integers(a + 2, n))}])")
+        elif kind == "reshape":
+            lines.append("views.append(y.reshape(3, -1))")
+        elif kind == "T":
+            lines.append("views.append(y.reshape(3, -1).T)")
+        elif kind == "row":
+            lines.append("views.append(y.reshape(3, -1)[1])")
+        elif kind == "use":  # a product by a constant and tanh save no value of the view
+            lines.append(f"acc = acc + (views[{i} % len(views)] * 3.0).sum()")
+            lines.append(f"acc = acc + np.tanh(views[{i} % len(views)]).sum()")
+        else:
+            lines.append(f"w = views[{i} % len(views)]")
+            lines.append("X = x.reshape(-1)[: w.size].reshape(w.shape)")
+            lines.append(f"w {writes[rs.integers(len(writes))]}")
+    lines.append("out = acc + (y * y).sum() + sum((u * u).sum() for u in views)")
+    return "\n".join(lines)
+
+
+def _run(source, x):
+    scope = {"x": x, "np": np}
+    exec(source, scope)
+    return scope["out"]
+
+
+@pytest.mark.parametrize(("n", "seeds"), [(12, range(60)), (24_000, range(8))])
+def test_random_views_and_writes_match_numpy_and_finite_differences(n, seeds):
+    for seed in seeds:
+        source = _random_program(seed, n)
+        x0 = np.random.default_rng(seed).uniform(0.5, 1.5, n)
+        x = dd.tensor(x0, requires_grad=True)
+        loss = _run(source, x)
+        assert loss.item() == pytest.approx(float(_run(source, x0.copy())), rel=1e-12), source
+        loss.backward()
+        u = np.random.default_rng(seed + 1).normal(size=n)
+        fd = _directional_fd(lambda p, s=source: float(_run(s, p)), x0, u)
+        assert float(x.grad.numpy() @ u) == pytest.approx(fd, rel=1e-6, abs=1e-6), source
+        _owned(x.grad.value, x.value, x0)
