@@ -5,9 +5,13 @@ page-faulted in, then unmapped when freed; a derivative makes several times more
 its function, and that, not arithmetic, was most of its cost. NumPy itself reuses only
 temporaries of one expression. The pool keeps the large arrays it hands out; one is free again
 when nothing but the pool refers to it (its reference count is the pool's own), which covers
-views, user-held results and values kept on a tape, since each of those holds a reference.
+views and values kept on a tape, since each of those holds a reference.
 
-The pool holds at most ``MAX_BYTES``; :func:`release_memory` empties it.
+What a transform returns leaves the pool (:func:`disown`, :func:`handed`): the caller's arrays
+are never reused, and die with the caller's last reference (a weakref's target included),
+which a buffer the pool still held would not. A new buffer is made only when no buffer of the
+shape is free, so the pool grows with the buffers in use at once, not with the calls; it holds
+at most ``MAX_BYTES``, and :func:`release_memory` empties it.
 """
 
 import math
