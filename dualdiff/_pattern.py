@@ -110,6 +110,15 @@ class Pattern(Tracer):
         point (the handlers read ``primal``)."""
         return _derive(self.primal, self.source, False)
 
+    # Shapes do not follow the values (a shape set by values has marked the trace already).
+    shape = property(lambda self: np.shape(self.primal))
+    ndim = property(lambda self: np.ndim(self.primal))
+    size = property(lambda self: np.size(self.primal))
+    dtype = property(lambda self: np.result_type(self.primal))
+
+    def __len__(self):
+        return len(self.primal)
+
     def __repr__(self):
         return f"Pattern(shape={np.shape(self.primal)}, nnz={self.deps.nnz})"
 
