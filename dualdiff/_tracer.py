@@ -228,7 +228,9 @@ def _pow(self, other):
     return _power(self, other)
 
 
-def _constant_dunder(ufunc):
+def _constant_dunder(ufunc, reflected=False):
+    if reflected:
+        return lambda self, other: apply_ufunc(ufunc, (other, self), {})
     return lambda self, other: apply_ufunc(ufunc, (self, other), {})
 
 
@@ -328,8 +330,9 @@ class Tracer:
     __rtruediv__ = _ufunc_dunder(np.true_divide, reflected=True)
     __pow__ = _pow
     __rpow__ = _ufunc_dunder(np.power, reflected=True)
-    __floordiv__ = _ufunc_dunder(np.floor_divide)
-    __rfloordiv__ = _ufunc_dunder(np.floor_divide, reflected=True)
+    # x // y is np.floor_divide(x, y), piecewise constant (declared so): a constant, as there
+    __floordiv__ = _constant_dunder(np.floor_divide)
+    __rfloordiv__ = _constant_dunder(np.floor_divide, reflected=True)
     __mod__ = _ufunc_dunder(np.remainder)
     __rmod__ = _ufunc_dunder(np.remainder, reflected=True)
     __lt__ = _constant_dunder(np.less)
@@ -347,6 +350,12 @@ class Tracer:
     __imod__ = _inplace_dunder(operator.mod)
     __ipow__ = _inplace_dunder(operator.pow)
     __imatmul__ = _inplace_dunder(operator.matmul)
+
+    def __divmod__(self, other):
+        return np.divmod(self, other)  # through NumPy's hook: its rule, or a named error
+
+    def __rdivmod__(self, other):
+        return np.divmod(other, self)
 
     def __matmul__(self, other):
         return apply_function(np.matmul, (self, other), {})

@@ -575,11 +575,6 @@ def test_an_op_without_a_rule_is_named(name, f, mode, size):
     assert f"numpy.{name}" in msg and f"{mode}-mode" in msg and "Register" in msg
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="x // y reaches the rule table without its CONSTANT check (a raw KeyError): needs "
-    "the dualdiff/_tracer.py dunder change in helper D's report",
-)
 @pytest.mark.parametrize("size", [3, LARGE])
 def test_floor_division_operators_match_np_floor_divide(size):
     # x // y is np.floor_divide(x, y), piecewise constant (declared so): NumPy's value, and
