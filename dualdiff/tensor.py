@@ -758,7 +758,11 @@ def _keep_values(node, value, cell):
 
 def _rebase(t, node):
     """Make ``node`` the producer of ``t``'s new values; each parent up a view chain gets a
-    node that merges them into its old values (PyTorch's CopySlices)."""
+    node that merges them into its old values (PyTorch's CopySlices). A tensor that retains
+    its grad keeps it for its new values."""
+    old = t._node
+    if node is not None and old is not None and old.owner is not None and old.owner() is t:
+        node.owner, old.owner = old.owner, None
     if type(t) is not _View:
         t._node = node
         return

@@ -581,3 +581,21 @@ def test_random_views_and_writes_match_numpy_and_finite_differences(n, seeds):
         fd = _directional_fd(lambda p, s=source: float(_run(s, p)), x0, u)
         assert float(x.grad.numpy() @ u) == pytest.approx(fd, rel=1e-6, abs=1e-6), source
         _owned(x.grad.value, x.value, x0)
+
+
+def test_a_retained_grad_is_the_gradient_of_the_current_values():
+    x = dd.tensor(np.ones(4), requires_grad=True)
+    y = x * 2.0
+    y.retain_grad()
+    y[1:3] *= 10.0
+    y *= 3.0
+    np.sum(y).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.ones(4))  # PyTorch's too
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 60.0, 60.0, 6.0])
+    x = dd.tensor(np.ones(4), requires_grad=True)
+    y = x * 2.0
+    v = y[1:3]
+    v.retain_grad()
+    v *= 10.0
+    np.sum(y * np.arange(4.0)).backward()
+    np.testing.assert_array_equal(v.grad.numpy(), [1.0, 2.0])  # PyTorch leaves it None
