@@ -15,10 +15,12 @@ deferral off:
 """
 
 import gc
+import os
 import subprocess
 import sys
 import warnings
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,7 +238,11 @@ print("after value", flush=True)
 value, g = dd.value_and_grad(f)(x)
 print(kinds, np.isnan(value), flush=True)
 """
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "DUALDIFF_EAGER")}
+    root = Path(__file__).parent.parent
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root, env=env
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:3] == ["after grad", "after value", "[True] True"]
     assert run.stderr.count("invalid value encountered in log") == 1, run.stderr
