@@ -427,7 +427,6 @@ ELSEWHERE = {
     "linear-stacked-batch": "dualdiff/nn.py: linear_vjp_weight reshapes with -1 on size 0",
     "mse_loss-mean": "dualdiff/nn.py: _mse_scale divides by a Python 0",
     "mse_loss-broadcast-target": "dualdiff/nn.py: _mse_scale divides by a Python 0",
-    "resize": "dualdiff/rules/shape.py: resize_jvp gathers from an empty array",
 }
 SKIP = {
     "nanquantile-q": "NumPy's nanquantile drops q's axes when the reduced axis is empty",

@@ -1234,11 +1234,15 @@ def extract_vjp(g, ans, condition, arr):
 
 @defjvp(np.resize)
 def resize_jvp(t, ans, a, new_shape):
+    if np.size(a) == 0:  # NumPy fills the new shape with zeros: a constant
+        return np.zeros(t.shape[:1] + np.shape(ans), dtype=t.dtype)
     return _gather_flat(t, np.resize(np.arange(np.size(a)), new_shape))
 
 
 @defvjp(np.resize)
 def resize_vjp(g, ans, a, new_shape):
+    if np.size(a) == 0:
+        return np.zeros(g.shape[:1] + np.shape(a), dtype=g.dtype)
     source = np.resize(np.arange(np.size(a)), new_shape)  # cycles through a: repeats
     flat = index_add(
         np.zeros(g.shape[:1] + (np.size(a),), dtype=g.dtype),
