@@ -50,6 +50,16 @@ def resolve(nums, n_args, name):
     return _distinct(tuple(i % n_args for i in nums), nums, name)
 
 
+def positional(kwargs, name):
+    """Refuse keyword arguments to a transformed function (they would not reach f)."""
+    if kwargs:
+        raise TypeError(
+            f"dd.{name}: the transformed function takes positional arguments only; got "
+            f"keyword argument(s) {', '.join(map(repr, kwargs))}. Bind them first, as in "
+            f"dd.{name}(functools.partial(f, {next(iter(kwargs))}=...))"
+        )
+
+
 def _distinct(nums, given, name):
     if len(set(nums)) != len(nums):
         raise ValueError(
@@ -91,7 +101,10 @@ def describe(x):
             "np.stack or dualdiff.numpy.array, not inside an object array)"
         )
     if isinstance(x, complex | np.ndarray | np.generic) and np.iscomplexobj(x):
-        return "a complex value (return its real and imaginary parts as two real outputs)"
+        return (
+            "a complex value (dualdiff differentiates real values: split it into its real and "
+            "imaginary parts)"
+        )
     if isinstance(x, np.ndarray | np.generic):
         return f"an array of dtype {x.dtype}"
     return f"a value of type {type(x).__name__}"

@@ -290,8 +290,10 @@ def jacobian(
     chunk_size : int, optional
         Directions per batched pass; by default as many as fit in ``max_memory``.
     max_memory : int
-        Bytes of tangents or cotangents in flight per pass (default 256 MiB). The Jacobian
-        itself and ``f``'s own intermediates come on top.
+        Bytes of working memory beside the Jacobian itself (default 256 MiB): the tangents or
+        cotangents in flight, their temporaries and ``f``'s own values, as estimated from one
+        recording of ``f``; the passes are chunked to fit (one direction per pass at least).
+        With an executor, each pass running at once takes as much.
     executor : concurrent.futures.Executor, optional
         Runs the chunks; any executor works (a thread pool, or a ``dask.distributed``
         client's ``get_executor()`` to spread a large Jacobian over many machines).
@@ -314,13 +316,21 @@ def jacobian(
     nums, single = _checks.argnums(f, argnums, "jacobian")
     if sparse:
         if executor is not None:
-            raise ValueError("sparse=True computes its few compressed passes locally: no executor")
+            raise ValueError(
+                "dd.jacobian: sparse=True computes its few compressed passes locally: no executor"
+            )
         from dualdiff.sparse import sparse_jacobian  # sparse builds on this module
 
         return sparse_jacobian(f, argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            "dd.jacobian: executor must be a concurrent.futures.Executor (an object with a "
+            f"submit method), or None to run the passes here; got {_checks.describe(executor)}"
+        )
     plans = {}  # the probe runs once per argument shapes; later calls reuse its plan
 
-    def jac(*args):
+    def jac(*args, **kwargs):
+        _checks.positional(kwargs, "jacobian")
         nums_ = _checks.resolve(nums, len(args), "jacobian")
         args = tuple(as_input(a) if i in nums_ else a for i, a in enumerate(args))
         key = tuple(np.shape(a) for a in args)

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from dualdiff import _checks
 from dualdiff._tree import flatten
-from dualdiff.transforms import jvp, pull_tree, push_tree, vjp
+from dualdiff.transforms import as_input, jvp, pull_tree, push_tree, vjp
 
 
 def _leaves(tree):
@@ -73,10 +74,21 @@ def check_grads(
     >>> import dualdiff as dd
     >>> dd.testing.check_grads(np.tanh, np.array([0.1, 0.7]), order=3)
     """
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    if not modes or not set(modes) <= {"fwd", "rev"}:
+        raise ValueError(
+            f"dd.testing.check_grads: modes must be a sequence of 'fwd' and 'rev'; got {modes!r}"
+        )
+    if not isinstance(order, int | np.integer) or order < 1:
+        raise ValueError(
+            "dd.testing.check_grads: order must be a positive int (the highest derivative order "
+            f"to check); got {order!r}"
+        )
     args = tuple(_as_float(a) for a in args)
     rng = np.random.default_rng(seed)
     v = tuple(_random_like(a, rng) for a in args)
     out = f(*args)
+    _checks.output(out, "testing.check_grads")
     u = _random_like(out, rng)
     fd = _axpy(
         1.0 / (2 * eps),
@@ -104,7 +116,7 @@ def check_grads(
 
 def _as_float(tree):
     leaves, unflatten = flatten(tree)
-    return unflatten([np.asarray(x, dtype=np.float64) for x in leaves])
+    return unflatten([np.asarray(as_input(x), dtype=np.float64) for x in leaves])
 
 
 def _zeros(tree):

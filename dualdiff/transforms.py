@@ -125,7 +125,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     (5.0, array([2., 4.]))
     """
     nums, single = _checks.argnums(f, argnums, "value_and_grad")
-    return lambda *args: _value_and_grad(f, nums, single, args, True, "value_and_grad")
+
+    def value_and_grad_f(*args, **kwargs):
+        _checks.positional(kwargs, "value_and_grad")
+        return _value_and_grad(f, nums, single, args, True, "value_and_grad")
+
+    return value_and_grad_f
 
 
 def _value_and_grad(f, nums, single, args, want_value, name):
@@ -188,7 +193,12 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def _grad(f, argnums, name):
     nums, single = _checks.argnums(f, argnums, name)
-    return lambda *args: _value_and_grad(f, nums, single, args, False, name)[1]
+
+    def grad_f(*args, **kwargs):
+        _checks.positional(kwargs, name)
+        return _value_and_grad(f, nums, single, args, False, name)[1]
+
+    return grad_f
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -310,7 +320,12 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def _jacfwd_transform(f, argnums, name):
     nums, single = _checks.argnums(f, argnums, name)
-    return lambda *args: _jacfwd(f, args, _checks.resolve(nums, len(args), name), single, name)
+
+    def jac(*args, **kwargs):
+        _checks.positional(kwargs, name)
+        return _jacfwd(f, args, _checks.resolve(nums, len(args), name), single, name)
+
+    return jac
 
 
 def _jacfwd(f, args, nums, single, name):
@@ -347,7 +362,12 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
            [1., 1.]])
     """
     nums, single = _checks.argnums(f, argnums, "jacrev")
-    return lambda *args: _jacrev(f, args, _checks.resolve(nums, len(args), "jacrev"), single)
+
+    def jac(*args, **kwargs):
+        _checks.positional(kwargs, "jacrev")
+        return _jacrev(f, args, _checks.resolve(nums, len(args), "jacrev"), single)
+
+    return jac
 
 
 def _jacrev(f, args, nums, single):

@@ -387,3 +387,27 @@ def test_jacobian_options_are_checked_when_given(option, message):
 def test_jacobian_of_a_tree_output_points_to_jacfwd_and_jacrev(x):
     with pytest.raises(TypeError, match=r"dd\.jacobian: f returned a dict; .*dd\.jacfwd"):
         dd.jacobian(lambda v: {"a": v})(x[:3])
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_keyword_arguments_to_a_transformed_function_are_named(transform, x):
+    with pytest.raises(TypeError, match=rf"dd\.{transform}: .*positional arguments only.*'b'"):
+        getattr(dd, transform)(loss)(x, b=x)
+
+
+def test_an_executor_without_submit_is_named(x):
+    with pytest.raises(TypeError, match=r"dd\.jacobian: executor must be a .*Executor"):
+        dd.jacobian(np.sin, executor=4)
+
+
+def test_check_grads_names_bad_options_inputs_and_outputs(x):
+    with pytest.raises(ValueError, match=r"check_grads: modes must be .*'sideways'"):
+        dd.testing.check_grads(np.sin, x, modes=("sideways",))
+    with pytest.raises(ValueError, match="check_grads: order must be a positive int"):
+        dd.testing.check_grads(np.sin, x, order=0)
+    with pytest.raises(TypeError, match=r"check_grads: f returned None"):
+        dd.testing.check_grads(lambda v: None, x)
+    with pytest.raises(TypeError, match=r"real arrays and numbers; got a str"):
+        dd.testing.check_grads(np.sin, "abc")
+    with pytest.raises(AssertionError, match="forward mode vs finite differences"):
+        dd.testing.check_grads(np.sin, x[:3], modes="fwd", order=1, eps=1.0)  # a coarse step
