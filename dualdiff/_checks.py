@@ -39,7 +39,7 @@ def argnums(f, argnums, name):
 
 def resolve(nums, n_args, name):
     """``nums`` as positions in ``range(n_args)``; negative ones count from the end."""
-    if all(0 <= i < n_args for i in nums):
+    if len(nums) == 1 and 0 <= nums[0] < n_args or all(0 <= i < n_args for i in nums):
         return nums
     for i in nums:
         if not -n_args <= i < n_args:
@@ -72,6 +72,8 @@ def _distinct(nums, given, name):
 def output(out, name, supported=TREE):
     """Refuse an output of f that is not made of real arrays, numbers and tracers, or (for
     ``SCALAR`` and ``ARRAY``) that is a container."""
+    if isinstance(out, Tracer):  # the common case, first: one traced array
+        return
     what = None
     if supported is not TREE and isinstance(out, tuple | list | dict):
         what = f"a {type(out).__name__}"
