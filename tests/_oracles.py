@@ -7,7 +7,8 @@ JAX), everything f computed or copied is. The lines come in families, so that a 
 family shows which kind of code fails:
 
 - ``pure``: elementwise ops, powers with int and float exponents (0 and 1 among them), exp,
-  log and sqrt of positives, sin, tanh, sum/mean/max reductions, np.maximum;
+  log and sqrt of positives, sin, tanh, sum/mean/max reductions, np.maximum, and the same
+  array or a view of it under another name (``x`` itself may be returned);
 - ``inplace``: ``a += b``, ``a -= a.mean()``, ``a /= c``, ``a *= 2``, name aliases and
   helpers that change their argument in place (one array passed twice among them);
 - ``views``: writes through views (``a[:2][0] = 0``, ``a.reshape(2, -1)[0, 0] = 0``,
@@ -84,6 +85,16 @@ PURE = [
     "{new} = {a} * np.max({b})",
     "{new} = np.maximum({a}, {b} * 0.5)",
 ]
+
+# The same array or a view of it: writable only when ``a`` is (never x or a view of x).
+READS = [
+    "{new} = {a}",
+    "{new} = {a}[::-1]",
+    "{new} = np.real({a})",
+    "{new} = np.atleast_1d({a})",
+    "{new} = {a}.reshape(2, -1).ravel()",
+]
+PURE += READS
 
 INPLACE = [
     "{w} += {b}",
@@ -205,9 +216,11 @@ def programs(draw, family):
                 p=draw(st.sampled_from(POWERS)),
             )
         )
-        if "{new}" in line or "{alias}" in line or "{aliasview}" in line:
+        if line in READS:
+            names.append((new, a[1]))
+        elif "{new}" in line or "{alias}" in line or "{aliasview}" in line:
             names.append((new, True))
-    picked = draw(st.lists(st.sampled_from([n for n, _ in names[1:]]), min_size=1, max_size=2))
+    picked = draw(st.lists(st.sampled_from([n for n, _ in names]), min_size=1, max_size=2))
     return source_of(lines, " + ".join(picked))
 
 
