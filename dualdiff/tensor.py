@@ -319,7 +319,10 @@ class Tensor(Tracer):
     @data.setter
     def data(self, other):
         # a tensor's memory is shared, as PyTorch's; an array is copied (it is the caller's)
-        self.value = other.value if isinstance(other, Tensor) else np.array(other)
+        if isinstance(other, Tensor):
+            self.value, self._version = other.value, other._version
+        else:
+            self.value = np.array(other)
 
     def numpy(self) -> np.ndarray:
         """The values as an ndarray sharing memory; refused on a tensor that requires grad."""
@@ -740,7 +743,7 @@ def _write(t, compute):
             "floating-point tensors can: write into a float tensor (t.astype(float))."
         )
     cell = t._version
-    if node is not None and any(c is cell for c, _ in node.saved):
+    if node is not None:  # its arguments may lie in t's memory (a view, or t.detach().numpy())
         _keep_values(node, value, cell)
     np.copyto(value, new.value, casting="same_kind")
     cell[0] += 1
@@ -750,9 +753,13 @@ def _write(t, compute):
 def _keep_values(node, value, cell):
     """Give ``node`` copies of its arguments in ``value``'s memory, which is being written."""
     memory = value if value.base is None else value.base
-    node.args = [
-        a.copy() if type(a) is _ndarray and np.may_share_memory(a, memory) else a for a in node.args
-    ]
+    args = node.args
+    if args is not None and any(
+        type(a) is _ndarray and np.may_share_memory(a, memory) for a in args
+    ):
+        node.args = [
+            a.copy() if type(a) is _ndarray and np.may_share_memory(a, memory) else a for a in args
+        ]
     node.saved = [(c, v) for c, v in node.saved if c is not cell]
 
 

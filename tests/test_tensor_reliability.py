@@ -598,3 +598,27 @@ def test_a_retained_grad_is_the_gradient_of_the_current_values():
     v *= 10.0
     np.sum(y * np.arange(4.0)).backward()
     np.testing.assert_array_equal(v.grad.numpy(), [1.0, 2.0])  # PyTorch leaves it None
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_a_product_in_place_with_an_array_of_its_own_memory(n):
+    x0 = _point(n)
+    x = dd.tensor(x0, requires_grad=True)
+    y = x * 1.0
+    y *= y.detach().numpy()  # a constant that lies in y's memory: the node keeps its values
+    np.sum(y).backward()
+    np.testing.assert_array_equal(y.detach().numpy(), x0 * x0)
+    np.testing.assert_array_equal(x.grad.numpy(), x0)  # d(x * c)/dx at c = x, as PyTorch's
+
+
+def test_data_assigned_from_a_tensor_shares_its_memory_and_version():
+    a = dd.tensor(np.ones(3))
+    w = dd.tensor(np.zeros(3), requires_grad=True)
+    w.data = a
+    x = dd.tensor(np.ones(3), requires_grad=True)
+    loss = np.sum(x * a)
+    with dd.no_grad():
+        w *= 2.0  # writes a's memory: the graph that saved a knows
+    np.testing.assert_array_equal(a.numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
