@@ -30,6 +30,7 @@ from dualdiff._scaled import (
     shares,
 )
 from dualdiff._tracer import Tracer, getitem, unwrap
+from dualdiff._views import link
 from dualdiff.dual import Dual, plain_dual
 
 
@@ -55,14 +56,16 @@ class Node:
 class Var(Tracer):
     """A traced value in reverse mode: its primal ``value`` and its node on a tape."""
 
-    __slots__ = ("value", "tape", "index", "level")
+    __slots__ = ("value", "tape", "index", "level", "_view", "_views", "__weakref__")
     mode = "reverse"
+    tracks_views = True
 
     def __init__(self, value, tape, index, level):
         self.value = value
         self.tape = tape
         self.index = index
         self.level = level
+        self._view = self._views = None  # see _views.py
 
     def __repr__(self):
         return f"Var(value={self.value!r})"
@@ -174,8 +177,10 @@ class Var(Tracer):
 
     def __getitem__(self, idx):
         if type(idx) is not slice:
-            return self.apply(getitem, getitem, (self, idx), {})
-        return self._slice(idx)
+            out = self.apply(getitem, getitem, (self, idx), {})
+        else:
+            out = self._slice(idx)
+        return link(self, out, getitem, (idx,), {})
 
     def _slice(self, idx):
         """``x[idx]`` for basic slices (``x[a:b]``, the common index of vectorized code, and a
@@ -240,6 +245,7 @@ class DeferredVar(Var):
         self.tape = tape
         self.index = index
         self.level = level
+        self._view = self._views = None
 
     @property
     def value(self):
