@@ -7,14 +7,17 @@ forward over reverse (hvp), at a small size and at a large one (where the pool, 
 and in-place sweeps engage).
 """
 
+import contextlib
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 
 import dualdiff as dd
 import dualdiff.numpy as dnp
+from dualdiff import _defer
 
 SIZES = (12, 2 * 16384)
 
@@ -130,21 +133,35 @@ def _fd(f, x, v, h=1e-5):
     return (f(x + h * v) - f(x - h * v)) / (2 * h)
 
 
+@contextlib.contextmanager
+def _mechanisms(on):
+    """Deferred values on (RuntimeWarnings ignored, else dualdiff computes every op at once
+    while pytest records warnings) or off."""
+    with warnings.catch_warnings(), (contextlib.nullcontext() if on else _defer.eager()):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["mechanisms-on", "mechanisms-off"])
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("f", PROGRAMS, ids=lambda f: f.__name__)
-def test_programs_match_numpy_and_finite_differences(f, n):
+def test_programs_match_numpy_and_finite_differences(f, n, on):
     x = _point(n)
     x0 = x.copy()
     v = np.random.default_rng(1).standard_normal(n)
     expected = f(x.copy())
-    value, g = dd.value_and_grad(f)(x)
+    with _mechanisms(on):
+        value, g = dd.value_and_grad(f)(x)
     np.testing.assert_allclose(value, expected, rtol=1e-13)
     np.testing.assert_array_equal(x, x0)  # the caller's array is never written into
     assert not np.shares_memory(g, x)
     slope = _fd(f, x, v)
     np.testing.assert_allclose(g @ v, slope, rtol=1e-6, atol=1e-8 * abs(expected))
-    out, t = dd.jvp(f, (x,), (v,))
+    with _mechanisms(on):
+        out, t = dd.jvp(f, (x,), (v,))
+        hv = dd.hvp(f, x, v)
     np.testing.assert_allclose(out, expected, rtol=1e-13)
+    assert not np.shares_memory(hv, x) and not np.shares_memory(hv, g)
     scale = np.linalg.norm(g) * np.linalg.norm(v)  # where terms cancel, rounding sets the floor
     np.testing.assert_allclose(t, g @ v, rtol=1e-10, atol=1e-13 * scale)
 
