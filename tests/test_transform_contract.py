@@ -411,3 +411,21 @@ def test_check_grads_names_bad_options_inputs_and_outputs(x):
         dd.testing.check_grads(np.sin, "abc")
     with pytest.raises(AssertionError, match="forward mode vs finite differences"):
         dd.testing.check_grads(np.sin, x[:3], modes="fwd", order=1, eps=1.0)  # a coarse step
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_dense_jacobians_are_the_callers_own(mode, x):
+    wide = dd.jacobian(lambda v: 2.0 * v[:3], mode=mode)
+    J = wide(x)
+    np.testing.assert_array_equal(J, 2.0 * np.eye(3, x.size))
+    first = J.copy()
+    p = np.array([0.5, -0.25])
+    tall = dd.jacobian(lambda q: q[0] * x + q[1], mode=mode)(p)
+    np.testing.assert_array_equal(tall, np.stack([x, np.ones(x.size)], axis=1))
+    assert owned((J, tall), x, p)
+    wide(x + 1.0)  # a later call writes nothing into an earlier result
+    np.testing.assert_array_equal(J, first)
+    identity = dd.jacobian(lambda v: v, mode=mode)(x[:4])
+    np.testing.assert_array_equal(identity, np.eye(4))
+    identity[0, 0] = 7.0  # writeable, and not a cached basis shared with later calls
+    np.testing.assert_array_equal(dd.jacobian(lambda v: v, mode=mode)(x[:4]), np.eye(4))
