@@ -19,7 +19,8 @@ family shows which kind of code fails:
 - ``indices``: indices computed from values (``argmax``, ``argsort``, ``argmin``);
 - ``errors``: ``warnings.simplefilter("error")`` and ``np.errstate(... = "raise")`` around an
   op in a ``try`` with a fallback in the ``except``;
-- ``objects``: object arrays holding traced arrays (NumPy's object loops apply the operators).
+- ``objects``: object arrays holding traced arrays (NumPy's object loops apply the operators);
+- ``mixed``: all of the above in one program.
 
 The oracles:
 
@@ -48,7 +49,7 @@ from tests._programs import function_of, source_of
 SMALL = 6
 LARGE = _pool.MIN_SIZE  # the size at which the pool, deferral, elision and in-place sweeps engage
 # Examples per test: small enough for CI, raised locally with DUALDIFF_ORACLE_EXAMPLES=500.
-EXAMPLES = int(os.environ.get("DUALDIFF_ORACLE_EXAMPLES", "24"))
+EXAMPLES = int(os.environ.get("DUALDIFF_ORACLE_EXAMPLES", "40"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -56,9 +57,9 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-# At the large size an example costs about 50 small ones.
+# At the large size an example costs a few small ones.
 LARGE_SETTINGS = settings(
-    max_examples=max(4, EXAMPLES // 3),
+    max_examples=max(4, EXAMPLES // 2),
     deadline=None,
     derandomize=True,
     database=None,
@@ -81,9 +82,9 @@ PURE = [
     "{new} = np.tanh({a} * 1.5)",
     "{new} = {a} - np.mean({b})",
     "{new} = {a} * (np.sum({b}) / {a}.size)",
-    "{new} = {a} / (1.0 + np.max(np.abs({b})))",
+    "{new} = {a} / (1.1 + np.max(np.abs({b})))",
     "{new} = {a} * np.max({b})",
-    "{new} = np.maximum({a}, {b} * 0.5)",
+    "{new} = np.maximum({a}, {b} * 0.7)",
 ]
 
 # The same array or a view of it: writable only when ``a`` is (never x or a view of x).
@@ -188,6 +189,7 @@ FAMILIES = {
     "indices": INDICES,
     "errors": ERRORS,
     "objects": OBJECTS,
+    "mixed": INPLACE + VIEWS + COPIES + INDICES + ERRORS + OBJECTS,
 }
 
 
