@@ -411,10 +411,10 @@ def check_program(source, n, on=True, seed=0):
         inputs.check()
         assert_owned((g, g2, out, ct, out2, t, hv), held)
         again = Unchanged(out, ct, out2, t, hv)
-        dd.vjp(f, x)[1](u)
-        dd.jvp(f, (x,), (v,))
-        dd.hvp(loss, x, v)
+        out3, pullback3 = dd.vjp(f, x)
+        second = (out3, pullback3(u), pullback(u), dd.jvp(f, (x,), (v,)), dd.hvp(loss, x, v))
         again.check("an earlier result")
+        assert_owned((g, g2, out, ct, out2, t, hv, second), held)
     # oracle 1: NumPy's values, bit for bit
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(out2, want)
@@ -434,6 +434,8 @@ def check_program(source, n, on=True, seed=0):
     if n <= SMALL:
         with mechanisms(on):
             jf, jr = dd.jacfwd(f)(x), dd.jacrev(f)(x)
+        inputs.check()
+        assert_owned((jf, jr), held)
         np.testing.assert_allclose(jf, jr, rtol=1e-10, atol=1e-12 * (1 + np.abs(jr).max()))
         np.testing.assert_allclose(jf @ v, t, rtol=1e-10, atol=1e-12 * (1 + np.abs(t).max()))
     return True
