@@ -20,6 +20,7 @@ family shows which kind of code fails:
 - ``errors``: ``warnings.simplefilter("error")`` and ``np.errstate(... = "raise")`` around an
   op in a ``try`` with a fallback in the ``except``;
 - ``objects``: object arrays holding traced arrays (NumPy's object loops apply the operators);
+- ``constants``: plain arrays f makes, used in traced ops, then changed in place;
 - ``mixed``: all of the above in one program.
 
 The oracles:
@@ -181,6 +182,21 @@ OBJECTS = [
     "    {new} = (o{i} - q{i})[0]",
 ]
 
+# Plain arrays f makes itself ({c}: never traced), used in traced ops and changed later
+# (with plain values only: a traced value written into a plain array is a named TypeError).
+MAKE_CONSTANT = "{c} = np.cos(np.arange(x.size) * 0.5) + 1.5"
+CONSTANTS = [
+    MAKE_CONSTANT,
+    "{new} = {a} * {c}",
+    "{new} = np.sin({a}) + {c}[::-1]",
+    "{new} = {a} / {c}",
+    "{c} += 1.0",
+    "{c} *= 2",
+    "{c}[:2][0] = 5.0",
+    "std_({c})",
+    "{c}.reshape(2, -1)[0, 0] = -1.0",
+]
+
 FAMILIES = {
     "pure": [],
     "inplace": INPLACE,
@@ -189,7 +205,8 @@ FAMILIES = {
     "indices": INDICES,
     "errors": ERRORS,
     "objects": OBJECTS,
-    "mixed": INPLACE + VIEWS + COPIES + INDICES + ERRORS + OBJECTS,
+    "constants": CONSTANTS,
+    "mixed": CONSTANTS + INPLACE + VIEWS + COPIES + INDICES + ERRORS + OBJECTS,
 }
 
 
@@ -199,9 +216,14 @@ def programs(draw, family):
     names = [("x", False), ("v0", True)]
     lines = ["v0 = x * 0.5 + 0.25"]
     templates = FAMILIES[family]
+    plain = []
     for i in range(1, draw(st.integers(2, 7))):
         own = templates and draw(st.booleans())
         line = draw(st.sampled_from(templates if own else PURE))
+        if line == MAKE_CONSTANT or ("{c}" in line and not plain):
+            line = MAKE_CONSTANT
+            plain.append(f"c{i}")
+        c = plain[-1] if line == MAKE_CONSTANT else draw(st.sampled_from(plain or ["-"]))
         writable = [n for n, w in names if w]
         a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
         w = draw(st.sampled_from(writable))
@@ -215,6 +237,7 @@ def programs(draw, family):
                 b=b[0],
                 w=w,
                 i=i,
+                c=c,
                 p=draw(st.sampled_from(POWERS)),
             )
         )
