@@ -70,6 +70,7 @@ def cases():
             yield pytest.param(family, size.values[0], marks=marks, id=f"{family}-{size.id}")
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # see test_oracles.py
 @pytest.mark.parametrize(("family", "n"), list(cases()))
 def test_random_programs_through_tensors(family, n):
     @(SETTINGS if n <= SMALL else LARGE_SETTINGS)
