@@ -215,7 +215,7 @@ def test_against_jax(family, n):
 # -- the user's error handling sees NumPy's errors only ---------------------------------------
 
 
-def guarded_sqrt(x):
+def guarded_sqrt(x, total=True):
     """sqrt at exact zeros (valid: NumPy raises nothing) under the strictest error handling,
     with a fallback that must not run. The derivative there is infinite: arithmetic on it
     belongs to the transform, never to the user's errstate or warnings filters."""
@@ -223,18 +223,28 @@ def guarded_sqrt(x):
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            return np.sum(np.sqrt(z) * 2.0 + 1.0)
+            y = np.sqrt(z) * 2.0 + 1.0
         except (FloatingPointError, RuntimeWarning):
-            return np.sum(z) * 0.0
+            y = z * 0.0
+    return np.sum(y) if total else y
 
 
+def guarded_slopes(x):
+    """jacfwd's slopes of guarded_sqrt where x > 0 (1 / sqrt x; 0 if the fallback ran), times
+    sqrt x and summed. (Elsewhere in the Jacobian 0 * inf is NaN, as in JAX's.)"""
+    jac = dd.jacfwd(lambda y: guarded_sqrt(y, total=False))(x)
+    return np.diagonal(jac)[x > 0] @ np.sqrt(x[x > 0])
+
+
+# transform -> (its call, what it must return as a function of NumPy's value and x)
 GUARDED_TRANSFORMS = {
     "value_and_grad": lambda x, v: dd.value_and_grad(guarded_sqrt)(x)[0],
     "vjp": lambda x, v: dd.vjp(guarded_sqrt, x)[0],
     "jvp": lambda x, v: dd.jvp(guarded_sqrt, (x,), (v,))[0],
-    "hvp": lambda x, v: dd.value_and_grad(lambda y: dd.jvp(guarded_sqrt, (y,), (v,))[1])(x)[0],
-    "jacfwd": lambda x, v: dd.jacfwd(lambda y: guarded_sqrt(y) * v)(x)[0] * 0 + guarded_sqrt(x),
+    "hvp": lambda x, v: dd.jvp(lambda y: dd.value_and_grad(guarded_sqrt)(y)[0], (x,), (v,))[0],
+    "jacfwd": lambda x, v: guarded_slopes(x),
 }
+GUARDED_WANT = {"jacfwd": lambda want, x: np.count_nonzero(x > 0)}
 FORWARD_ERRSTATE = (
     "issue 12, the user's error handling (found by these oracles): forward mode computes "
     "tangent * partial (0 * inf at sqrt(0)) under the user's np.errstate and warnings filters, "
@@ -260,7 +270,8 @@ def test_derivative_arithmetic_stays_out_of_the_users_error_handling(transform, 
     np.testing.assert_allclose(want, 2.0 * np.sum(np.sqrt(np.maximum(x, 0.0))) + n, rtol=1e-12)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the transform's own infinities are its business
-        assert GUARDED_TRANSFORMS[transform](x, v) == want
+        got = GUARDED_TRANSFORMS[transform](x, v)
+    np.testing.assert_allclose(got, GUARDED_WANT.get(transform, lambda w, x: w)(want, x))
 
 
 # -- arrays f changes after using them --------------------------------------------------------
@@ -309,12 +320,7 @@ def changed_reference(name, x, v):
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=CHANGED_AFTER_USE)])
-        if name != "jvp"
-        else name
-        for name in CHANGED
-    ],
+    [name for name in CHANGED],
 )
 def test_a_plain_array_changed_after_use(name, n):
     x = np.linspace(-1.0, 1.5, n)
