@@ -142,6 +142,9 @@ INDICES = [
     "{new} = {a} - {a}[np.argmin({a})]",
     "{new} = np.where({b} > 0, {a}, -{a})",
     "{w}[np.argmax({b})] = 0.0",
+    "{w}[np.argsort({b})[:2]] = {b}[:2] * 2.0",
+    "{w}[{b} > 0] = 0.0",
+    "{w}[{b} < 0] *= 2.0",
 ]
 
 ERRORS = [
