@@ -135,6 +135,11 @@ class Var(Tracer):
             ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
         keep_ans, keep_x, keep_y = keep
+        if mask != 3:  # one operand is a constant: keep its contents of now
+            if mask == 1:
+                vy = snapshot(vy) if keep_y else None
+            else:
+                vx = snapshot(vx) if keep_x else None
         args = (vx if keep_x else None, vy if keep_y else None)
         kept = ans if keep_ans else None
         tape.append(Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], args, None, kept, parents))
@@ -162,7 +167,10 @@ class Var(Tracer):
                 mask |= 1 << i
         ans = ufunc(*args, **kwargs)
         keep = UFUNC_KEEP[ufunc][mask]
-        args = [v if k else None for v, k in zip(args, keep[1:])]
+        args = [
+            (v if mask >> i & 1 else snapshot(v)) if k else None
+            for i, (v, k) in enumerate(zip(args, keep[1:]))
+        ]
         self.tape.append(
             Node(
                 _ufunc_pullback,
@@ -219,12 +227,53 @@ class Var(Tracer):
             p = [e.index if e is not None else None for e in x] if type(x) is list else x.index
             parents.append((pos, p, rules[pos]))
         ans = impl(*vals, **kwargs)
+        vals, kwargs = _constants_kept(vals, traced, kwargs)
         tape = self.tape
         if isinstance(ans, tuple | list):
             tape.append(Node(_tuple_pullback, None, vals, kwargs, ans, parents))
             return _project(ans, tape, len(tape) - 1, level)
         tape.append(Node(_fn_pullback, None, vals, kwargs, ans, parents))
         return Var(ans, tape, len(tape) - 1, level)
+
+
+def snapshot(c):
+    """What a node keeps of a constant operand: its contents now. f may change a plain array in
+    place after using it; NumPy's value used the old contents, and so must the derivative. An
+    array nothing can write into (read-only, and so is every array it views) is kept as is."""
+    if type(c) is np.ndarray:
+        return c if _frozen(c) else c.copy()
+    if isinstance(c, Tracer):  # an outer level's tracer, which a write there rebinds
+        return c._clone()
+    return c
+
+
+def _frozen(a):
+    while type(a) is np.ndarray:
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return a is None or type(a) is bytes
+
+
+def _constants_kept(vals, traced, kwargs):
+    """``vals`` and ``kwargs`` with a :func:`snapshot` of every constant in them."""
+    vals = list(vals)
+    done = {pos for pos, _ in traced}
+    for pos, x in traced:
+        if type(x) is list:  # a sequence argument: its untraced entries are constants
+            vals[pos] = type(vals[pos])(
+                v if e is not None else snapshot(v) for v, e in zip(vals[pos], x)
+            )
+    for i, v in enumerate(vals):
+        if i not in done:
+            vals[i] = snapshot(v) if type(v) is not list and type(v) is not tuple else _seq(v)
+    if kwargs:
+        kwargs = {k: snapshot(v) for k, v in kwargs.items()}
+    return vals, kwargs
+
+
+def _seq(v):
+    return type(v)(snapshot(e) for e in v)
 
 
 # -- deferred values (_defer.py): grad computes what its sweep reads, not all f computes -------

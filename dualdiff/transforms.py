@@ -213,6 +213,9 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     (array([2., 6.]),)
     """
     nums = tuple(range(len(primals)))
+    # the pullback's rules read the primals when it is called: the caller's arrays may have
+    # changed in place by then, so the recording keeps copies
+    primals = tuple(_tree_copied(p) for p in primals)
     out, tape, level, n_leaves, rebuild = _record(f, primals, nums)
     _checks.output(out, "vjp")
     out_leaves, unflatten_out = flatten(out)
@@ -247,6 +250,11 @@ def push(f, args, tangents):
 
 def _copied(x):
     return x.copy() if type(x) is np.ndarray else x
+
+
+def _tree_copied(x):
+    leaves, unflatten = flatten(x)
+    return unflatten([_copied(a) for a in leaves])
 
 
 def _tangent_of(o, level, k):

@@ -243,6 +243,9 @@ def test_jacfwd_jacrev_hessian_hvp_of_size_zero(x):
 
 N = 2000
 A = RNG.standard_normal((N, N)) / np.sqrt(N)
+# read-only: a recording reads it by reference (a writeable constant is copied once per
+# recording, since f could change it after use; that copy is f's memory, not the Jacobian's)
+A.flags.writeable = False
 
 
 def f_budget(x):

@@ -45,7 +45,7 @@ def reshape_view(x):
     y = np.cos(x)
     y.reshape(2, -1)[0, 3] = 0.25
     y.reshape(4, -1)[1:3] += x.reshape(4, -1)[:2]
-    return np.sum(y ** 3)
+    return np.sum(y**3)
 
 
 def transpose_view(x):
@@ -63,7 +63,7 @@ def rows_divided(x):
 
 
 def sibling_views(x):
-    y = x ** 2
+    y = x**2
     v = y[: x.size // 2]
     w = y[x.size // 4 :]
     v[-1] = x[0] * 5.0  # w sees this write: it lies in both
@@ -137,7 +137,7 @@ def _fd(f, x, v, h=1e-5):
 def _mechanisms(on):
     """Deferred values on (RuntimeWarnings ignored, else dualdiff computes every op at once
     while pytest records warnings) or off."""
-    with warnings.catch_warnings(), (contextlib.nullcontext() if on else _defer.eager()):
+    with warnings.catch_warnings(), contextlib.nullcontext() if on else _defer.eager():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
@@ -173,8 +173,9 @@ def test_second_order_through_writes(f):
     hv = dd.hvp(f, x, v)
     h = 1e-5
     grad = dd.grad(f)
-    np.testing.assert_allclose(hv, (grad(x + h * v) - grad(x - h * v)) / (2 * h), rtol=1e-5,
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        hv, (grad(x + h * v) - grad(x - h * v)) / (2 * h), rtol=1e-5, atol=1e-7
+    )
     np.testing.assert_allclose(dd.hessian(f)(x) @ v, hv, rtol=1e-10, atol=1e-12)
 
 
