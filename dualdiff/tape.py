@@ -18,6 +18,7 @@ from dualdiff import _defer, _pool
 from dualdiff._batch import IN_PLACE_MIN, unbroadcast
 from dualdiff._defer import Pending
 from dualdiff._pool import NUMBERS
+from dualdiff._quiet import loud, quiet
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._scaled import (
     Scaled,
@@ -799,8 +800,16 @@ def backward(tape, seeds, n_leaves, release=False):
 
     ``release`` drops each node once it is pulled back (a tape swept only once), so that the
     values it kept are freed while the sweep still allocates: the sweep then reuses memory
-    that is still in cache.
+    that is still in cache. The sweep's arithmetic ignores floating-point errors (``_quiet``).
     """
+    token = quiet()
+    try:
+        return _sweep(tape, seeds, n_leaves, release)
+    finally:
+        loud(token)
+
+
+def _sweep(tape, seeds, n_leaves, release):
     ct = [None] * len(tape)
     ct += [{}, set()]  # slots DENSE and OWNED
     for i, g in seeds.items():

@@ -35,6 +35,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from dualdiff import _pool
+from dualdiff._quiet import loud, quiet
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._scaled import Scaled
 from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
@@ -305,7 +306,11 @@ class Tensor(Tracer):
                     f"gradient has shape {g.shape} but the tensor has shape {shape}."
                 )
             g = np.array(g, dtype=self.value.dtype)[None]  # a copy: .grad may take it
-        _sweep(self._node, g, retain_graph)
+        token = quiet()  # the sweep's infinities are not errors of f (see _quiet.py)
+        try:
+            _sweep(self._node, g, retain_graph)
+        finally:
+            loud(token)
 
     # -- conversions ------------------------------------------------------------------------
     def detach(self) -> "Tensor":

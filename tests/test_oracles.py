@@ -243,12 +243,7 @@ GUARDED_TRANSFORMS = {
     "jacfwd": lambda x, v: guarded_slopes(x),
 }
 GUARDED_WANT = {"jacfwd": lambda want, x: np.count_nonzero(x > 0)}
-FORWARD_ERRSTATE = (
-    "issue 12, the user's error handling (found by these oracles): forward mode computes "
-    "tangent * partial (0 * inf at sqrt(0)) under the user's np.errstate and warnings filters, "
-    "so FloatingPointError/RuntimeWarning reaches the user's try and the fallback runs"
-)
-KNOWN_GUARDED = dict.fromkeys(["jvp", "hvp", "jacfwd"], FORWARD_ERRSTATE)  # transform -> why
+KNOWN_GUARDED = {}  # transform -> why, for a failure of an item in progress
 
 
 def guarded_cases():
