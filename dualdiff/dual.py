@@ -98,12 +98,16 @@ class Dual(Tracer):
         token = quiet()
         try:
             for pos, x in traced:
-                t = [e.tangent if e else None for e in x] if type(x) is list else x.tangent
+                t = _tangents(x) if type(x) is list else x.tangent
                 c = rules[pos](t, ans, *vals, **kwargs)
                 out = c if out is None else _add(out, c)
         finally:
             loud(token)
         return _wrap(ans, out, level)
+
+
+def _tangents(seq):
+    return [e.tangent if e is not None else None for e in seq]
 
 
 def _tangent(ans, vals, tangents, partials, level, large, ufunc):

@@ -49,6 +49,7 @@ from dualdiff.tape import (
     _tuple_pullback,
     _ufunc_pullback,
     accumulate,
+    snapshot,
 )
 
 __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
@@ -472,6 +473,8 @@ class Tensor(Tracer):
                 vals[i] = None
             elif isinstance(x, Tensor):
                 saved.append((x._version, x._version[0]))
+            else:  # a plain array has no version counter: keep its contents of now
+                vals[i] = snapshot(x)
         cell = [0]
         if keep[0]:
             saved.append((cell, 0))
@@ -520,6 +523,7 @@ class Tensor(Tracer):
                 saved = ()
             else:
                 saved.append((cell, cell[0]))
+            vals = [_snapshot_entries(a, v) for a, v in zip(args, vals)]
             node = _Node(_fn_pullback, fn, vals, kwargs, ans, parents, saved)
         if viewed is None:
             return _new(ans, node, cell)
@@ -629,6 +633,16 @@ class Tensor(Tracer):
         if isinstance(other, Tracer) and other.level > 0:
             return Tracer.__rmatmul__(self, other)
         return self.apply(np.matmul, np.matmul, (other, self), _NO_KWARGS)
+
+
+def _snapshot_entries(a, v):
+    """The value ``v`` of a plain argument ``a`` as it is now (and of a sequence's plain
+    entries): a plain array has no version counter to say it changed before ``backward()``."""
+    if _is_tensor(a):
+        return v
+    if type(a) is list or type(a) is tuple:
+        return type(v)(e if _is_tensor(t) else snapshot(e) for t, e in zip(a, v))
+    return snapshot(v)
 
 
 def _rebuild(cls, value, requires_grad):
