@@ -460,8 +460,12 @@ def check_program(source, n, on=True, seed=0):
     if n <= SMALL:
         with mechanisms(on):
             jf, jr = dd.jacfwd(f)(x), dd.jacrev(f)(x)
+            hess = dd.hessian(loss)(x)
         inputs.check()
-        assert_owned((jf, jr), held)
+        assert_owned((jf, jr, hess, hv), held)
+        hs = 1 + np.abs(hess).max()
+        np.testing.assert_allclose(hess, hess.T, rtol=1e-9, atol=1e-11 * hs)
+        np.testing.assert_allclose(hess @ v, hv, rtol=1e-9, atol=1e-11 * hs * np.abs(v).max())
         np.testing.assert_allclose(jf, jr, rtol=1e-10, atol=1e-12 * (1 + np.abs(jr).max()))
         np.testing.assert_allclose(jf @ v, t, rtol=1e-10, atol=1e-12 * (1 + np.abs(t).max()))
     return True
