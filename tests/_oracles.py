@@ -16,9 +16,10 @@ family shows which kind of code fails:
   slice assignment, named views (``a[::-1]``) written into later;
 - ``copies``: ``copy.copy``, ``copy.deepcopy``, ``np.copy``, ``a.copy()``,
   ``dualdiff.numpy.array``, each followed by writes into the copy;
-- ``indices``: indices computed from values (``argmax``, ``argsort``, ``argmin``);
+- ``indices``: indices computed from values (``argmax``, ``argsort``, ``argmin``), reads and
+  writes through them and through boolean masks;
 - ``errors``: ``warnings.simplefilter("error")`` and ``np.errstate(... = "raise")`` around an
-  op in a ``try`` with a fallback in the ``except``;
+  op in a ``try`` with a fallback in the ``except``, and recorded warnings choosing a branch;
 - ``objects``: object arrays holding traced arrays (NumPy's object loops apply the operators);
 - ``constants``: plain arrays f makes, used in traced ops, then changed in place;
 - ``mixed``: all of the above in one program.
@@ -30,7 +31,12 @@ The oracles:
 2. ownership: no array a transform returns shares memory with an input, a constant or another
    result; inputs and constants are unchanged; a second call leaves the first one's results;
 3. derivatives: central finite differences of NumPy's f, forward mode against reverse mode
-   (the dot-product test ``u . J v``) and, at small sizes, jacfwd against jacrev.
+   (the dot-product test ``u . J v``), Hessian-vector products against differences of the
+   gradient (small size) or the Hessian's symmetry (large size) and, at the small size,
+   jacfwd against jacrev and the Hessian against hvp.
+
+Every run of a program (NumPy's, the finite differences', the transforms') is in NumPy's
+default error state, so a program's own warnings filters and ``errstate`` blocks decide.
 """
 
 import contextlib
