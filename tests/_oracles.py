@@ -474,7 +474,9 @@ def check_program(source, n, on=True, seed=0):
     else:  # the Hessian is symmetric: u . H v = v . H u
         with mechanisms(on), np.errstate(**NUMPY_DEFAULT):
             hu = dd.hvp(loss, x, u)
-        np.testing.assert_allclose(u @ hv, v @ hu, rtol=1e-8, atol=1e-10 * (np.abs(u) @ np.abs(hv)))
+        # loose: second derivatives of quotients near 0 (sin(v) / v) lose digits to cancellation
+        scale = np.abs(u) @ np.abs(hv) + np.abs(v) @ np.abs(hu)
+        np.testing.assert_allclose(u @ hv, v @ hu, rtol=1e-6, atol=1e-9 * scale)
     if n <= SMALL:
         with mechanisms(on), np.errstate(**NUMPY_DEFAULT):
             jf, jr = dd.jacfwd(f)(x), dd.jacrev(f)(x)
