@@ -109,19 +109,6 @@ def test_grad_of_a_product_with_data_is_owned(n):
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_second_backward_accumulates_into_grad_not_into_the_other_factor(n):
-    a = dd.tensor(np.full(n, 2.0), requires_grad=True)
-    b = dd.tensor(np.full(n, 3.0), requires_grad=True)
-    for _ in range(2):
-        np.sum(a * b).backward()
-    np.testing.assert_array_equal(a.detach().numpy(), np.full(n, 2.0))
-    np.testing.assert_array_equal(b.detach().numpy(), np.full(n, 3.0))
-    np.testing.assert_array_equal(grad_of(a), np.full(n, 6.0))
-    np.testing.assert_array_equal(grad_of(b), np.full(n, 4.0))
-    assert_disjoint(grad_of(a), grad_of(b), a.detach().numpy(), b.detach().numpy())
-
-
-@pytest.mark.parametrize("n", SIZES)
 def test_retain_graph_backward_three_times(n):
     x0 = np.linspace(-1.0, 1.0, n)
     x = dd.tensor(x0, requires_grad=True)

@@ -63,6 +63,8 @@ def test_second_backward_accumulates_into_grads_not_into_the_operands(n):
     np.testing.assert_array_equal(b.detach().numpy(), np.full(n, 3.0))
     np.testing.assert_array_equal(a.grad.numpy(), np.full(n, 6.0))
     np.testing.assert_array_equal(b.grad.numpy(), np.full(n, 4.0))
+    arrays = (a.grad.numpy(), b.grad.numpy(), a.detach().numpy(), b.detach().numpy())
+    assert not any(np.shares_memory(p, q) for i, p in enumerate(arrays) for q in arrays[i + 1 :])
     _owned(a.value, b.value, a.grad.value, b.grad.value)
 
 
