@@ -4,7 +4,7 @@ import numpy as np
 
 from dualdiff import _pool
 from dualdiff._batch import IN_PLACE_MIN, align, negative, times
-from dualdiff._quiet import loud, quiet
+from dualdiff._quiet import IGNORE, STATE
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
 
@@ -63,11 +63,11 @@ class Dual(Tracer):
             d = UFUNC_PARTIALS[ufunc][0]
             if type(d) is float:
                 return Dual(ans, self.tangent if d > 0 else -self.tangent, self.level)
-            token = quiet()  # the value is f's, its errors the caller's; the tangent is ours
-            try:
+            token = STATE.set(IGNORE)  # the value is f's, its errors the caller's; not so
+            try:  # the tangent's (_quiet.py)
                 return Dual(ans, self.tangent * d(ans, x), self.level)
             finally:
-                loud(token)
+                STATE.reset(token)
         level = self.level
         partials = UFUNC_PARTIALS[ufunc]
         vals = list(inputs)
@@ -80,11 +80,33 @@ class Dual(Tracer):
             ans = _pool.call(ufunc, vals)
         else:  # ** costs even when empty
             ans = ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
-        token = quiet()
+        if len(tangents) == 1 and type(partials[tangents[0][0]]) is float:
+            # x + c, c - x: the tangent itself or its negation, with no arithmetic to err
+            t = tangents[0][1]
+            if t.ndim <= ans.ndim:
+                t = align(t, ans.ndim)
+            t = t if partials[tangents[0][0]] > 0 else _negative(t) if large else -t
+            return _broadcast_dual(ans, t, level)
+        token = STATE.set(IGNORE)
         try:
-            return _tangent(ans, vals, tangents, partials, level, large, ufunc)
+            ndim = ans.ndim
+            if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
+                # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op
+                ts = [t if t.ndim > ndim else align(t, ndim) for _, t in tangents]
+                return _broadcast_dual(ans, _pool.call(ufunc, ts) if large else ufunc(*ts), level)
+            out = None
+            for i, t in tangents:
+                if t.ndim <= ndim:
+                    t = align(t, ndim)
+                d = partials[i]
+                if type(d) is float:  # linear ufunc: the partial is +1 or -1
+                    c = t if d > 0 else _negative(t) if large else -t
+                else:
+                    c = _times(t, d(ans, *vals), ans, vals) if large else t * d(ans, *vals)
+                out = c if out is None else out + c
+            return _broadcast_dual(ans, out, level)
         finally:
-            loud(token)
+            STATE.reset(token)
 
     def apply(self, fn, impl, args, kwargs):
         level = self.level
@@ -95,39 +117,19 @@ class Dual(Tracer):
                 raise missing_rule(fn, pos, "forward")
         ans = impl(*vals, **kwargs)
         out = None
-        token = quiet()
+        token = STATE.set(IGNORE)
         try:
             for pos, x in traced:
                 t = _tangents(x) if type(x) is list else x.tangent
                 c = rules[pos](t, ans, *vals, **kwargs)
                 out = c if out is None else _add(out, c)
         finally:
-            loud(token)
+            STATE.reset(token)
         return _wrap(ans, out, level)
 
 
 def _tangents(seq):
     return [e.tangent if e is not None else None for e in seq]
-
-
-def _tangent(ans, vals, tangents, partials, level, large, ufunc):
-    """The Dual of a ufunc's answer: the sum of tangent times partial over traced inputs."""
-    ndim = ans.ndim
-    if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
-        # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op
-        ts = [t if t.ndim > ndim else align(t, ndim) for _, t in tangents]
-        return _broadcast_dual(ans, _pool.call(ufunc, ts) if large else ufunc(*ts), level)
-    out = None
-    for i, t in tangents:
-        if t.ndim <= ndim:
-            t = align(t, ndim)
-        d = partials[i]
-        if type(d) is float:  # linear ufunc: the partial is +1 or -1
-            c = t if d > 0 else _negative(t) if large else -t
-        else:
-            c = _times(t, d(ans, *vals), ans, vals) if large else t * d(ans, *vals)
-        out = c if out is None else out + c
-    return _broadcast_dual(ans, out, level)
 
 
 def plain_dual(g):

@@ -136,11 +136,11 @@ class Var(Tracer):
             ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
         keep_ans, keep_x, keep_y = keep
-        if mask != 3:  # one operand is a constant: keep its contents of now
-            if mask == 1:
-                vy = snapshot(vy) if keep_y else None
-            else:
-                vx = snapshot(vx) if keep_x else None
+        if mask == 1:  # one operand is a constant: keep its contents of now (a number is)
+            if keep_y and type(vy) is not float:
+                vy = snapshot(vy)
+        elif mask == 2 and keep_x and type(vx) is not float:
+            vx = snapshot(vx)
         args = (vx if keep_x else None, vy if keep_y else None)
         kept = ans if keep_ans else None
         tape.append(Node(_ufunc_pullback, UFUNC_PARTIALS[ufunc], args, None, kept, parents))
