@@ -10,6 +10,7 @@ PyTorch's ``addmm`` and ``mse_loss`` kernels), declared with the public rule API
 (``primitive`` + ``defjvp``/``defvjp``), so they work under every transform too.
 """
 
+import math
 import warnings
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -78,7 +79,8 @@ def _rows(a, batched):
     """``a`` as a matrix of rows over its last axis (with the batch axis kept in front)."""
     if a.ndim == 2 + batched:
         return a
-    return a.reshape(a.shape[:batched] + (-1, a.shape[-1]))
+    rows = math.prod(a.shape[batched:-1])  # not -1: ambiguous when the last axis is empty
+    return a.reshape(a.shape[:batched] + (rows, a.shape[-1]))
 
 
 @defjvp(linear, argnum=0)
@@ -135,7 +137,8 @@ def mse_loss(input, target, reduction="mean"):
 
 
 def _mse_scale(d, reduction):
-    return 2.0 / np.size(d) if reduction == "mean" else 2.0
+    # np.divide: the mean of nothing is NaN (NumPy's), not a ZeroDivisionError
+    return np.divide(2.0, np.size(d)) if reduction == "mean" else 2.0
 
 
 def _mse_jvp(t, input, target, reduction):

@@ -423,10 +423,6 @@ for _info in pkgutil.iter_modules(cases.__path__):
 
 # Lines whose size-0 variants fail in rules outside dualdiff/rules (reported to their owners).
 ELSEWHERE = {
-    "linear-vector": "dualdiff/nn.py: linear_vjp_weight reshapes with -1 on a size-0 batch",
-    "linear-stacked-batch": "dualdiff/nn.py: linear_vjp_weight reshapes with -1 on size 0",
-    "mse_loss-mean": "dualdiff/nn.py: _mse_scale divides by a Python 0",
-    "mse_loss-broadcast-target": "dualdiff/nn.py: _mse_scale divides by a Python 0",
 }
 SKIP = {
     "nanquantile-q": "NumPy's nanquantile drops q's axes when the reduced axis is empty",
