@@ -19,15 +19,9 @@ import numpy as np
 
 from dualdiff._tracer import Tracer, astype, getitem, innermost, setitem
 
-
-class View:
-    """How a traced view derives from its root: ``steps`` of ``(fn, rest, kwargs, j)`` each
-    computing ``fn(a, *rest, **kwargs)`` (its ``j``-th output for a sequence), from the root on."""
-
-    __slots__ = ("root", "steps", "writeable")
-
-    def __init__(self, root, steps, writeable):
-        self.root, self.steps, self.writeable = root, steps, writeable
+# A view's record ``_view`` is a tuple ``(root, steps, writeable)``: ``steps`` of
+# ``(fn, rest, kwargs, j)`` each compute ``fn(a, *rest, **kwargs)`` (its ``j``-th output for a
+# sequence) from the root on; ``writeable`` is False where NumPy's view is read-only.
 
 
 def _view_funcs():
@@ -59,17 +53,33 @@ def link(x, out, fn, rest, kwargs):
 def _link_one(x, out, step):
     if type(out) is not type(x) or out.level != x.level:  # a constant, or another kind
         return
-    ov, xv = innermost(out), innermost(x)
+    ov, xv = out.value, x.value
     if type(ov) is not np.ndarray or type(xv) is not np.ndarray:
-        return
+        ov, xv = innermost(ov), innermost(xv)
+        if type(ov) is not np.ndarray or type(xv) is not np.ndarray:
+            return
     if ov is not xv and (ov.base is None or not np.may_share_memory(ov, xv)):
         return  # NumPy copied
+    _record(x, out, step, ov.flags.writeable)
+
+
+def link_slice(x, out, idx):
+    """:func:`link` for ``x[idx]`` with basic slices of an ndarray value: always a view."""
+    _record(x, out, (getitem, (idx,), _NO_KWARGS, None), True)
+    return out
+
+
+_NO_KWARGS: dict = {}
+
+
+def _record(x, out, step, writeable):
     base = x._view
     if base is None:
-        root, steps, writeable = x, (step,), True
+        root = x
+        out._view = (x, (step,), writeable)
     else:
-        root, steps, writeable = base.root, base.steps + (step,), base.writeable
-    out._view = View(root, steps, writeable and ov.flags.writeable)
+        root = base[0]
+        out._view = (root, base[1] + (step,), base[2] and writeable)
     views = root._views
     if views is None:
         root._views = [weakref.ref(out)]
@@ -93,13 +103,13 @@ def assign(target, new):
         target._rebind(new)
         _refresh(target)
         return
-    if not view.writeable:
+    root, steps, writeable = view
+    if not writeable:
         raise ValueError(
             "assignment destination is read-only: NumPy makes this view (np.diagonal, "
             "np.broadcast_to, ...) read-only; write into a copy instead."
         )
-    root = view.root
-    root._rebind(_put(root, view.steps, new))
+    root._rebind(_put(root, steps, new))
     _refresh(root)
 
 
@@ -134,7 +144,7 @@ def _refresh(root):
         if w is None:
             continue
         out = root
-        for fn, rest, kwargs, j in w._view.steps:
+        for fn, rest, kwargs, j in w._view[1]:
             out = _apply(out, fn, rest, kwargs, j)
         w._rebind(out)
         alive.append(ref)

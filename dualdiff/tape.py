@@ -31,7 +31,7 @@ from dualdiff._scaled import (
     shares,
 )
 from dualdiff._tracer import Tracer, getitem, unwrap
-from dualdiff._views import link
+from dualdiff._views import link, link_slice
 from dualdiff.dual import Dual, plain_dual
 
 
@@ -186,9 +186,10 @@ class Var(Tracer):
 
     def __getitem__(self, idx):
         if type(idx) is not slice:
-            out = self.apply(getitem, getitem, (self, idx), {})
-        else:
-            out = self._slice(idx)
+            return link(self, self.apply(getitem, getitem, (self, idx), {}), getitem, (idx,), {})
+        out = self._slice(idx)
+        if type(self.value) is np.ndarray:  # a basic slice of an array is a view of it
+            return link_slice(self, out, idx)
         return link(self, out, getitem, (idx,), {})
 
     def _slice(self, idx):
