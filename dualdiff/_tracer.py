@@ -395,6 +395,8 @@ class Tracer:
         )
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # protocol probes (NumPy's, copy's): a plain, cheap miss
+            raise AttributeError(name)
         raise AttributeError(
             f"a traced array (dualdiff {self.mode} mode) has no attribute {name!r}: dualdiff "
             "supports NumPy functions and the common ndarray methods on traced arrays. Use the "
