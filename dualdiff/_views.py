@@ -60,7 +60,9 @@ def _link_one(x, out, step):
             return
     if ov is not xv and (ov.base is None or not np.may_share_memory(ov, xv)):
         return  # NumPy copied
-    _record(x, out, step, ov.flags.writeable)
+    # read-only because of the op (np.diagonal, np.broadcast_to), not because the primal is
+    # (a caller's read-only array: f sees a traced copy, which it may write into)
+    _record(x, out, step, ov.flags.writeable or not xv.flags.writeable)
 
 
 def link_slice(x, out, idx):

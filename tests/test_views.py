@@ -297,3 +297,22 @@ def test_in_place_keeps_the_arrays_dtype(n):
     expected = 4 * y.astype(np.float64)
     expected[:-1] += 2 * y[1:]
     np.testing.assert_allclose(g, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_a_read_only_input_is_written_through_its_views_like_a_copy(n):
+    def f(x):
+        x.reshape(2, -1).T[0, 1] = 0.0  # f's traced copy may be written into, view or not
+        x[1] = 2.0
+        return np.sum(x * x)
+
+    x = _point(n)
+    x.flags.writeable = False
+    want = x.copy()
+    want[n // 2] = 0.0
+    want[1] = 2.0
+    value, g = dd.value_and_grad(f)(x)
+    assert value == pytest.approx(np.sum(want * want), rel=1e-13)
+    grad = 2 * x
+    grad[n // 2] = grad[1] = 0.0
+    np.testing.assert_allclose(g, grad, rtol=1e-13)
