@@ -275,7 +275,10 @@ def _constants_kept(vals, traced, kwargs):
 
 
 def _seq(v):
-    return type(v)(snapshot(e) for e in v)
+    for e in v:  # an index tuple of slices and numbers is kept as it is, without a rebuild
+        if type(e) is np.ndarray or isinstance(e, Tracer):
+            return type(v)(snapshot(e) for e in v)
+    return v
 
 
 # -- deferred values (_defer.py): grad computes what its sweep reads, not all f computes -------

@@ -220,7 +220,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     _checks.output(out, "vjp")
     out_leaves, unflatten_out = flatten(out)
     # copies: the tape, alive in the pullback, may keep an output for its rules (exp's answer)
-    values = unflatten_out([_copied(_primal(o, level)) for o in out_leaves])
+    values = unflatten_out([_copied(_value_at(o, level)) for o in out_leaves])
 
     def pullback(ct):
         cts = _checks.like(ct, values, "vjp", "cotangent")
@@ -246,6 +246,10 @@ def push(f, args, tangents):
         wrapped.append(unflatten([Dual(as_input(a), b, level) for a, b in zip(leaves, t_leaves)]))
     out = f(*wrapped)
     return out, level
+
+
+def _value_at(x, level):
+    return x.value if isinstance(x, Tracer) and x.level == level else x
 
 
 def _copied(x):
