@@ -531,13 +531,7 @@ def fallback(tr, fn, impl, vals, traced, kwargs):
 def trace(f, args, argnum, hessian=False, caller="sparsity detection"):
     """Run ``f`` with ``args[argnum]`` traced; return (output pattern, output shape, trace)."""
     args = list(args)
-    if not isinstance(argnum, int | np.integer) or isinstance(argnum, bool):
-        raise TypeError(f"{caller}: argnums must be an int, got {argnum!r}")
-    if not -len(args) <= argnum < len(args):
-        raise ValueError(
-            f"{caller}: argnums={argnum} but f was given {len(args)} argument(s); pass the "
-            "arguments to trace f at after f."
-        )
+    check_argnum(args, argnum, caller, "pass the arguments to trace f at after f.")
     x = _numeric_input(args[argnum], argnum, caller)
     n = int(np.size(x))
     tr = Trace(n, hessian)
@@ -552,6 +546,16 @@ def trace(f, args, argnum, hessian=False, caller="sparsity detection"):
             f"{_describe(out)}. Return one array (np.concatenate / np.stack several outputs)."
         )
     return tr.empty(int(np.size(value))), np.shape(value), tr
+
+
+def check_argnum(args, argnum, caller, hint):
+    """Refuse an ``argnum`` that is not an int or names no argument (``hint``: the way out)."""
+    if not isinstance(argnum, int | np.integer) or isinstance(argnum, bool):
+        raise TypeError(f"{caller}: argnums must be an int, got {argnum!r}")
+    if not -len(args) <= argnum < len(args):
+        raise ValueError(
+            f"{caller}: argnums={argnum} but f was given {len(args)} argument(s); {hint}"
+        )
 
 
 def _numeric_input(x, argnum, caller):

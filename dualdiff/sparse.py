@@ -34,7 +34,7 @@ from dualdiff._coloring import (
     star_coloring,
     symmetric_recovery,
 )
-from dualdiff._pattern import canonical, trace
+from dualdiff._pattern import canonical, check_argnum, trace
 from dualdiff.transforms import _primal, _pull, _record, as_input, grad, push_tree
 
 __all__ = [
@@ -161,6 +161,10 @@ def _same(p, q):
     )
 
 
+def _symmetric(p):
+    return canonical(p + p.T)
+
+
 def _given_pattern(pattern, n, caller):
     """A user's pattern as a bool CSR array with ``n`` columns, or a named error."""
     try:
@@ -188,13 +192,8 @@ def _check_options(chunk_size, max_memory):
 
 
 def _input_shape(args, argnums, caller):
-    if not isinstance(argnums, int | np.integer) or isinstance(argnums, bool):
-        raise TypeError(f"{caller}: argnums must be an int, got {argnums!r}")
-    if not -len(args) <= argnums < len(args):
-        raise ValueError(
-            f"{caller}: argnums={argnums} but f was given {len(args)} argument(s); pass the "
-            "example arguments after f (SparseJacobian(f, x, ...))."
-        )
+    hint = "pass the example arguments after f (SparseJacobian(f, x, ...))."
+    check_argnum(args, argnums, caller, hint)
     return np.shape(args[argnums])
 
 
@@ -223,7 +222,30 @@ def _tangents(args, argnums, seed):
     return tangents
 
 
-class SparseJacobian:
+class _Planned:
+    """What both sparse derivatives share: the kept plan, re-made where a pointwise pattern
+    (``reason`` not None) changes."""
+
+    pattern = property(lambda self: self._plan.pattern, doc="The pattern (bool CSR).")
+    colors = property(lambda self: self._plan.colors, doc="Color of each column, row or variable.")
+    shape = property(lambda self: self._plan.pattern.shape, doc="The pattern's shape.")
+
+    @property
+    def n_colors(self):
+        return int(self._plan.colors.max(initial=-1)) + 1
+
+    def _plan_at(self, args):
+        """The plan for ``args``: the kept one, or one for the pattern detected at ``args``."""
+        plan = self._plan
+        if self.reason is None:
+            return plan
+        pattern = self._detect(args)
+        if not _same(pattern, plan.pattern):
+            plan = self._plan = self._compress(pattern)
+        return plan
+
+
+class SparseJacobian(_Planned):
     """A reusable sparse Jacobian of ``f`` for ``args[argnums]``: pattern and coloring kept.
 
     Calling it at new arguments costs one batched forward pass (or one recording and one
@@ -298,14 +320,7 @@ class SparseJacobian:
         n = int(np.prod(self.in_shape, dtype=np.int64))
         self._plan = self._compress(_given_pattern(pattern, n, "SparseJacobian"))
 
-    pattern = property(lambda self: self._plan.pattern, doc="The Jacobian's pattern (bool CSR).")
     mode = property(lambda self: self._plan.mode, doc='"forward" or "reverse".')
-    colors = property(lambda self: self._plan.colors, doc="Color of every column or row.")
-    shape = property(lambda self: self._plan.pattern.shape, doc="(m, n)")
-
-    @property
-    def n_colors(self):
-        return int(self._plan.colors.max(initial=-1)) + 1
 
     def _compress(self, pattern):
         mode, colors = self._coloring(pattern, self._mode)
@@ -340,16 +355,8 @@ class SparseJacobian:
             return "forward", cols
         return "reverse", rows
 
-    def _plan_at(self, args):
-        """The plan for ``args``: the kept one, or one for the pattern detected at ``args``."""
-        plan = self._plan
-        if self.reason is None:
-            return plan
-        deps, _, _ = trace(self.f, args, self.argnums, caller="SparseJacobian")
-        pattern = canonical(deps)
-        if not _same(pattern, plan.pattern):
-            plan = self._plan = self._compress(pattern)
-        return plan
+    def _detect(self, args):
+        return canonical(trace(self.f, args, self.argnums, caller="SparseJacobian")[0])
 
     def __call__(self, *args) -> sp.csr_array:
         _check_input(args, self.argnums, self.in_shape, "SparseJacobian")
@@ -373,7 +380,7 @@ class SparseJacobian:
         return plan.matrix(blocks, n)
 
 
-class SparseHessian:
+class SparseHessian(_Planned):
     """A reusable sparse Hessian of a scalar ``f``: pattern and star coloring kept.
 
     Each call pushes one batch of color seeds per chunk through ``grad(f)`` (forward over
@@ -415,19 +422,14 @@ class SparseHessian:
         pattern = _given_pattern(pattern, n, "SparseHessian")
         if pattern.shape[0] != n:
             raise ValueError(f"SparseHessian: pattern has shape {pattern.shape}; needs ({n}, {n})")
-        self._plan = self._compress(pattern)
+        self._plan = self._compress(_symmetric(pattern))
         self._grad = grad(f, argnums)
 
-    pattern = property(lambda self: self._plan.pattern, doc="The Hessian's pattern (bool CSR).")
-    colors = property(lambda self: self._plan.colors, doc="Star coloring of the variables.")
-    shape = property(lambda self: self._plan.pattern.shape, doc="(n, n)")
-
-    @property
-    def n_colors(self):
-        return int(self._plan.colors.max(initial=-1)) + 1
+    def _detect(self, args):
+        return _symmetric(_hessian_pattern(self.f, args, self.argnums, "SparseHessian")[0])
 
     def _compress(self, pattern):
-        pattern = canonical(pattern + pattern.T)
+        """The plan for a symmetric ``pattern``."""
         colors = star_coloring(pattern)
         n = pattern.shape[0]
         where = symmetric_recovery(pattern, colors)
@@ -437,11 +439,7 @@ class SparseHessian:
     def __call__(self, *args) -> sp.csr_array:
         _check_input(args, self.argnums, self.in_shape, "SparseHessian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
-        plan = self._plan
-        if self.reason is not None:
-            pattern = canonical(_hessian_pattern(self.f, args, self.argnums, "SparseHessian")[0])
-            if not _same(canonical(pattern + pattern.T), plan.pattern):
-                plan = self._plan = self._compress(pattern)
+        plan = self._plan_at(args)
         blocks = [
             push_tree(self._grad, args, _tangents(args, self.argnums, s)) for s in plan.chunks
         ]
