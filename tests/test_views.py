@@ -164,6 +164,10 @@ def test_programs_match_numpy_and_finite_differences(f, n, on):
     assert not np.shares_memory(hv, x) and not np.shares_memory(hv, g)
     scale = np.linalg.norm(g) * np.linalg.norm(v)  # where terms cancel, rounding sets the floor
     np.testing.assert_allclose(t, g @ v, rtol=1e-10, atol=1e-13 * scale)
+    h = 1e-5  # the Hessian-vector product against differences of the gradient, at every size
+    grad = dd.grad(f)
+    fd = (grad(x + h * v) - grad(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
 
 
 @pytest.mark.parametrize("f", PROGRAMS, ids=lambda f: f.__name__)
