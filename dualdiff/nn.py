@@ -295,7 +295,7 @@ class Module:
             if name not in state_dict:
                 continue
             v = state_dict[name]
-            v = np.asarray(v.detach().value if isinstance(v, Tensor) else v)
+            v = np.asarray(v.value if isinstance(v, Tensor) else v)
             if v.shape != p.shape:
                 errors.append(
                     f"size mismatch for {name}: copying a param with shape {v.shape} from "

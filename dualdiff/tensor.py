@@ -532,7 +532,7 @@ class Tensor(Tracer):
 
     # -- in-place updates -------------------------------------------------------------------
     def _inplace(self, ufunc, other):
-        if _mode.enabled and (self._node is not None or _tracked((other,)) or _in_graph(self)):
+        if _recorded(self, (other,)):
             _write(self, lambda t: t.ufunc(ufunc, (t, other), _NO_KWARGS))
             return self
         ufunc(self.value, other.value if isinstance(other, Tensor) else other, out=self.value)
@@ -561,7 +561,7 @@ class Tensor(Tracer):
         return self._inplace(np.power, other)
 
     def __imatmul__(self, other):
-        if _mode.enabled and (self._node is not None or _tracked((other,)) or _in_graph(self)):
+        if _recorded(self, (other,)):
             _write(self, lambda t: t @ other)
             return self
         with no_grad():
@@ -592,7 +592,7 @@ class Tensor(Tracer):
         return self
 
     def __setitem__(self, idx, v):
-        if _mode.enabled and (self._node is not None or _tracked((v, idx)) or _in_graph(self)):
+        if _recorded(self, (v, idx)):
             _write(self, lambda t: t.apply(setitem, setitem, (t, idx, v), _NO_KWARGS))
             return
         self.value[_value_of(idx)] = _value_of(v)
@@ -731,6 +731,11 @@ def _viewed(ans, args):
             if ans is value or (base is not None and (base is value or base is value.base)):
                 return pos, a
     return None
+
+
+def _recorded(t, args):
+    """Whether a write of ``args`` into ``t`` is recorded (and goes through ``_write``)."""
+    return _mode.enabled and (t._node is not None or _tracked(args) or _in_graph(t))
 
 
 def _in_graph(t):

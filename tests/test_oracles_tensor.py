@@ -116,6 +116,7 @@ def test_retain_graph_backward_three_times(n):
     for _ in range(3):
         y.backward(retain_graph=True)
     np.testing.assert_allclose(grad_of(x), 3 * np.exp(x0), rtol=1e-15)
+    assert y.item() == pytest.approx(np.sum(np.exp(x0)), rel=1e-14)
     assert_disjoint(grad_of(x), x.detach().numpy(), x0)
 
 
@@ -129,6 +130,8 @@ def test_backward_with_a_gradient_does_not_alias_it(n):
     np.testing.assert_array_equal(seed, kept)
     np.testing.assert_array_equal(grad_of(x), 2 * kept)
     assert not np.shares_memory(grad_of(x), seed)
+    x.grad.zero_()
+    np.testing.assert_array_equal(seed, kept)
 
 
 # -- optimizer steps against PyTorch's formulas -----------------------------------------------
