@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
+from tests import _fd
 
 SIZES = (8, 2 * 16384)
-
-
-def _fd_slope(f, x, v, h=1e-6):
-    return (f(x + h * v) - f(x - h * v)) / (2 * h)
 
 
 def work_buffer(x):
@@ -71,7 +68,7 @@ def test_arrays_changed_after_use(f, n):
     v = np.random.default_rng(4).standard_normal(n)
     value, g = dd.value_and_grad(f)(x)
     assert value == pytest.approx(f(x), rel=1e-12)
-    slope = _fd_slope(f, x, v)
+    slope = _fd.slope(f, x, v)
     np.testing.assert_allclose(g @ v, slope, rtol=1e-6, atol=1e-9 * np.abs(g).sum())
     out, pullback = dd.vjp(f, x)
     np.testing.assert_allclose(pullback(1.0)[0], g, rtol=1e-12, atol=1e-15)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import dualdiff as dd
 from dualdiff._tree import flatten
-from tests import cases
+from tests import _fd, cases
 
 LARGE = 16384 + 2  # at least the pool's threshold, and not a power of two
 
@@ -283,17 +283,6 @@ def _cofactors(a):
     return out
 
 
-def _fd_hessian(f, a, eps=1e-4):
-    """Central differences of the NumPy function ``f``'s gradient ``f`` (matrix to matrix)."""
-    cols = []
-    for k in range(a.size):
-        e = np.zeros(a.size)
-        e[k] = eps
-        e = e.reshape(a.shape)
-        cols.append(((f(a + e) - f(a - e)) / (2 * eps)).ravel())
-    return np.stack(cols, axis=-1).reshape(a.shape + a.shape)
-
-
 def _leibniz_third(n):
     """The third derivative of det for n = 3, a constant: sign(s) at entries (i, s(i))."""
     out = np.zeros((n, n) * 3)
@@ -332,7 +321,7 @@ def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix(name):
     assert value == np.linalg.det(a)
     # second order (forward over reverse, and reverse over forward) against finite differences
     # of the reference cofactors
-    fd = _fd_hessian(_cofactors, a)
+    fd = _fd.jacobian(_cofactors, a, eps=1e-4)
     np.testing.assert_allclose(dd.hessian(np.linalg.det)(a), fd, atol=1e-7)
     np.testing.assert_allclose(dd.jacrev(dd.jacfwd(np.linalg.det))(a), fd, atol=1e-7)
     assert _checksums(a) == before
@@ -364,7 +353,7 @@ def test_det_hessian_near_singular_is_accurate():
     # numerically singular but not exactly: inv succeeds, and d(det inv^T) would cancel
     rng = np.random.default_rng(3)
     a = rng.standard_normal((4, 3)) @ rng.standard_normal((3, 4))
-    fd = _fd_hessian(_cofactors, a)
+    fd = _fd.jacobian(_cofactors, a, eps=1e-4)
     np.testing.assert_allclose(dd.hessian(np.linalg.det)(a), fd, atol=1e-6)
 
 
@@ -412,7 +401,7 @@ def test_slogdet_of_a_stack_with_a_singular_matrix():
     assert np.isnan(t)
     # a stack of regular matrices, second order, against finite differences
     b = a[regular]
-    fd = _fd_hessian(lambda m: np.swapaxes(np.linalg.inv(m), -1, -2), b, eps=1e-6)
+    fd = _fd.jacobian(lambda m: np.swapaxes(np.linalg.inv(m), -1, -2), b, eps=1e-6)
     np.testing.assert_allclose(dd.hessian(f)(b), fd, rtol=1e-5, atol=1e-7)
 
 

@@ -18,6 +18,7 @@ import pytest
 import dualdiff as dd
 import dualdiff.numpy as dnp
 from dualdiff import _defer
+from tests import _fd
 
 SIZES = (12, 2 * 16384)
 
@@ -129,10 +130,6 @@ def _point(n, seed=0):
     return np.random.default_rng(seed).uniform(0.5, 1.5, n)
 
 
-def _fd(f, x, v, h=1e-5):
-    return (f(x + h * v) - f(x - h * v)) / (2 * h)
-
-
 @contextlib.contextmanager
 def _mechanisms(on):
     """Deferred values on (RuntimeWarnings ignored, else dualdiff computes every op at once
@@ -155,7 +152,7 @@ def test_programs_match_numpy_and_finite_differences(f, n, on):
     np.testing.assert_allclose(value, expected, rtol=1e-13)
     np.testing.assert_array_equal(x, x0)  # the caller's array is never written into
     assert not np.shares_memory(g, x)
-    slope = _fd(f, x, v)
+    slope = _fd.slope(f, x, v, h=1e-5)
     np.testing.assert_allclose(g @ v, slope, rtol=1e-6, atol=1e-8 * abs(expected))
     with _mechanisms(on):
         out, t = dd.jvp(f, (x,), (v,))
