@@ -381,6 +381,13 @@ def assert_owned(results, held):
             assert not np.shares_memory(r, other), "two results share memory"
 
 
+def assert_disjoint(*arrays):
+    """No two of ``arrays`` share memory."""
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1 :]:
+            assert not np.shares_memory(a, b), "two arrays share memory"
+
+
 class Unchanged:
     """Copies of arrays taken now, to check later that nobody wrote into them."""
 

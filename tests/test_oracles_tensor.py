@@ -18,6 +18,7 @@ from tests._oracles import (
     SETTINGS,
     SMALL,
     Unchanged,
+    assert_disjoint,
     assert_fd,
     on_numpy,
     point,
@@ -84,12 +85,6 @@ def test_random_programs_through_tensors(family, n):
 
 
 # -- ownership of .grad, data and parameters --------------------------------------------------
-
-
-def assert_disjoint(*arrays):
-    for i, a in enumerate(arrays):
-        for b in arrays[i + 1 :]:
-            assert not np.shares_memory(a, b), "two arrays share memory"
 
 
 @pytest.mark.parametrize("n", SIZES)

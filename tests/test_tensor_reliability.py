@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
+from tests import _fd
+from tests._oracles import assert_disjoint
 
 SIZES = (6, 20_000)
 rng = np.random.default_rng(12)
@@ -23,17 +25,6 @@ def _point(n):
 
 def _checksum(a):
     return np.asarray(a).tobytes()
-
-
-def _owned(*arrays):
-    """No two of ``arrays`` share memory."""
-    for i, a in enumerate(arrays):
-        for b in arrays[i + 1 :]:
-            assert not np.shares_memory(a, b)
-
-
-def _directional_fd(f, x, u, h=1e-6):
-    return (f(x + h * u) - f(x - h * u)) / (2 * h)
 
 
 # -- .grad is owned by its tensor -------------------------------------------------------------
@@ -49,7 +40,7 @@ def test_second_backward_accumulates_into_grads_not_into_the_operands(n):
     np.testing.assert_array_equal(b.detach().numpy(), np.full(n, 3.0))
     np.testing.assert_array_equal(a.grad.numpy(), np.full(n, 6.0))
     np.testing.assert_array_equal(b.grad.numpy(), np.full(n, 4.0))
-    _owned(a.value, b.value, a.grad.value, b.grad.value)
+    assert_disjoint(a.value, b.value, a.grad.value, b.grad.value)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -63,7 +54,7 @@ def test_grad_of_a_retained_non_leaf_is_its_own(n):
     np.sum(z * 2.0).backward()
     np.testing.assert_array_equal(y.grad.numpy(), np.full(n, 2.0))
     np.testing.assert_array_equal(x.grad.numpy(), np.full(n, 2.0))
-    _owned(x.grad.value, y.grad.value, z.grad.value, x.value, y.value, z.value)
+    assert_disjoint(x.grad.value, y.grad.value, z.grad.value, x.value, y.value, z.value)
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -85,7 +76,7 @@ def test_training_steps_keep_data_parameters_grads_and_state_apart(n, make):
         before = w.detach().numpy().copy()
         opt.step()
         state = [v for v in opt.state[w].values() if isinstance(v, np.ndarray)]
-        _owned(data, target, w.value, w.grad.value, *state)
+        assert_disjoint(data, target, w.value, w.grad.value, *state)
         assert not np.array_equal(w.detach().numpy(), before)
     assert [_checksum(data), _checksum(target)] == sums
 
@@ -213,10 +204,10 @@ def test_writes_through_views_match_numpy_and_finite_differences(program, n):
     assert loss.item() == pytest.approx(_numpy(program, x0), rel=1e-13)
     loss.backward()
     assert _checksum(x0) == before
-    _owned(x.grad.value, x.value, x0)
+    assert_disjoint(x.grad.value, x.value, x0)
     for seed in range(2):
         u = np.random.default_rng(seed).normal(size=n)
-        fd = _directional_fd(lambda p: _numpy(program, p), x0, u)
+        fd = _fd.slope(lambda p: _numpy(program, p), x0, u)
         assert float(x.grad.numpy() @ u) == pytest.approx(fd, rel=1e-6, abs=1e-6)
 
 
@@ -395,7 +386,7 @@ def test_deepcopy_and_pickle_keep_values_in_memory_of_their_own(n):
     assert y.requires_grad and y.is_leaf
     np.testing.assert_array_equal(y.detach().numpy(), x0)
     np.testing.assert_array_equal(y.grad.numpy(), 2 * x0)
-    _owned(x.value, y.value, x.grad.value, y.grad.value)
+    assert_disjoint(x.value, y.value, x.grad.value, y.grad.value)
     z = pickle.loads(pickle.dumps(x))
     assert z.requires_grad and z.is_leaf and z.grad is None
     np.testing.assert_array_equal(z.detach().numpy(), x0)
@@ -541,9 +532,9 @@ def test_random_views_and_writes_match_numpy_and_finite_differences(n, seeds):
         assert loss.item() == pytest.approx(float(_run(source, x0.copy())), rel=1e-12), source
         loss.backward()
         u = np.random.default_rng(seed + 1).normal(size=n)
-        fd = _directional_fd(lambda p, s=source: float(_run(s, p)), x0, u)
+        fd = _fd.slope(lambda p, s=source: float(_run(s, p)), x0, u)
         assert float(x.grad.numpy() @ u) == pytest.approx(fd, rel=1e-6, abs=1e-6), source
-        _owned(x.grad.value, x.value, x0)
+        assert_disjoint(x.grad.value, x.value, x0)
 
 
 def test_a_retained_grad_is_the_gradient_of_the_current_values():
