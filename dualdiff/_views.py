@@ -35,6 +35,7 @@ def _view_funcs():
 
 # the functions whose answer NumPy makes a view of the input where it can
 VIEW_FUNCS = _view_funcs()
+_NO_KWARGS: dict = {}
 
 
 def link(x, out, fn, rest, kwargs):
@@ -69,9 +70,6 @@ def link_slice(x, out, idx):
     """:func:`link` for ``x[idx]`` with basic slices of an ndarray value: always a view."""
     _record(x, out, (getitem, (idx,), _NO_KWARGS, None), True)
     return out
-
-
-_NO_KWARGS: dict = {}
 
 
 def _record(x, out, step, writeable):
