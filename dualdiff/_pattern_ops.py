@@ -183,10 +183,10 @@ def _mask_or_slice(idx):
     return False
 
 
-def _smeared(tr, x, fn, vals, kwargs=None):
+def _smeared(tr, x, fn, vals, kwargs):
     """``x`` with the rows of its elements ORed along the axes a value-derived index picks."""
     ndim = len(x.shape)
-    axes = _indexed_axes(fn, x, vals, kwargs or {})
+    axes = _indexed_axes(fn, x, vals, kwargs)
     if not axes:
         return x
     q, kept = reduce_rows(x.deps, layout(x.shape), normalize_axes(axes, ndim))
