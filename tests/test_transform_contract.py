@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
+from tests import _fd
 
 SIZES = [5, 20_000]
 RNG = np.random.default_rng(12)
@@ -21,17 +22,6 @@ RNG = np.random.default_rng(12)
 @pytest.fixture(params=SIZES, ids=["small", "large"])
 def x(request, deferring):
     return np.random.default_rng(request.param).uniform(0.5, 1.5, request.param)
-
-
-def fd_jacobian(f, x, eps=1e-6):
-    """Central differences: shape f(x).shape + x.shape."""
-    cols = []
-    for i in range(x.size):
-        e = np.zeros(x.size)
-        e[i] = eps
-        e = e.reshape(x.shape)
-        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
-    return np.moveaxis(np.array(cols), 0, -1).reshape(np.shape(f(x)) + x.shape)
 
 
 def owned(result, *inputs):
@@ -157,9 +147,9 @@ def test_tree_inputs_and_tuple_argnums_nest_as_jax(x):
         J = transform(f, argnums=(0, 1))(params, c)
         assert isinstance(J, tuple) and set(J[0]) == {"w", "b"}
         for key in ("w", "b"):
-            ref = fd_jacobian(lambda v, k=key: f({**params, k: v}, c), params[key])
+            ref = _fd.jacobian(lambda v, k=key: f({**params, k: v}, c), params[key])
             np.testing.assert_allclose(J[0][key], ref, rtol=1e-6, atol=1e-9)
-        np.testing.assert_allclose(J[1], fd_jacobian(lambda v: f(params, v), c), rtol=1e-6)
+        np.testing.assert_allclose(J[1], _fd.jacobian(lambda v: f(params, v), c), rtol=1e-6)
     H = dd.hessian(lambda a, b: np.sum(a**2 * b), argnums=(0, 1))(c, c + 1)
     np.testing.assert_allclose(H[0][1], np.diag(2 * c), rtol=1e-12)
     np.testing.assert_allclose(H[1][1], np.zeros((3, 3)), rtol=0)
