@@ -42,10 +42,9 @@ from typing import Literal
 import numpy as np
 
 from dualdiff import _checks, _pool
-from dualdiff._tracer import Tracer
 from dualdiff._tree import flatten
-from dualdiff.tape import _deferred_pullback, _ufunc_pullback, _unary_pullback
-from dualdiff.transforms import _pull, _record, as_input, push_tree
+from dualdiff.engine import as_input, record
+from dualdiff.transforms import push_tree
 
 MODES = ("auto", "forward", "reverse")
 DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of tangents/cotangents in flight for one chunk
@@ -111,41 +110,17 @@ class _Probe:
 
 
 def _probe(f, args, argnum):
-    recording = _record(f, args, (argnum,))
-    out, tape, level, n_leaves, _ = recording
-    _checks.output(out, "jacobian", _checks.ARRAY)
-    out_shape = tuple(out.shape if isinstance(out, Tracer) else np.shape(out))
+    recording = record(f, args, (argnum,))
+    _checks.output(recording.out, "jacobian", _checks.ARRAY)
+    out_shape = recording.out_shape()
     work = live = widest = 0
-    sizes = [np.size(node.ans) for node in tape[:n_leaves]]
-    for node in tape[n_leaves:]:
-        size = _output_size(node, sizes)
-        sizes.append(size)
-        args_size = max((np.size(a) for a in node.args or () if _is_array(a)), default=0)
+    for size, args_size in recording.op_sizes():
         work += max(size, args_size)
         live += size
         widest = max(widest, size)  # a tangent has its result's shape, not a constant's
     n = int(np.size(args[argnum]))
-    ops = len(tape) - n_leaves
     m = math.prod(out_shape)
-    return _Probe(n, m, out_shape, ops, work, live, widest, recording)
-
-
-def _output_size(node, sizes):
-    """Elements of a node's output; an elementwise node may not keep its answer (the tape
-    drops what no partial reads), so its size comes from its inputs' shapes."""
-    if node.pullback is _unary_pullback or (
-        node.pullback is _deferred_pullback and type(node.parents) is int
-    ):
-        return sizes[node.parents]
-    if node.pullback is _ufunc_pullback or node.pullback is _deferred_pullback:
-        shapes = [shape for _, _, shape in node.parents]
-        shapes += [np.shape(a) for a in node.args if a is not None]
-        return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))
-    return np.size(node.ans) if not isinstance(node.ans, tuple | list | int) else 0
-
-
-def _is_array(a):
-    return isinstance(a, np.ndarray | Tracer)
+    return _Probe(n, m, out_shape, recording.ops, work, live, widest, recording)
 
 
 def _choose(probe, mode, chunk_size, max_memory, reason=None):
@@ -367,7 +342,7 @@ def _run(plan, f, args, argnum, out_shape, executor, recording):
             _place(J, future.result(), a, b, forward)
     else:  # reverse mode sweeps one recording per chunk (the probe's, when it just ran)
         if not forward and recording is None:
-            recording = _record(f, args, (argnum,))
+            recording = record(f, args, (argnum,))
         for a, b in bounds:
             if forward:
                 block = _forward_chunk(f, args, argnum, a, b)
@@ -427,12 +402,9 @@ def _forward_chunk(f, args, argnum, start, stop):
 
 def _reverse_chunk(f, args, argnum, start, stop):
     """Cotangents of the input for output basis directions ``start:stop``: (k, *in.shape)."""
-    recording = _record(f, args, (argnum,))
-    out = recording[0]
-    shape = out.shape if isinstance(out, Tracer) else np.shape(out)
-    return _sweep(recording, shape, start, stop)
+    recording = record(f, args, (argnum,))
+    return _sweep(recording, recording.out_shape(), start, stop)
 
 
 def _sweep(recording, out_shape, start, stop):
-    out, tape, level, n_leaves, rebuild = recording
-    return _pull(out, tape, level, n_leaves, rebuild, _basis_chunk(out_shape, start, stop))[0]
+    return recording.pull(_basis_chunk(out_shape, start, stop))[0]

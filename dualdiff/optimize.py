@@ -26,9 +26,10 @@ from dualdiff._tracer import Tracer, innermost, new_level
 from dualdiff._tree import flatten
 from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
+from dualdiff.engine import push, record
 from dualdiff.sparse import SparseHessian, SparseJacobian
 from dualdiff.tape import Var, backward, leaf
-from dualdiff.transforms import _pull, _record, basis, hessian, push, value_and_grad
+from dualdiff.transforms import basis, hessian, value_and_grad
 
 # What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
 # ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
@@ -241,11 +242,11 @@ class _HessianAt:
         self.tape = []
         tangent = leaf(np.zeros((1,) + x.shape), self.tape, tangent_level)
         level = new_level()
-        recording = _record(f, (Dual(x, tangent, level),), (0,))
+        recording = record(f, (Dual(x, tangent, level),), (0,))
         # The gradient with its batch axis, (1, *x.shape), read without a squeeze: a squeeze
         # would be one more op on the tape, swept at every product.
-        (g,) = _pull(*recording, np.ones((1,) + _shape(recording[0])))
-        self.value = _float(innermost(recording[0]))  # f(x) and its gradient come for free
+        (g,) = recording.pull(np.ones((1,) + _shape(recording.out)))
+        self.value = _float(innermost(recording.out))  # f(x) and its gradient come for free
         self.gradient = _f64(innermost(g)).reshape(x.shape)
         t = g.tangent if type(g) is Dual and g.level == level else None
         self.out = t.index if isinstance(t, Var) and t.level == tangent_level else None

@@ -35,7 +35,8 @@ from dualdiff._coloring import (
     symmetric_recovery,
 )
 from dualdiff._pattern import canonical, check_argnum, trace
-from dualdiff.transforms import _primal, _pull, _record, as_input, grad, push_tree
+from dualdiff.engine import as_input, record
+from dualdiff.transforms import grad, push_tree
 
 __all__ = [
     "SparseHessian",
@@ -370,13 +371,10 @@ class SparseJacobian(_Planned):
             for b in blocks[:1]:
                 _check_output(np.size(b) // max(1, len(b)), m, "SparseJacobian")
             return plan.matrix(blocks, m)
-        out, tape, level, n_leaves, rebuild = _record(self.f, args, (self.argnums,))
-        shape = np.shape(_primal(out, level))
+        rec = record(self.f, args, (self.argnums,))
+        shape = rec.out_shape()
         _check_output(int(np.prod(shape, dtype=np.int64)), m, "SparseJacobian")
-        blocks = [
-            _pull(out, tape, level, n_leaves, rebuild, s.reshape((-1,) + shape))[0]
-            for s in plan.chunks
-        ]  # rows of S @ J, one sweep per chunk
+        blocks = [rec.pull(s.reshape((-1,) + shape))[0] for s in plan.chunks]  # rows of S @ J
         return plan.matrix(blocks, n)
 
 

@@ -847,3 +847,33 @@ def leaf(value, tape, level):
     """Record an input on ``tape`` and return its Var."""
     tape.append(Node(None, None, None, None, value, ()))
     return Var(value, tape, len(tape) - 1, level)
+
+
+def op_sizes(tape, n_leaves):
+    """``(output elements, largest argument elements)`` of each op of ``tape`` after the
+    leaves. An elementwise node may not keep its answer (the tape drops what no partial
+    reads), so its size comes from its inputs' shapes."""
+    sizes = [np.size(node.ans) for node in tape[:n_leaves]]
+    result = []
+    for node in tape[n_leaves:]:
+        size = _output_size(node, sizes)
+        sizes.append(size)
+        args = max((np.size(a) for a in node.args or () if _is_array(a)), default=0)
+        result.append((size, args))
+    return result
+
+
+def _output_size(node, sizes):
+    if node.pullback is _unary_pullback or (
+        node.pullback is _deferred_pullback and type(node.parents) is int
+    ):
+        return sizes[node.parents]
+    if node.pullback is _ufunc_pullback or node.pullback is _deferred_pullback:
+        shapes = [shape for _, _, shape in node.parents]
+        shapes += [np.shape(a) for a in node.args if a is not None]
+        return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))
+    return np.size(node.ans) if not isinstance(node.ans, tuple | list | int) else 0
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray | Tracer)

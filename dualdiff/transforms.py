@@ -12,96 +12,10 @@ from typing import Any
 import numpy as np
 
 from dualdiff import _checks, _pool
-from dualdiff._tracer import Tracer, new_level
+from dualdiff._tracer import Tracer
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
-from dualdiff.tape import Var, backward, leaf
-
-
-def as_input(x):
-    """A differentiable input: tracers pass through, ints become float64, complex is refused."""
-    if isinstance(x, Tracer):
-        return x
-    a = np.asarray(x)
-    if a.dtype.kind == "c":
-        raise TypeError(
-            "dualdiff differentiates real-valued inputs only; got a complex array "
-            "(differentiate its real and imaginary parts as two real inputs)."
-        )
-    if a.dtype.kind not in "biuf":
-        raise TypeError(
-            f"dualdiff differentiates real arrays and numbers; got {_checks.describe(x)} as an "
-            "input (pass it as an argument that is not differentiated: leave it out of argnums)"
-        )
-    if a.dtype.kind != "f":
-        return a.astype(np.float64)  # integer and bool inputs are promoted (documented)
-    return a
-
-
-def _primal(x, level, held=()):
-    """``x``'s value at ``level``, the caller's own (``_pool.handed``): the memory of an input
-    among ``held`` (``f`` returned it, or a view of it) or of a constant is copied."""
-    if isinstance(x, Tracer) and x.level == level:
-        return _pool.handed(x.value, held)
-    return x.copy() if type(x) is np.ndarray else x
-
-
-# -- reverse mode ----------------------------------------------------------------------------
-
-
-def _record(f, args, argnums):
-    """Run ``f`` with the leaves of ``args[argnums]`` traced on a fresh tape."""
-    level = new_level()
-    tape = []
-    args = list(args)
-    rebuild = []
-    for i in argnums:
-        leaves, unflatten = flatten(args[i])
-        rebuild.append((unflatten, [np.shape(_value(x)) for x in leaves]))
-        args[i] = unflatten([leaf(as_input(x), tape, level) for x in leaves])
-    n_leaves = len(tape)
-    out = f(*args)
-    return out, tape, level, n_leaves, rebuild
-
-
-def _value(x):
-    return x.value if isinstance(x, Tracer) else x
-
-
-def _pull(out, tape, level, n_leaves, rebuild, ct, release=False):
-    """Cotangents of the traced leaves for output cotangents ``ct`` (batched, same structure).
-
-    ``release``: the tape is not swept again, so the sweep may drop its nodes as it goes."""
-    cts, _ = flatten(ct)
-    k = np.shape(cts[0])[0] if cts else 1
-    return _sweep(tape, _seeds(out, ct, level), n_leaves, rebuild, k, release)
-
-
-def _seeds(out, ct, level):
-    """``{node index: cotangent}`` for the outputs traced at ``level``."""
-    outs, _ = flatten(out)
-    cts, _ = flatten(ct)
-    seeds = {}
-    for o, g in zip(outs, cts):
-        if isinstance(o, Var) and o.level == level:
-            seeds[o.index] = g if o.index not in seeds else seeds[o.index] + g
-    return seeds
-
-
-def _sweep(tape, seeds, n_leaves, rebuild, k, release):
-    """The leaves' cotangents (``k`` in a batch) for ``seeds``, in the structure of the
-    differentiated args."""
-    leaves = backward(tape, seeds, n_leaves, release)
-    result, start = [], 0
-    for unflatten, shapes in rebuild:
-        chunk = leaves[start : start + len(shapes)]
-        start += len(shapes)
-        result.append(unflatten([_zero_if_none(g, k, s) for g, s in zip(chunk, shapes)]))
-    return result
-
-
-def _zero_if_none(g, k, shape):
-    return np.zeros((k,) + tuple(shape)) if g is None else g
+from dualdiff.engine import as_input, primal, push, record, value_of
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -137,12 +51,11 @@ def _value_and_grad(f, nums, single, args, want_value, name):
     """``(f(*args), gradient)``; without ``want_value`` the value is None and never computed
     where it was deferred (``_defer.py``): a gradient does not read it."""
     nums = _checks.resolve(nums, len(args), name)
-    out, tape, level, n_leaves, rebuild = _record(f, args, nums)
-    _checks.output(out, name, _checks.SCALAR)
-    seeds = _seeds(out, np.ones((1,) + _loss_shape(out, name)), level)
-    value = _primal(out, level, flatten(args)[0]) if want_value else None
-    del out  # what only the output's value needed is freed before the sweep
-    grads = _sweep(tape, seeds, n_leaves, rebuild, 1, release=True)
+    rec = record(f, args, nums)
+    _checks.output(rec.out, name, _checks.SCALAR)
+    seed = np.ones((1,) + _loss_shape(rec.out, name))
+    value = primal(rec.out, rec.level, flatten(args)[0]) if want_value else None
+    grads = rec.pull(seed, release=True)
     grads = [_squeeze(g) for g in grads]
     return value, grads[0] if single else tuple(grads)
 
@@ -216,36 +129,21 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     # the pullback's rules read the primals when it is called: the caller's arrays may have
     # changed in place by then, so the recording keeps copies
     primals = tuple(_tree_copied(p) for p in primals)
-    out, tape, level, n_leaves, rebuild = _record(f, primals, nums)
-    _checks.output(out, "vjp")
-    out_leaves, unflatten_out = flatten(out)
+    rec = record(f, primals, nums)
+    _checks.output(rec.out, "vjp")
+    out_leaves, unflatten_out = flatten(rec.out)
     # copies: the tape, alive in the pullback, may keep an output for its rules (exp's answer)
-    values = unflatten_out([_copied(_value_at(o, level)) for o in out_leaves])
+    values = unflatten_out([_copied(_value_at(o, rec.level)) for o in out_leaves])
 
     def pullback(ct):
         cts = _checks.like(ct, values, "vjp", "cotangent")
         batched = unflatten_out([c[None] for c in cts])
-        return tuple(_squeeze(g) for g in _pull(out, tape, level, n_leaves, rebuild, batched))
+        return tuple(_squeeze(g) for g in rec.pull(batched))
 
     return values, pullback
 
 
 # -- forward mode ----------------------------------------------------------------------------
-
-
-def push(f, args, tangents):
-    """Run ``f`` with Duals for ``args`` carrying batched ``tangents`` (None for constants)."""
-    level = new_level()
-    wrapped = []
-    for x, t in zip(args, tangents):
-        if t is None:
-            wrapped.append(x)
-            continue
-        leaves, unflatten = flatten(x)
-        t_leaves, _ = flatten(t)
-        wrapped.append(unflatten([Dual(as_input(a), b, level) for a, b in zip(leaves, t_leaves)]))
-    out = f(*wrapped)
-    return out, level
 
 
 def _value_at(x, level):
@@ -264,7 +162,7 @@ def _tree_copied(x):
 def _tangent_of(o, level, k):
     if isinstance(o, Dual) and o.level == level:
         return _pool.disown(o.tangent)  # the caller's: the pool forgets it
-    return np.zeros((k,) + np.shape(_primal(o, level)))
+    return np.zeros((k,) + np.shape(primal(o, level)))
 
 
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
@@ -296,7 +194,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     _checks.output(out, "jvp")
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
-    values = unflatten_out([_primal(o, level, held) for o in leaves])
+    values = unflatten_out([primal(o, level, held) for o in leaves])
     ts = [_pool.handed(_tangent_of(o, level, 1)[0, ...], held) for o in leaves]
     return values, unflatten_out(ts)
 
@@ -342,7 +240,7 @@ def _jacfwd_transform(f, argnums, name):
 
 def _jacfwd(f, args, nums, single, name):
     args, leaves, unflatten_in = _diff_leaves(args, nums, single)
-    shapes = [np.shape(_value(x)) for x in leaves]
+    shapes = [np.shape(value_of(x)) for x in leaves]
     bounds = _bounds(shapes)
     n = bounds[-1][1] if bounds else 0
     eye = basis((n,))
@@ -383,20 +281,19 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 def _jacrev(f, args, nums, single):
-    out, tape, level, n_leaves, rebuild = _record(f, args, nums)
-    _checks.output(out, "jacrev")
-    out_leaves, unflatten_out = flatten(out)
-    shapes = [np.shape(_value(o)) for o in out_leaves]
+    rec = record(f, args, nums)
+    _checks.output(rec.out, "jacrev")
+    out_leaves, unflatten_out = flatten(rec.out)
+    shapes = [np.shape(value_of(o)) for o in out_leaves]
     bounds = _bounds(shapes)
     m = bounds[-1][1] if bounds else 0
-    if any(math.prod(s) for _, in_shapes in rebuild for s in in_shapes):
+    if any(rec.leaf_sizes):
         eye = basis((m,))
         ct = unflatten_out([_columns(eye, a, b, s) for (a, b), s in zip(bounds, shapes)])
-        grads = _sweep(tape, _seeds(out, ct, level), n_leaves, rebuild, m, release=True)
+        grads = rec.pull(ct, release=True)
     else:  # nothing to pull back to: no m x m basis for an empty Jacobian
-        grads = [unflatten([np.zeros((m,) + s) for s in in_shapes])
-                 for unflatten, in_shapes in rebuild]  # fmt: skip
-    del out, tape
+        grads = rec.zeros(m)
+    del rec, out_leaves
     leaves, unflatten_in = flatten(grads[0] if single else tuple(grads))
     rows = [[g[a:b].reshape(s + g.shape[1:]) for g in leaves] for (a, b), s in zip(bounds, shapes)]
     return _assemble(rows, unflatten_out, unflatten_in, flatten(args)[0])
@@ -492,5 +389,4 @@ def push_tree(f, args, batched_tangents):
 def pull_tree(f, args, batched_cotangent):
     """Batched input cotangents of ``f`` (a tuple over args) for a batch of output cotangents."""
     nums = tuple(range(len(args)))
-    out, tape, level, n_leaves, rebuild = _record(f, args, nums)
-    return tuple(_pull(out, tape, level, n_leaves, rebuild, batched_cotangent, True))
+    return tuple(record(f, args, nums).pull(batched_cotangent, release=True))

@@ -1,0 +1,162 @@
+"""The engine API the transforms, the Jacobian machinery and the optimizers build on.
+
+``record(f, args, argnums)`` runs ``f`` once with the leaves of the chosen arguments traced on
+a fresh tape and returns a :class:`Recording`; its ``pull`` sweeps that tape back from batched
+output cotangents, as often as wanted. ``push(f, args, tangents)`` is forward mode's
+counterpart. Nothing outside the engine reads a tape or a node.
+"""
+
+import numpy as np
+
+from dualdiff import _checks, _pool
+from dualdiff._tracer import Tracer, new_level
+from dualdiff._tree import flatten
+from dualdiff.dual import Dual
+from dualdiff.tape import Var, backward, leaf, op_sizes
+
+
+def as_input(x):
+    """A differentiable input: tracers pass through, ints become float64, complex is refused."""
+    if isinstance(x, Tracer):
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind == "c":
+        raise TypeError(
+            "dualdiff differentiates real-valued inputs only; got a complex array "
+            "(differentiate its real and imaginary parts as two real inputs)."
+        )
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"dualdiff differentiates real arrays and numbers; got {_checks.describe(x)} as an "
+            "input (pass it as an argument that is not differentiated: leave it out of argnums)"
+        )
+    if a.dtype.kind != "f":
+        return a.astype(np.float64)  # integer and bool inputs are promoted (documented)
+    return a
+
+
+def primal(x, level, held=()):
+    """``x``'s value at ``level``, the caller's own (``_pool.handed``): the memory of an input
+    among ``held`` (``f`` returned it, or a view of it) or of a constant is copied."""
+    if isinstance(x, Tracer) and x.level == level:
+        return _pool.handed(x.value, held)
+    return x.copy() if type(x) is np.ndarray else x
+
+
+class Recording:
+    """``f`` run once with some arguments traced on a tape, ready to be swept back.
+
+    Attributes
+    ----------
+    out : f's output, as f returned it (tracers of ``level`` where it depends on the inputs).
+    level : the trace level of the recording.
+    ops : the number of recorded ops (the leaves excluded).
+    """
+
+    __slots__ = ("out", "level", "_tape", "_n_leaves", "_rebuild")
+
+    def __init__(self, out, level, tape, n_leaves, rebuild):
+        self.out = out
+        self.level = level
+        self._tape = tape
+        self._n_leaves = n_leaves
+        self._rebuild = rebuild
+
+    @property
+    def ops(self):
+        return len(self._tape) - self._n_leaves
+
+    @property
+    def leaf_sizes(self):
+        """Elements of each traced input leaf, in recording order."""
+        return [int(np.prod(s, dtype=np.int64)) for _, shapes in self._rebuild for s in shapes]
+
+    def op_sizes(self):
+        """``(output elements, largest argument elements)`` of each recorded op, in order:
+        what the dispatcher's cost model reads."""
+        return op_sizes(self._tape, self._n_leaves)
+
+    def output(self, held=()):
+        """f's output with plain values, the caller's own (see :func:`primal`)."""
+        leaves, unflatten = flatten(self.out)
+        return unflatten([primal(o, self.level, held) for o in leaves])
+
+    def out_shape(self):
+        """The shape of a single-array output, read without computing a deferred value."""
+        out = self.out
+        return tuple(out.shape) if isinstance(out, Tracer) else np.shape(out)
+
+    def pull(self, ct, *, release=False):
+        """Cotangents of the traced arguments for output cotangents ``ct`` (batched: each leaf
+        ``(k, *out_leaf.shape)``, in the structure of ``out``): one structure per argnum, each
+        leaf ``(k, *in_leaf.shape)``.
+
+        ``release``: the recording is not swept again, so the sweep frees its nodes as it goes.
+        """
+        cts, _ = flatten(ct)
+        k = np.shape(cts[0])[0] if cts else 1
+        seeds = self._seeds(cts)
+        if release:  # what only the output's value needed is freed before the sweep
+            self.out = None
+        leaves = backward(self._tape, seeds, self._n_leaves, release)
+        result, start = [], 0
+        for unflatten, shapes in self._rebuild:
+            chunk = leaves[start : start + len(shapes)]
+            start += len(shapes)
+            result.append(unflatten([_zero_if_none(g, k, s) for g, s in zip(chunk, shapes)]))
+        return result
+
+    def zeros(self, k):
+        """What :meth:`pull` returns when no cotangent reaches the inputs, for a batch of k."""
+        return [unflatten([np.zeros((k,) + s) for s in shapes]) for unflatten, shapes in
+                self._rebuild]  # fmt: skip
+
+    def _seeds(self, cts):
+        """``{node index: cotangent}`` for the outputs traced at this level."""
+        outs, _ = flatten(self.out)
+        seeds = {}
+        level = self.level
+        for o, g in zip(outs, cts):
+            if isinstance(o, Var) and o.level == level:
+                seeds[o.index] = g if o.index not in seeds else seeds[o.index] + g
+        return seeds
+
+
+def record(f, args, argnums):
+    """Run ``f(*args)`` with the leaves of ``args[i]`` for ``i`` in ``argnums`` traced on a
+    fresh tape; return the :class:`Recording`."""
+    level = new_level()
+    tape = []
+    args = list(args)
+    rebuild = []
+    for i in argnums:
+        leaves, unflatten = flatten(args[i])
+        rebuild.append((unflatten, [np.shape(value_of(x)) for x in leaves]))
+        args[i] = unflatten([leaf(as_input(x), tape, level) for x in leaves])
+    n_leaves = len(tape)
+    out = f(*args)
+    return Recording(out, level, tape, n_leaves, rebuild)
+
+
+def value_of(x):
+    return x.value if isinstance(x, Tracer) else x
+
+
+def _zero_if_none(g, k, shape):
+    return np.zeros((k,) + tuple(shape)) if g is None else g
+
+
+def push(f, args, tangents):
+    """Run ``f`` with Duals for ``args`` carrying batched ``tangents`` (None for constants);
+    return ``(out, level)``."""
+    level = new_level()
+    wrapped = []
+    for x, t in zip(args, tangents):
+        if t is None:
+            wrapped.append(x)
+            continue
+        leaves, unflatten = flatten(x)
+        t_leaves, _ = flatten(t)
+        wrapped.append(unflatten([Dual(as_input(a), b, level) for a, b in zip(leaves, t_leaves)]))
+    out = f(*wrapped)
+    return out, level
