@@ -127,3 +127,55 @@ def _batched(d):
     if type(value) is np.ndarray and type(tangent) is np.ndarray:  # a Dual of plain arrays
         return type(d)(value[None], tangent[:, None], d.level)
     return d[None]
+
+
+def plain_dual(g):
+    """Whether ``g`` is a Dual of plain arrays (a cotangent of forward over reverse)."""
+    return (
+        getattr(type(g), "mode", None) == "forward"
+        and type(g.value) is np.ndarray
+        and type(g.tangent) is np.ndarray
+    )
+
+
+class Scatter:
+    """A batched cotangent that is zero except at ``index``, where it is ``values``: what the
+    VJP of ``x[index]`` returns for plain ``values``, so that the cotangent store can add it
+    into a slot in place instead of adding a dense array of zeros."""
+
+    __slots__ = ("shape", "index", "values")
+
+    def __init__(self, shape, index, values):
+        self.shape, self.index, self.values = shape, index, values
+
+    def dense(self):
+        """The cotangent as an array (a Dual of arrays for Dual values)."""
+        values = self.values
+        if type(values) is not np.ndarray:  # a Dual of arrays: value and tangent alike
+            tshape = values.tangent.shape[:1] + self.shape
+            value = Scatter(self.shape, self.index, values.value).dense()
+            tangent = Scatter(tshape, (slice(None),) + self.index, values.tangent).dense()
+            return type(values)(value, tangent, values.level)
+        out = np.zeros(self.shape, values.dtype)
+        out[self.index] = values
+        return out
+
+
+def slice_scatter(g, shape, idx):
+    """Batched ``g`` at basic slices ``idx`` of zeros of the primal ``shape``: the cotangent
+    of ``x[idx]``, as a :class:`Scatter`."""
+    index = (slice(None),) + idx if type(idx) is tuple else (slice(None), idx)
+    k = getattr(g, "array", g).shape[0]  # a Scaled g (the large-array sweep) has an array
+    return Scatter((k,) + tuple(shape), index, g)
+
+
+def basic_slices(idx):
+    """Whether ``idx`` is a slice, or a tuple of slices and Ellipsis (a view, never a copy)."""
+    if type(idx) is slice:
+        return True
+    if type(idx) is not tuple:
+        return False
+    for i in idx:  # a loop, not all(...): this runs at every slice of every recording
+        if type(i) is not slice and i is not Ellipsis:
+            return False
+    return True

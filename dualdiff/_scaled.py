@@ -18,8 +18,16 @@ import numpy as np
 from scipy.linalg.blas import daxpy
 
 from dualdiff import _pool
-from dualdiff._batch import _batched, _made_for_call, _uniform, negative, times, uniform_scalar
-from dualdiff.dual import Dual, plain_dual
+from dualdiff._batch import (
+    _batched,
+    _made_for_call,
+    _uniform,
+    negative,
+    plain_dual,
+    times,
+    uniform_scalar,
+)
+from dualdiff.dual import Dual
 
 _F64 = np.dtype(np.float64)
 

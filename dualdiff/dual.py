@@ -132,11 +132,6 @@ def _tangents(seq):
     return [e.tangent if e is not None else None for e in seq]
 
 
-def plain_dual(g):
-    """Whether ``g`` is a Dual of plain arrays (a cotangent of forward over reverse)."""
-    return type(g) is Dual and type(g.value) is np.ndarray and type(g.tangent) is np.ndarray
-
-
 def _times(t, d, ans, args):
     """``t * d`` in a large op: into ``d`` when the partial made it for this call."""
     return times(t, d, False, ans, args)[0] if type(t) is np.ndarray else t * d

@@ -15,7 +15,14 @@ import math
 import numpy as np
 
 from dualdiff import _defer, _pool
-from dualdiff._batch import IN_PLACE_MIN, unbroadcast
+from dualdiff._batch import (
+    IN_PLACE_MIN,
+    Scatter,
+    basic_slices,
+    plain_dual,
+    slice_scatter,
+    unbroadcast,
+)
 from dualdiff._defer import Pending
 from dualdiff._pool import NUMBERS
 from dualdiff._quiet import loud, quiet
@@ -32,7 +39,7 @@ from dualdiff._scaled import (
 )
 from dualdiff._tracer import Tracer, getitem, unwrap
 from dualdiff._views import link, link_slice
-from dualdiff.dual import Dual, plain_dual
+from dualdiff.dual import Dual
 
 
 class Node:
@@ -461,40 +468,33 @@ def _project(ans, tape, index, level):
     return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
 
 
-class Scatter:
-    """A cotangent that is zero except at ``index``, where it is ``values``: what a slice's
-    VJP returns for plain arrays, so that the sweep adds it into an owned slot in place."""
-
-    __slots__ = ("shape", "index", "values")
-
-    def __init__(self, shape, index, values):
-        self.shape, self.index, self.values = shape, index, values
-
-    def dense(self):
-        values = self.values
-        if _is_dual(values):  # value and tangent scattered alike (hvp's slices)
-            value, tangent, level = dual_parts(values)
-            tshape = getattr(tangent, "array", tangent).shape[:1] + self.shape
-            value = Scatter(self.shape, self.index, value).dense()
-            tangent = Scatter(tshape, (slice(None),) + self.index, tangent).dense()
-            return Dual(value, tangent, level)
-        dtype = values.array.dtype if type(values) is Scaled else values.dtype
-        box = None if math.prod(self.shape) < IN_PLACE_MIN else _box(self.index, self.shape)
-        if box is None:
-            out = _pool.zeros(self.shape, dtype)
-            put(out, self.index, values)
-            return out
-        # a box of slices: write the values, then zero only what lies outside the box
-        out = _pool.empty(self.shape, dtype)
-        put(out, self.index, values)
-        inside = ()
-        for (start, stop), n in zip(box, self.shape):
-            if start > 0:
-                out[inside + (slice(0, start),)] = 0
-            if stop < n:
-                out[inside + (slice(stop, n),)] = 0
-            inside += (slice(start, stop),)
+def dense_scatter(c):
+    """A :class:`Scatter` as an array; values may be Scaled, and a large one is written into a
+    pooled buffer zeroed only outside the box of slices it fills."""
+    values = c.values
+    if _is_dual(values):  # value and tangent scattered alike (hvp's slices)
+        value, tangent, level = dual_parts(values)
+        tshape = getattr(tangent, "array", tangent).shape[:1] + c.shape
+        value = dense_scatter(Scatter(c.shape, c.index, value))
+        tangent = dense_scatter(Scatter(tshape, (slice(None),) + c.index, tangent))
+        return Dual(value, tangent, level)
+    dtype = values.array.dtype if type(values) is Scaled else values.dtype
+    box = None if math.prod(c.shape) < IN_PLACE_MIN else _box(c.index, c.shape)
+    if box is None:
+        out = _pool.zeros(c.shape, dtype)
+        put(out, c.index, values)
         return out
+    # a box of slices: write the values, then zero only what lies outside the box
+    out = _pool.empty(c.shape, dtype)
+    put(out, c.index, values)
+    inside = ()
+    for (start, stop), n in zip(box, c.shape):
+        if start > 0:
+            out[inside + (slice(0, start),)] = 0
+        if stop < n:
+            out[inside + (slice(stop, n),)] = 0
+        inside += (slice(start, stop),)
+    return out
 
 
 def _box(index, shape):
@@ -614,18 +614,18 @@ def _accumulate_scatter(ct, p, c):
     if type(old) is Scaled:
         old = _settle(ct, p, old)
     if old is None:
-        ct[p] = c.dense()
+        ct[p] = dense_scatter(c)
         ct[OWNED].add(p)
     elif type(values) is Scaled and p in ct[OWNED] and type(old) is np.ndarray:
         target = old[c.index]  # a slice of an array only the sweep holds (a view)
         if not np.may_share_memory(target, old):
-            _add(ct, p, old, c.dense(), True)
+            _add(ct, p, old, dense_scatter(c), True)
             return
         axpy(target, values.scale, values.array)
     elif p in ct[OWNED] and type(old) is np.ndarray and old.dtype == values.dtype:
         old[c.index] += values  # a slice of an array only the sweep holds
     else:
-        _add(ct, p, old, c.dense(), True)
+        _add(ct, p, old, dense_scatter(c), True)
 
 
 def _accumulate_dual_scatter(ct, p, c, old):
@@ -635,12 +635,12 @@ def _accumulate_dual_scatter(ct, p, c, old):
     value, tangent, level = dual_parts(c.values)
     made = ct[DENSE]
     if old is None:
-        ct[p] = made[p] = c.dense()
+        ct[p] = made[p] = dense_scatter(c)
     elif made.get(p) is old and old.level == level:
         _add_into(old.value[c.index], value)
         _add_into(old.tangent[(slice(None),) + c.index], tangent)
     else:  # a plain or Scaled cotangent there (a Scaled one is settled first), or a sum
-        _add(ct, p, old, c.dense(), True)
+        _add(ct, p, old, dense_scatter(c), True)
 
 
 def _is_dual(values):
@@ -747,31 +747,11 @@ def _slice_pullback(node, g, ct, own=False):
     accumulate(ct, node.parents[0][1], slice_scatter(g, value.shape, idx), value.shape)
 
 
-def slice_scatter(g, shape, idx):
-    """Batched ``g`` (an array, a Dual of arrays or a Scaled) at basic slices ``idx`` of zeros
-    of the primal ``shape``: the cotangent of ``x[idx]``."""
-    index = (slice(None),) + idx if type(idx) is tuple else (slice(None), idx)
-    k = (g.array if type(g) is Scaled else g).shape[0]
-    return Scatter((k,) + tuple(shape), index, g)
-
-
 def _reshape_pullback(node, g, ct, own=False):
     """``np.reshape`` in C order (Var's fast path): the cotangent reshaped back, a view of an
     array the sweep owns being the sweep's too."""
     (shape,) = node.args
     _store(ct, node.parents, g.reshape(g.shape[:1] + shape), own)
-
-
-def basic_slices(idx):
-    """Whether ``idx`` is a slice, or a tuple of slices and Ellipsis (a view, never a copy)."""
-    if type(idx) is slice:
-        return True
-    if type(idx) is not tuple:
-        return False
-    for i in idx:  # a loop, not all(...): this runs at every slice of every recording
-        if type(i) is not slice and i is not Ellipsis:
-            return False
-    return True
 
 
 def _c_order(kwargs):

@@ -9,11 +9,17 @@ into fresh zero arrays only; a traced cotangent (higher order) is written functi
 
 import numpy as np
 
-from dualdiff._batch import align, neg_axis, unbroadcast
+from dualdiff._batch import (
+    Scatter,
+    align,
+    basic_slices,
+    neg_axis,
+    plain_dual,
+    slice_scatter,
+    unbroadcast,
+)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
-from dualdiff.dual import plain_dual
-from dualdiff.tape import Scatter, basic_slices, slice_scatter
 
 # Queries about a value's layout or order: they carry no derivative.
 defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero)
