@@ -10,20 +10,24 @@ Rule signatures (``t``/``g`` carry one leading batch axis)::
     vjp(g, ans, *args, **kwargs) -> cotangent of args[argnum]
 
 When the argument at ``argnum`` is a sequence (``np.concatenate([a, b])``), ``t`` is a list of
-tangents and the VJP returns a list of cotangents; ``None`` stands for zero in both.
+tangents and the VJP returns a list of cotangents; ``None`` stands for zero in both. Ops taking
+any number of arrays (``np.einsum``, ``np.broadcast_arrays``) declare one rule for every
+position (``argnum=...``), which receives the position first: ``jvp(argnum, t, ans, *args)``.
 For ops with several outputs (``eigh``, ``svd``), ``ans`` is the tuple, the JVP returns a tuple
 of tangents and the VJP receives a tuple of cotangents.
 """
 
 import dis
+import functools
 import inspect
 from collections.abc import Callable
+from types import EllipsisType
 
 import numpy as np
 
 UFUNC_PARTIALS: dict = {}  # ufunc -> tuple of partials d_i(ans, *inputs), or +1.0 / -1.0
 UFUNC_KEEP: dict = {}  # ufunc -> {mask of traced inputs: (keep ans?, keep input 0?, ...)}
-JVP: dict = {}  # fn -> {argnum: jvp}
+JVP: dict = {}  # fn -> {argnum: jvp} (an EveryArgument for ops declared with argnum=...)
 VJP: dict = {}  # fn -> {argnum: vjp}
 CONSTANT: set = set()  # ops whose output carries no derivative (comparisons, floor, argmax)
 
@@ -66,8 +70,41 @@ def _keep_table(reads: list, n_inputs: int) -> dict:
     return table
 
 
-def defjvp(fn: Callable, argnum: int = 0) -> Callable:
+class EveryArgument(dict):
+    """The rules of an op for any positional argument, from one rule that takes the position
+    first. The rule of a position is bound at its first lookup and kept in the dict itself, so
+    that every later lookup is the plain dict access the engines make for any other op."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule):
+        super().__init__()
+        self.rule = rule
+
+    def __missing__(self, argnum):
+        bound = self[argnum] = functools.partial(self.rule, argnum)
+        return bound
+
+    def __contains__(self, argnum):
+        return type(argnum) is int and argnum >= 0
+
+    def get(self, argnum, default=None):
+        return self[argnum] if argnum in self else default
+
+
+def _register(table, fn, argnum, rule):
+    if argnum is ...:
+        table[fn] = EveryArgument(rule)
+    else:
+        table.setdefault(fn, {})[argnum] = rule
+    return rule
+
+
+def defjvp(fn: Callable, argnum: int | EllipsisType = 0) -> Callable:
     """Register the forward rule of ``fn`` for argument ``argnum``.
+
+    ``argnum=...`` declares one rule for every positional argument (``np.einsum``'s operands,
+    ``np.broadcast_arrays``' arrays); it is called with the argument's position first.
 
     Examples
     --------
@@ -84,23 +121,213 @@ def defjvp(fn: Callable, argnum: int = 0) -> Callable:
     ...     return g * (3 * x ** 2)
     >>> float(dd.grad(cube)(2.0))
     12.0
+
+    A product of any number of factors, with one rule per mode for all of them:
+
+    >>> @dd.primitive
+    ... def prod(*xs):
+    ...     return np.prod(xs, axis=0)
+    >>> @dd.defjvp(prod, argnum=...)
+    ... def prod_jvp(argnum, t, ans, *xs):
+    ...     return t * (ans / xs[argnum])
+    >>> @dd.defvjp(prod, argnum=...)
+    ... def prod_vjp(argnum, g, ans, *xs):
+    ...     return g * (ans / xs[argnum])
+    >>> [float(d) for d in dd.grad(prod, argnums=(0, 1, 2))(2.0, 3.0, 4.0)]
+    [12.0, 8.0, 6.0]
     """
-
-    def register(rule):
-        JVP.setdefault(fn, {})[argnum] = rule
-        return rule
-
-    return register
+    return functools.partial(_register, JVP, fn, argnum)
 
 
-def defvjp(fn: Callable, argnum: int = 0) -> Callable:
+def defvjp(fn: Callable, argnum: int | EllipsisType = 0) -> Callable:
     """Register the reverse rule of ``fn`` for argument ``argnum`` (see :func:`defjvp`)."""
+    return functools.partial(_register, VJP, fn, argnum)
 
-    def register(rule):
-        VJP.setdefault(fn, {})[argnum] = rule
-        return rule
 
-    return register
+def argnums(table: dict, fn) -> set:
+    """The argument positions ``table`` has rules for (``{...}``: every position)."""
+    rules = table.get(fn, {})
+    return {...} if type(rules) is EveryArgument else set(rules)
+
+
+# -- linear ops ----------------------------------------------------------------------------------
+# A structural op (transpose, flip, diagonal, split) is linear in its array argument: its JVP is
+# the op itself applied to the tangent, whose leading batch axis shifts every primal axis by one.
+# Only the transpose (the VJP) needs writing, and for a permutation of the elements it is the
+# inverse permutation, which is the op again with other arguments.
+
+
+def batch_axis(axis, ndim: int):
+    """A primal axis argument (int, sequence, or None for every axis) for the batched tangent:
+    non-negative axes move up by one, negative ones already count from the end."""
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if type(axis) is tuple or type(axis) is list:
+        return tuple(a + 1 if a >= 0 else a for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+class _OnTangent:
+    """``fn`` applied to a batched tangent in place of argument ``argnum``, with its axis
+    arguments (passed, or left at their defaults) shifted for the batch axis."""
+
+    __slots__ = ("fn", "argnum", "names", "axes")
+
+    def __init__(self, fn, argnum, axes):
+        params = inspect.signature(fn).parameters
+        if not isinstance(axes, dict):
+            axes = dict.fromkeys(axes, batch_axis)
+        self.fn, self.argnum, self.names = fn, argnum, list(params)
+        # (position, name, default, shift) per axis parameter
+        self.axes = [(self.names.index(n), n, params[n].default, s) for n, s in axes.items()]
+
+    def __call__(self, t, args, kwargs, changes=None):
+        args = list(args)
+        args[self.argnum] = t
+        if changes:  # other values for some parameters (an inverse's), by name
+            for name, value in changes.items():
+                p = self.names.index(name)
+                if p < len(args):
+                    args[p] = value
+                else:
+                    kwargs[name] = value
+        ndim = t.ndim - 1
+        for p, name, default, shift in self.axes:
+            if p < len(args):
+                args[p] = shift(args[p], ndim)
+            elif name in kwargs:
+                kwargs[name] = shift(kwargs[name], ndim)
+            elif default is not inspect.Parameter.empty:
+                kwargs[name] = shift(default, ndim)
+        return self.fn(*args, **kwargs)
+
+
+def deflinear(
+    fn: Callable, transpose: Callable, *, argnum: int = 0, axes: tuple | dict = ("axis",)
+) -> None:
+    """Declare ``fn`` linear in argument ``argnum``: its JVP is ``fn`` itself applied to the
+    tangent, and ``transpose(g, ans, *args, **kwargs)`` is its VJP.
+
+    ``axes`` names the parameters of ``fn`` that are axes of its argument: for the tangent their
+    values (or defaults) are shifted past the batch axis (:func:`batch_axis`); a dict maps a name
+    to a shift of its own, ``shift(value, ndim)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff._registry import deflinear
+    >>> @dd.primitive
+    ... def total(x, axis=0):
+    ...     return np.sum(x, axis=axis)
+    >>> def total_vjp(g, ans, x, axis=0):
+    ...     g = np.expand_dims(g, axis - np.ndim(x) if axis >= 0 else axis)
+    ...     return np.broadcast_to(g, g.shape[:1] + np.shape(x))
+    >>> deflinear(total, total_vjp)
+    >>> x = np.ones((2, 3))
+    >>> dd.jvp(lambda x: total(x, axis=1), (x,), (np.arange(6.0).reshape(2, 3),))[1]
+    array([ 3., 12.])
+    >>> dd.grad(lambda x: np.sum(total(x) * [1.0, 2.0, 3.0]))(x)
+    array([[1., 2., 3.],
+           [1., 2., 3.]])
+    """
+    on_tangent = _OnTangent(fn, argnum, axes)
+
+    def linear_jvp(t, ans, *args, **kwargs):
+        return on_tangent(t, args, kwargs)
+
+    _register(JVP, fn, argnum, linear_jvp)
+    _register(VJP, fn, argnum, transpose)
+
+
+def defpermutation(
+    fn: Callable,
+    inverse: Callable | None = None,
+    *,
+    argnum: int = 0,
+    axes: tuple | dict = ("axis",),
+) -> None:
+    """Declare ``fn`` a permutation of the elements of argument ``argnum`` (a flip, a transpose,
+    a roll): its transpose is its inverse, so both rules are ``fn`` on the batched array.
+
+    ``inverse(*args, **kwargs)`` returns the parameters, by name, with which ``fn`` undoes the
+    call ``fn(*args, **kwargs)``; None declares ``fn`` its own inverse. ``axes`` is as for
+    :func:`deflinear`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff._registry import defpermutation
+    >>> @dd.primitive
+    ... def shift(x, n, axis=-1):
+    ...     return np.roll(x, n, axis=axis)
+    >>> defpermutation(shift, lambda x, n, axis=-1: {"n": -n})
+    >>> x = np.array([[1.0, 2.0, 3.0]])
+    >>> dd.grad(lambda x: np.sum(shift(x, 1) * [1.0, 2.0, 3.0]))(x)
+    array([[2., 3., 1.]])
+    """
+    on_tangent = _OnTangent(fn, argnum, axes)
+
+    def permutation_jvp(t, ans, *args, **kwargs):
+        return on_tangent(t, args, kwargs)
+
+    def permutation_vjp(g, ans, *args, **kwargs):
+        changes = None if inverse is None else inverse(*args, **kwargs)
+        return on_tangent(g, args, kwargs, changes)
+
+    _register(JVP, fn, argnum, permutation_jvp)
+    _register(VJP, fn, argnum, permutation_jvp if inverse is None else permutation_vjp)
+
+
+def defselfadjoint(fn: Callable, rule: Callable, *, argnum: int = 0) -> None:
+    """Register ``rule`` as both the JVP and the VJP of ``fn`` for argument ``argnum``: for a
+    linear map that is its own transpose (the identity, a mask, a symmetric matrix).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff._registry import defselfadjoint
+    >>> @dd.primitive
+    ... def positive_part(x, mask):
+    ...     return np.where(mask, x, 0.0)
+    >>> def masked(t, ans, x, mask):
+    ...     return np.where(mask, t, 0.0)
+    >>> defselfadjoint(positive_part, masked)
+    >>> x = np.array([1.0, -2.0, 3.0])
+    >>> dd.grad(lambda x: np.sum(positive_part(x, x > 0) * 2.0))(x)
+    array([2., 0., 2.])
+    """
+    _register(JVP, fn, argnum, rule)
+    _register(VJP, fn, argnum, rule)
+
+
+def defalias(fn: Callable, base: Callable, bind: Callable) -> None:
+    """Give ``fn`` the rules of ``base``, when ``fn(*args, **kwargs)`` is ``base(*a, **kw)``
+    with ``(a, kw) = bind(*args, **kwargs)`` and the traced arguments keep their positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> from dualdiff._registry import defalias
+    >>> @dd.primitive
+    ... def flip_rows(m):
+    ...     return np.flip(m, 0)
+    >>> defalias(flip_rows, np.flip, lambda m: ((m, 0), {}))
+    >>> dd.jacfwd(flip_rows)(np.array([1.0, 2.0]))
+    array([[0., 1.],
+           [1., 0.]])
+    """
+    for table in (JVP, VJP):
+        for argnum, rule in table[base].items():
+            _register(table, fn, argnum, functools.partial(_bound, rule, bind))
+
+
+def _bound(rule, bind, t, ans, *args, **kwargs):
+    args, kwargs = bind(*args, **kwargs)
+    return rule(t, ans, *args, **kwargs)
 
 
 def defconstant(*fns) -> None:

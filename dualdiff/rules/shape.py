@@ -1,11 +1,16 @@
 """Shape and indexing ops: linear maps of their array arguments, both modes side by side.
 
-Every rule here moves, copies, selects or sums values, so a JVP applies the op itself to the
-batched tangent and a VJP applies its transpose (slicing for padding, summing for repeats,
-scattering for gathers). Rules address primal axes with negative numbers (``neg_axis``) so
-that the same call serves the primal and a tangent with its leading batch axis. Writes go
-into fresh zero arrays only; a traced cotangent (higher order) is written functionally.
+Every rule here moves, copies, selects or sums values. Where the op itself maps the batched
+tangent, it is declared with ``deflinear`` (only the VJP, its transpose, is written),
+``defpermutation`` (the transpose is the inverse op) or ``defalias`` (the op is another with
+fixed arguments: fliplr is flip along axis 1); ``defselfadjoint`` gives one rule to both modes
+(masks, the identity). Transposes slice for padding, sum for repeats and scatter for gathers.
+Rules address primal axes with negative numbers (``neg_axis``) so that the same call serves
+the primal and a tangent with its leading batch axis. Writes go into fresh zero arrays only; a
+traced cotangent (higher order) is written functionally.
 """
+
+from functools import partial
 
 import numpy as np
 
@@ -18,7 +23,15 @@ from dualdiff._batch import (
     slice_scatter,
     unbroadcast,
 )
-from dualdiff._registry import defconstant, defjvp, defvjp
+from dualdiff._registry import (
+    defalias,
+    defconstant,
+    defjvp,
+    deflinear,
+    defpermutation,
+    defselfadjoint,
+    defvjp,
+)
 from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
 
 # Queries about a value's layout or order: they carry no derivative.
@@ -26,6 +39,18 @@ defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.non
 defconstant(np.argwhere, np.flatnonzero, np.searchsorted, np.count_nonzero, np.argpartition)
 # Arrays shaped like a value but independent of it; the imaginary part of a real array is 0.
 defconstant(np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.imag)
+
+
+def _identity(t, ans, *args, **kwargs):
+    return t
+
+
+def _reshaped_like_answer(t, ans, *args, **kwargs):
+    return np.reshape(t, t.shape[:1] + ans.shape)
+
+
+def _reshaped_like_input(g, ans, x, *args, **kwargs):
+    return np.reshape(g, g.shape[:1] + np.shape(x))
 
 
 # -- index bookkeeping ---------------------------------------------------------------------------
@@ -205,16 +230,7 @@ def _index_add(x, idx, v):
 
 index_add = primitive(_index_add)
 index_add.__name__ = "index_add"
-
-
-@defjvp(index_add, argnum=0)
-def index_add_jvp_x(t, ans, x, idx, v):
-    return t
-
-
-@defvjp(index_add, argnum=0)
-def index_add_vjp_x(g, ans, x, idx, v):
-    return g
+defselfadjoint(index_add, _identity)
 
 
 @defjvp(index_add, argnum=2)
@@ -225,18 +241,14 @@ def index_add_jvp_v(t, ans, x, idx, v):
 
 @defvjp(index_add, argnum=2)
 def index_add_vjp_v(g, ans, x, idx, v):
-    r = g[_batched_index(idx)]
-    return _sum_to(_batch_first(r, idx) if _has_array(idx) else r, np.shape(v))
+    return _sum_to(_batch_first(g[_batched_index(idx)], idx), np.shape(v))
 
 
-@defjvp(setitem, argnum=0)
-def setitem_jvp_x(t, ans, x, idx, v):
+def setitem_x(t, ans, x, idx, v):  # the places written lose x's derivative
     return setitem(t, _batched_index(idx), 0.0)
 
 
-@defvjp(setitem, argnum=0)
-def setitem_vjp_x(g, ans, x, idx, v):
-    return setitem(g, _batched_index(idx), 0.0)
+defselfadjoint(setitem, setitem_x)
 
 
 @defjvp(setitem, argnum=2)
@@ -248,11 +260,9 @@ def setitem_jvp_v(t, ans, x, idx, v):
 
 @defvjp(setitem, argnum=2)
 def setitem_vjp_v(g, ans, x, idx, v):
-    r = g[_batched_index(idx)]
-    if _has_array(idx):
-        r = _batch_first(r, idx)
-        if _has_repeats(idx, x.shape):  # a place written twice keeps only its last write
-            r = np.where(_last_writes(x.shape, idx), r, 0.0)
+    r = _batch_first(g[_batched_index(idx)], idx)
+    if _has_array(idx) and _has_repeats(idx, x.shape):  # a place written twice keeps its last
+        r = np.where(_last_writes(x.shape, idx), r, 0.0)
     return _listed(_sum_to(r, _shape(v)), v)
 
 
@@ -279,7 +289,7 @@ def astype_vjp(g, ans, x, dtype):
     return astype(g, x.dtype)
 
 
-# -- reshaping -----------------------------------------------------------------------------------
+# -- reshaping and moving axes -------------------------------------------------------------------
 def _layout_ids(x, order, shape=None):
     """C-order positions in ``x`` of the elements of ``reshape(x, shape, order)`` (or ravel)."""
     ids = np.empty_like(x, dtype=np.intp)  # keeps x's memory layout, which orders "A" and "K" read
@@ -330,111 +340,59 @@ def ravel_vjp(g, ans, a, order="C"):
     return _scatter_flat(g, _layout_ids(a, order), np.shape(a))
 
 
-def _batched_axes(axes, ndim):
+# expand_dims, squeeze and the atleast_nd family only insert or drop unit axes: a reshape.
+for _fn in (np.expand_dims, np.squeeze):
+    defjvp(_fn)(_reshaped_like_answer)
+    defvjp(_fn)(_reshaped_like_input)
+
+
+def _batched_permutation(axes, ndim):
+    """np.transpose's ``axes`` for the batched array: the batch axis stays in front."""
     if axes is None:
-        axes = tuple(reversed(range(ndim)))
+        return (0,) + tuple(range(ndim, 0, -1))
     return (0,) + tuple(a % ndim + 1 for a in axes)
 
 
-@defjvp(np.transpose)
-def transpose_jvp(t, ans, x, axes=None):
-    return np.transpose(t, _batched_axes(axes, x.ndim))
+def _transpose_inverse(a, axes=None):
+    """Reversing the axes is its own inverse; a permutation's inverse is its argsort."""
+    return {"axes": None if axes is None else tuple(np.argsort(np.mod(axes, len(axes))))}
 
 
-@defvjp(np.transpose)
-def transpose_vjp(g, ans, x, axes=None):
-    if axes is None:  # reversing the axes is its own inverse
-        return np.transpose(g, _batched_axes(None, x.ndim))
-    return np.transpose(g, tuple(np.argsort(_batched_axes(axes, x.ndim))))
+def _moveaxis_inverse(a, source, destination):
+    return {"source": destination, "destination": source}
 
 
-@defjvp(np.swapaxes)
-def swapaxes_jvp(t, ans, x, axis1, axis2):
-    return np.swapaxes(t, neg_axis(axis1, x.ndim), neg_axis(axis2, x.ndim))
+def _rollaxis_as_moveaxis(a, axis, start=0):
+    """np.rollaxis is np.moveaxis to the place before ``start``, counted without the axis."""
+    n = np.ndim(a)
+    axis, start = axis % n, start + n if start < 0 else start
+    return (a, axis, start - 1 if axis < start else start), {}
 
 
-@defvjp(np.swapaxes)
-def swapaxes_vjp(g, ans, x, axis1, axis2):
-    return np.swapaxes(g, neg_axis(axis1, x.ndim), neg_axis(axis2, x.ndim))
+defpermutation(np.transpose, _transpose_inverse, axes={"axes": _batched_permutation})
+defpermutation(np.swapaxes, axes=("axis1", "axis2"))
+defpermutation(np.moveaxis, _moveaxis_inverse, axes=("source", "destination"))
+defalias(np.rollaxis, np.moveaxis, _rollaxis_as_moveaxis)
 
 
-@defjvp(np.moveaxis)
-def moveaxis_jvp(t, ans, x, source, destination):
-    return np.moveaxis(t, neg_axis(source, x.ndim), neg_axis(destination, x.ndim))
+@defjvp(np.atleast_1d, argnum=...)
+def atleast_jvp(argnum, t, ans, *arys):
+    if len(arys) == 1:
+        return np.reshape(t, t.shape[:1] + ans.shape)
+    return tuple(
+        np.reshape(t, t.shape[:1] + a.shape) if j == argnum else None for j, a in enumerate(ans)
+    )
 
 
-@defvjp(np.moveaxis)
-def moveaxis_vjp(g, ans, x, source, destination):
-    return np.moveaxis(g, neg_axis(destination, x.ndim), neg_axis(source, x.ndim))
+@defvjp(np.atleast_1d, argnum=...)
+def atleast_vjp(argnum, g, ans, *arys):
+    g = g if len(arys) == 1 else g[argnum]
+    return None if g is None else np.reshape(g, g.shape[:1] + np.shape(arys[argnum]))
 
 
-def _rollaxis_axes(ndim, axis, start):
-    """The permutation ``np.rollaxis`` applies, following numpy's own bookkeeping."""
-    axis = axis % ndim
-    start = start + ndim if start < 0 else start
-    if axis < start:
-        start -= 1
-    axes = [a for a in range(ndim) if a != axis]
-    axes.insert(start, axis)
-    return axes
-
-
-@defjvp(np.rollaxis)
-def rollaxis_jvp(t, ans, a, axis, start=0):
-    return np.transpose(t, _batched_axes(_rollaxis_axes(a.ndim, axis, start), a.ndim))
-
-
-@defvjp(np.rollaxis)
-def rollaxis_vjp(g, ans, a, axis, start=0):
-    axes = _batched_axes(_rollaxis_axes(a.ndim, axis, start), a.ndim)
-    return np.transpose(g, np.argsort(axes))
-
-
-# expand_dims, squeeze and the atleast_nd family only insert or drop unit axes: a reshape.
-@defjvp(np.expand_dims)
-def expand_dims_jvp(t, ans, x, axis):
-    return np.reshape(t, t.shape[:1] + ans.shape)
-
-
-@defvjp(np.expand_dims)
-def expand_dims_vjp(g, ans, x, axis):
-    return np.reshape(g, g.shape[:1] + x.shape)
-
-
-@defjvp(np.squeeze)
-def squeeze_jvp(t, ans, x, axis=None):
-    return np.reshape(t, t.shape[:1] + ans.shape)
-
-
-@defvjp(np.squeeze)
-def squeeze_vjp(g, ans, x, axis=None):
-    return np.reshape(g, g.shape[:1] + x.shape)
-
-
-def _atleast_jvp(i):
-    def atleast_jvp(t, ans, *arys):
-        if len(arys) == 1:
-            return np.reshape(t, t.shape[:1] + ans.shape)
-        return tuple(
-            np.reshape(t, t.shape[:1] + a.shape) if j == i else None for j, a in enumerate(ans)
-        )
-
-    return atleast_jvp
-
-
-def _atleast_vjp(i):
-    def atleast_vjp(g, ans, *arys):
-        g = g if len(arys) == 1 else g[i]
-        return None if g is None else np.reshape(g, g.shape[:1] + np.shape(arys[i]))
-
-    return atleast_vjp
-
-
-# numpy takes any number of arrays positionally; eight covers real use.
-for _fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
-    for _i in range(8):
-        defjvp(_fn, argnum=_i)(_atleast_jvp(_i))
-        defvjp(_fn, argnum=_i)(_atleast_vjp(_i))
+for _fn in (np.atleast_2d, np.atleast_3d):
+    defjvp(_fn, argnum=...)(atleast_jvp)
+    defvjp(_fn, argnum=...)(atleast_vjp)
 
 
 @defjvp(np.broadcast_to)
@@ -447,46 +405,21 @@ def broadcast_to_vjp(g, ans, x, shape, **kwargs):
     return unbroadcast(g, np.shape(x))
 
 
-def _broadcast_arrays_jvp(i):
-    def broadcast_arrays_jvp(t, ans, *args, **kwargs):
-        return tuple(
-            np.broadcast_to(align(t, a.ndim), t.shape[:1] + a.shape) if j == i else None
-            for j, a in enumerate(ans)
-        )
-
-    return broadcast_arrays_jvp
+@defjvp(np.broadcast_arrays, argnum=...)
+def broadcast_arrays_jvp(argnum, t, ans, *args, **kwargs):
+    return tuple(
+        np.broadcast_to(align(t, a.ndim), t.shape[:1] + a.shape) if j == argnum else None
+        for j, a in enumerate(ans)
+    )
 
 
-def _broadcast_arrays_vjp(i):
-    def broadcast_arrays_vjp(g, ans, *args, **kwargs):
-        return g[i]  # the engine sums it back to the argument's shape
-
-    return broadcast_arrays_vjp
+@defvjp(np.broadcast_arrays, argnum=...)
+def broadcast_arrays_vjp(argnum, g, ans, *args, **kwargs):
+    return g[argnum]  # the engine sums it back to the argument's shape
 
 
-for _i in range(8):
-    defjvp(np.broadcast_arrays, argnum=_i)(_broadcast_arrays_jvp(_i))
-    defvjp(np.broadcast_arrays, argnum=_i)(_broadcast_arrays_vjp(_i))
-
-
-@defjvp(np.copy)
-def copy_jvp(t, ans, a, *args, **kwargs):
-    return t
-
-
-@defvjp(np.copy)
-def copy_vjp(g, ans, a, *args, **kwargs):
-    return g
-
-
-@defjvp(np.real)
-def real_jvp(t, ans, val):
-    return t  # dualdiff traces real arrays only, where real is the identity
-
-
-@defvjp(np.real)
-def real_vjp(g, ans, val):
-    return g
+defselfadjoint(np.copy, _identity)
+defselfadjoint(np.real, _identity)  # dualdiff traces real arrays only: real is the identity
 
 
 # -- joining and splitting -----------------------------------------------------------------------
@@ -537,111 +470,75 @@ def _unjoin(g, arrays, shapes, axis):
     return out
 
 
-def _concatenate_layout(arrays, axis):
+# Each join places its members by a layout: (member shapes with unit axes added, negative axis).
+def _concatenate_layout(arrays, axis=0, *args, **kwargs):
     if axis is None:
         return [(int(np.prod(_shape(a))),) for a in arrays], -1
     shapes = [_shape(a) for a in arrays]
     return shapes, neg_axis(axis, len(shapes[0]))
 
 
-@defjvp(np.concatenate)
-def concatenate_jvp(t, ans, arrays, axis=0, *args, **kwargs):
-    return _join(t, arrays, *_concatenate_layout(arrays, axis))
-
-
-@defvjp(np.concatenate)
-def concatenate_vjp(g, ans, arrays, axis=0, *args, **kwargs):
-    return _unjoin(g, arrays, *_concatenate_layout(arrays, axis))
-
-
-def _stack_layout(arrays, axis):
+def _stack_layout(arrays, axis=0, *args, **kwargs):
     shape = _shape(arrays[0])
     ax = neg_axis(axis, len(shape) + 1)
     p = len(shape) + 1 + ax
     return [shape[:p] + (1,) + shape[p:]] * len(arrays), ax
 
 
-@defjvp(np.stack)
-def stack_jvp(t, ans, arrays, axis=0, *args, **kwargs):
-    return _join(t, arrays, *_stack_layout(arrays, axis))
+def _promoted(tup, ndim, where):
+    """The members' shapes padded with unit axes to ``ndim`` (``where``: the original axes)."""
+    shapes = []
+    for shape in map(_shape, tup):
+        if len(shape) < ndim and ndim == 3 and len(shape) == 1:  # atleast_3d: (1, n, 1)
+            shape = (1,) + shape + (1,)
+        elif len(shape) < ndim:
+            pad = (1,) * (ndim - len(shape))
+            shape = shape + pad if where == "front" else pad + shape
+        shapes.append(shape)
+    return shapes
 
 
-@defvjp(np.stack)
-def stack_vjp(g, ans, arrays, axis=0, *args, **kwargs):
-    return _unjoin(g, arrays, *_stack_layout(arrays, axis))
-
-
-def _promote(shape, ndim, where):
-    """``shape`` padded with unit axes to ``ndim``; ``where`` places the original axes."""
-    if len(shape) >= ndim:
-        return shape
-    if ndim == 3 and len(shape) == 1:  # atleast_3d puts a vector in the middle: (1, n, 1)
-        return (1,) + shape + (1,)
-    pad = (1,) * (ndim - len(shape))
-    return shape + pad if where == "front" else pad + shape
-
-
-def _hstack_layout(tup):
-    shapes = [_promote(_shape(a), 1, "back") for a in tup]
+def _hstack_layout(tup, **kwargs):
+    shapes = _promoted(tup, 1, "back")
     return shapes, (0 if len(shapes[0]) == 1 else 1) - len(shapes[0])
 
 
-def _vstack_layout(tup):
-    shapes = [_promote(_shape(a), 2, "back") for a in tup]
+def _vstack_layout(tup, **kwargs):
+    shapes = _promoted(tup, 2, "back")
     return shapes, -len(shapes[0])
 
 
 def _dstack_layout(tup):
-    shapes = [_promote(_shape(a), 3, "front") for a in tup]
+    shapes = _promoted(tup, 3, "front")
     return shapes, 2 - len(shapes[0])
 
 
 def _column_stack_layout(tup):
-    shapes = [_promote(_shape(a), 2, "front") for a in tup]  # a vector becomes a column
+    shapes = _promoted(tup, 2, "front")  # a vector becomes a column
     return shapes, 1 - len(shapes[0])
 
 
-@defjvp(np.hstack)
-def hstack_jvp(t, ans, tup, **kwargs):
-    return _join(t, tup, *_hstack_layout(tup))
+def _join_jvp(layout, t, ans, arrays, *args, **kwargs):
+    return _join(t, arrays, *layout(arrays, *args, **kwargs))
 
 
-@defvjp(np.hstack)
-def hstack_vjp(g, ans, tup, **kwargs):
-    return _unjoin(g, tup, *_hstack_layout(tup))
+def _join_vjp(layout, g, ans, arrays, *args, **kwargs):
+    return _unjoin(g, arrays, *layout(arrays, *args, **kwargs))
 
 
-@defjvp(np.vstack)
-def vstack_jvp(t, ans, tup, **kwargs):
-    return _join(t, tup, *_vstack_layout(tup))
+for _fn, _layout in (
+    (np.concatenate, _concatenate_layout),
+    (np.stack, _stack_layout),
+    (np.hstack, _hstack_layout),
+    (np.vstack, _vstack_layout),
+    (np.dstack, _dstack_layout),
+    (np.column_stack, _column_stack_layout),
+):
+    defjvp(_fn)(partial(_join_jvp, _layout))
+    defvjp(_fn)(partial(_join_vjp, _layout))
 
 
-@defvjp(np.vstack)
-def vstack_vjp(g, ans, tup, **kwargs):
-    return _unjoin(g, tup, *_vstack_layout(tup))
-
-
-@defjvp(np.dstack)
-def dstack_jvp(t, ans, tup):
-    return _join(t, tup, *_dstack_layout(tup))
-
-
-@defvjp(np.dstack)
-def dstack_vjp(g, ans, tup):
-    return _unjoin(g, tup, *_dstack_layout(tup))
-
-
-@defjvp(np.column_stack)
-def column_stack_jvp(t, ans, tup):
-    return _join(t, tup, *_column_stack_layout(tup))
-
-
-@defvjp(np.column_stack)
-def column_stack_vjp(g, ans, tup):
-    return _unjoin(g, tup, *_column_stack_layout(tup))
-
-
-def _append_layout(arr, values, axis):
+def _append_layout(arr, values, axis=None):
     pair = (arr, values)
     return pair, *_concatenate_layout(pair, axis)
 
@@ -651,14 +548,14 @@ def append_jvp_arr(t, ans, arr, values, axis=None):
     return _join([t, None], *_append_layout(arr, values, axis))
 
 
-@defjvp(np.append, argnum=1)
-def append_jvp_values(t, ans, arr, values, axis=None):
-    return _join([None, _stacked(t, values)], *_append_layout(arr, values, axis))
-
-
 @defvjp(np.append, argnum=0)
 def append_vjp_arr(g, ans, arr, values, axis=None):
     return _unjoin(g, *_append_layout(arr, values, axis))[0]
+
+
+@defjvp(np.append, argnum=1)
+def append_jvp_values(t, ans, arr, values, axis=None):
+    return _join([None, _stacked(t, values)], *_append_layout(arr, values, axis))
 
 
 @defvjp(np.append, argnum=1)
@@ -666,63 +563,16 @@ def append_vjp_values(g, ans, arr, values, axis=None):
     return _listed(_unjoin(g, *_append_layout(arr, values, axis))[1], values)
 
 
-def _unsplit(g, ans, axis):
-    """Cotangent of a split: the pieces' cotangents (zeros for unused ones) joined back."""
-    return np.concatenate(_fill(g, ans), axis=axis)
-
-
-@defjvp(np.split)
-def split_jvp(t, ans, ary, indices_or_sections, axis=0):
-    return tuple(np.split(t, indices_or_sections, axis=neg_axis(axis, np.ndim(ary))))
-
-
-@defvjp(np.split)
 def split_vjp(g, ans, ary, indices_or_sections, axis=0):
-    return _unsplit(g, ans, neg_axis(axis, np.ndim(ary)))
+    """The pieces' cotangents (zeros for unused pieces) joined back."""
+    return np.concatenate(_fill(g, ans), axis=neg_axis(axis, np.ndim(ary)))
 
 
-@defjvp(np.array_split)
-def array_split_jvp(t, ans, ary, indices_or_sections, axis=0):
-    return tuple(np.array_split(t, indices_or_sections, axis=neg_axis(axis, np.ndim(ary))))
-
-
-@defvjp(np.array_split)
-def array_split_vjp(g, ans, ary, indices_or_sections, axis=0):
-    return _unsplit(g, ans, neg_axis(axis, np.ndim(ary)))
-
-
-def _hsplit_axis(ary):
-    return 1 - np.ndim(ary) if np.ndim(ary) > 1 else -1
-
-
-@defjvp(np.hsplit)
-def hsplit_jvp(t, ans, ary, indices_or_sections):
-    return tuple(np.split(t, indices_or_sections, axis=_hsplit_axis(ary)))
-
-
-@defvjp(np.hsplit)
-def hsplit_vjp(g, ans, ary, indices_or_sections):
-    return _unsplit(g, ans, _hsplit_axis(ary))
-
-
-@defjvp(np.vsplit)
-def vsplit_jvp(t, ans, ary, indices_or_sections):
-    return tuple(np.split(t, indices_or_sections, axis=-np.ndim(ary)))
-
-
-@defvjp(np.vsplit)
-def vsplit_vjp(g, ans, ary, indices_or_sections):
-    return _unsplit(g, ans, -np.ndim(ary))
-
-
-@defjvp(np.dsplit)
-def dsplit_jvp(t, ans, ary, indices_or_sections):
-    return tuple(np.split(t, indices_or_sections, axis=2 - np.ndim(ary)))
-
-
-@defvjp(np.dsplit)
-def dsplit_vjp(g, ans, ary, indices_or_sections):
-    return _unsplit(g, ans, 2 - np.ndim(ary))
+deflinear(np.split, split_vjp)
+deflinear(np.array_split, split_vjp)
+defalias(np.hsplit, np.split, lambda ary, s: ((ary, s, 1 if np.ndim(ary) > 1 else 0), {}))
+defalias(np.vsplit, np.split, lambda ary, s: ((ary, s, 0), {}))
+defalias(np.dsplit, np.split, lambda ary, s: ((ary, s, 2), {}))
 
 
 # -- repeating, flipping, rolling, padding -------------------------------------------------------
@@ -749,80 +599,42 @@ def tile_vjp(g, ans, A, reps):
 
 @defjvp(np.repeat)
 def repeat_jvp(t, ans, a, repeats, axis=None):
-    if axis is None:
-        return np.repeat(np.reshape(t, (t.shape[0], -1)), repeats, axis=-1)
-    return np.repeat(t, repeats, axis=neg_axis(axis, np.ndim(a)))
+    return np.repeat(_flat_if(t, axis), repeats, axis=_axis_layout(a, axis)[1])
 
 
 @defvjp(np.repeat)
 def repeat_vjp(g, ans, a, repeats, axis=None):
-    shape = (np.size(a),) if axis is None else np.shape(a)
-    ax = -1 if axis is None else neg_axis(axis, len(shape))
+    shape, ax = _axis_layout(a, axis)
     n, p = shape[ax], g.ndim + ax
     if np.size(repeats) == 1:  # equal runs: split the axis as (n, r) and sum the runs
         split = g.shape[:p] + (n, np.ravel(repeats)[0]) + g.shape[p + 1 :]
         summed = np.sum(np.reshape(g, split), axis=p + 1)
     else:
-        source = np.repeat(np.arange(n), repeats)
         zeros = np.zeros(g.shape[:p] + (n,) + g.shape[p + 1 :], dtype=g.dtype)
-        summed = index_add(zeros, (Ellipsis, source) + (slice(None),) * (-ax - 1), g)
+        summed = index_add(zeros, _along(ax, np.repeat(np.arange(n), repeats)), g)
     return np.reshape(summed, g.shape[:1] + np.shape(a))
 
 
-@defjvp(np.flip)
-def flip_jvp(t, ans, m, axis=None):
-    return np.flip(t, neg_axis(axis, np.ndim(m)))
+defpermutation(np.flip)
+defalias(np.fliplr, np.flip, lambda m: ((m, 1), {}))
+defalias(np.flipud, np.flip, lambda m: ((m, 0), {}))
+defpermutation(np.rot90, lambda m, k=1, axes=(0, 1): {"k": -k}, axes=("axes",))
 
 
-@defvjp(np.flip)
-def flip_vjp(g, ans, m, axis=None):
-    return np.flip(g, neg_axis(axis, np.ndim(m)))
-
-
-@defjvp(np.fliplr)
-def fliplr_jvp(t, ans, m):
-    return np.flip(t, 1 - np.ndim(m))
-
-
-@defvjp(np.fliplr)
-def fliplr_vjp(g, ans, m):
-    return np.flip(g, 1 - np.ndim(m))
-
-
-@defjvp(np.flipud)
-def flipud_jvp(t, ans, m):
-    return np.flip(t, -np.ndim(m))
-
-
-@defvjp(np.flipud)
-def flipud_vjp(g, ans, m):
-    return np.flip(g, -np.ndim(m))
-
-
-def _roll(t, shift, axis, ndim):
+def _roll(t, shift, axis):
     if axis is None:  # numpy rolls the flattened array
         return np.reshape(np.roll(np.reshape(t, (t.shape[0], -1)), shift, axis=-1), t.shape)
-    return np.roll(t, shift, axis=neg_axis(axis, ndim))
+    return np.roll(t, shift, axis=neg_axis(axis, t.ndim - 1))
 
 
 @defjvp(np.roll)
 def roll_jvp(t, ans, a, shift, axis=None):
-    return _roll(t, shift, axis, np.ndim(a))
+    return _roll(t, shift, axis)
 
 
 @defvjp(np.roll)
 def roll_vjp(g, ans, a, shift, axis=None):
-    return _roll(g, np.negative(shift), axis, np.ndim(a))
-
-
-@defjvp(np.rot90)
-def rot90_jvp(t, ans, m, k=1, axes=(0, 1)):
-    return np.rot90(t, k, neg_axis(tuple(axes), np.ndim(m)))
-
-
-@defvjp(np.rot90)
-def rot90_vjp(g, ans, m, k=1, axes=(0, 1)):
-    return np.rot90(g, -k, neg_axis(tuple(axes), np.ndim(m)))
+    return _roll(g, np.negative(shift), axis)
 
 
 # np.pad: 'constant' adds constants (its transpose slices); 'edge', 'wrap' and the even
@@ -921,28 +733,19 @@ def _embed_diagonal(d, shape, offset=0, axis1=0, axis2=1):
     return np.moveaxis(_scatter(full, (Ellipsis, rows, cols), d, False), (-2, -1), (a1, a2))
 
 
-@defjvp(np.diagonal)
-def diagonal_jvp(t, ans, a, offset=0, axis1=0, axis2=1):
-    return np.diagonal(t, offset, neg_axis(axis1, np.ndim(a)), neg_axis(axis2, np.ndim(a)))
-
-
-@defvjp(np.diagonal)
 def diagonal_vjp(g, ans, a, offset=0, axis1=0, axis2=1):
     return _embed_diagonal(g, np.shape(a), offset, axis1, axis2)
 
 
-@defjvp(np.trace)
-def trace_jvp(t, ans, a, offset=0, axis1=0, axis2=1, *args, **kwargs):
-    return np.trace(t, offset, neg_axis(axis1, np.ndim(a)), neg_axis(axis2, np.ndim(a)))
-
-
-@defvjp(np.trace)
 def trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1, *args, **kwargs):
     shape = np.shape(a)
-    a1, a2 = neg_axis(axis1, len(shape)), neg_axis(axis2, len(shape))
-    m = _diagonal_index(shape[a1], shape[a2], offset)[0].size
-    d = np.broadcast_to(np.expand_dims(g, -1), g.shape + (m,))
+    n = _diagonal_index(shape[axis1], shape[axis2], offset)[0].size
+    d = np.broadcast_to(np.expand_dims(g, -1), g.shape + (n,))
     return _embed_diagonal(d, shape, offset, axis1, axis2)
+
+
+deflinear(np.diagonal, diagonal_vjp, axes=("axis1", "axis2"))
+deflinear(np.trace, trace_vjp, axes=("axis1", "axis2"))
 
 
 @defjvp(np.diag)
@@ -969,39 +772,26 @@ def diagflat_vjp(g, ans, v, k=0):
     return np.reshape(np.diagonal(g, k, -2, -1), g.shape[:1] + np.shape(v))
 
 
-def _as_square(t, m):
-    """np.triu and np.tril read a vector as every row of a square matrix."""
-    if np.ndim(m) != 1:
-        return t
-    n = np.shape(m)[0]
-    return np.broadcast_to(np.expand_dims(t, -2), t.shape[:1] + (n, n))
+def _triangle_jvp(op, t, ans, m, k=0):
+    if np.ndim(m) == 1:  # np.triu and np.tril read a vector as every row of a square matrix
+        t = np.broadcast_to(np.expand_dims(t, -2), t.shape[:1] + ans.shape)
+    return op(t, k)
 
 
-@defjvp(np.triu)
-def triu_jvp(t, ans, m, k=0):
-    return np.triu(_as_square(t, m), k)
-
-
-@defvjp(np.triu)
-def triu_vjp(g, ans, m, k=0):
-    g = np.triu(g, k)  # selects with where, so masked-out infinities never reach a product
+def _triangle_vjp(op, g, ans, m, k=0):
+    g = op(g, k)  # selects with where, so masked-out infinities never reach a product
     return np.sum(g, axis=-2) if np.ndim(m) == 1 else g
 
 
-@defjvp(np.tril)
-def tril_jvp(t, ans, m, k=0):
-    return np.tril(_as_square(t, m), k)
-
-
-@defvjp(np.tril)
-def tril_vjp(g, ans, m, k=0):
-    g = np.tril(g, k)
-    return np.sum(g, axis=-2) if np.ndim(m) == 1 else g
+for _fn in (np.triu, np.tril):
+    defjvp(_fn)(partial(_triangle_jvp, _fn))
+    defvjp(_fn)(partial(_triangle_vjp, _fn))
 
 
 # -- selection -----------------------------------------------------------------------------------
-# np.where must not multiply the unselected branch's derivative (possibly inf) by zero:
-# it selects tangents and cotangents with where, never with a 0/1 mask product.
+# np.where must not multiply the unselected branch's derivative (possibly inf) by zero: its
+# rules, and those of select and clip, pick with where, never with a 0/1 mask product. A mask
+# is its own transpose: one rule serves both modes (align is a no-op on a cotangent).
 @defjvp(np.where, argnum=0)
 def where_jvp_cond(t, ans, cond, *args):
     # A condition only selects, and np.where(cond) alone returns indices: no derivative.
@@ -1013,24 +803,16 @@ def where_vjp_cond(g, ans, cond, *args):
     return None
 
 
-@defjvp(np.where, argnum=1)
-def where_jvp_x(t, ans, cond, x, y):
+def where_x(t, ans, cond, x, y):
     return np.where(cond, align(t, ans.ndim), 0.0)
 
 
-@defjvp(np.where, argnum=2)
-def where_jvp_y(t, ans, cond, x, y):
+def where_y(t, ans, cond, x, y):
     return np.where(cond, 0.0, align(t, ans.ndim))
 
 
-@defvjp(np.where, argnum=1)
-def where_vjp_x(g, ans, cond, x, y):
-    return np.where(cond, g, 0.0)
-
-
-@defvjp(np.where, argnum=2)
-def where_vjp_y(g, ans, cond, x, y):
-    return np.where(cond, 0.0, g)
+defselfadjoint(np.where, where_x, argnum=1)
+defselfadjoint(np.where, where_y, argnum=2)
 
 
 def _first_true(condlist, shape):
@@ -1057,14 +839,11 @@ def select_vjp_choices(g, ans, condlist, choicelist, default=0):
     return [np.where(which == i, g, 0.0) for i in range(len(choicelist))]
 
 
-@defjvp(np.select, argnum=2)
-def select_jvp_default(t, ans, condlist, choicelist, default=0):
+def select_default(t, ans, condlist, choicelist, default=0):
     return np.where(_first_true(condlist, ans.shape) == len(condlist), align(t, ans.ndim), 0.0)
 
 
-@defvjp(np.select, argnum=2)
-def select_vjp_default(g, ans, condlist, choicelist, default=0):
-    return np.where(_first_true(condlist, ans.shape) == len(condlist), g, 0.0)
+defselfadjoint(np.select, select_default, argnum=2)
 
 
 def _clip_masks(a, a_min, a_max, kwargs):
@@ -1077,34 +856,13 @@ def _clip_masks(a, a_min, a_max, kwargs):
     return ~(above | below), below, above
 
 
-@defjvp(np.clip, argnum=0)
-def clip_jvp_a(t, ans, a, a_min=None, a_max=None, out=None, **kwargs):
-    return np.where(_clip_masks(a, a_min, a_max, kwargs)[0], align(t, ans.ndim), 0.0)
+def _clip_part(argnum, t, ans, a, a_min=None, a_max=None, out=None, **kwargs):
+    """Where clip returns argument ``argnum`` (``a``, the lower or the upper bound)."""
+    return np.where(_clip_masks(a, a_min, a_max, kwargs)[argnum], align(t, ans.ndim), 0.0)
 
 
-@defjvp(np.clip, argnum=1)
-def clip_jvp_min(t, ans, a, a_min=None, a_max=None, out=None, **kwargs):
-    return np.where(_clip_masks(a, a_min, a_max, kwargs)[1], align(t, ans.ndim), 0.0)
-
-
-@defjvp(np.clip, argnum=2)
-def clip_jvp_max(t, ans, a, a_min=None, a_max=None, out=None, **kwargs):
-    return np.where(_clip_masks(a, a_min, a_max, kwargs)[2], align(t, ans.ndim), 0.0)
-
-
-@defvjp(np.clip, argnum=0)
-def clip_vjp_a(g, ans, a, a_min=None, a_max=None, out=None, **kwargs):
-    return np.where(_clip_masks(a, a_min, a_max, kwargs)[0], g, 0.0)
-
-
-@defvjp(np.clip, argnum=1)
-def clip_vjp_min(g, ans, a, a_min=None, a_max=None, out=None, **kwargs):
-    return np.where(_clip_masks(a, a_min, a_max, kwargs)[1], g, 0.0)
-
-
-@defvjp(np.clip, argnum=2)
-def clip_vjp_max(g, ans, a, a_min=None, a_max=None, out=None, **kwargs):
-    return np.where(_clip_masks(a, a_min, a_max, kwargs)[2], g, 0.0)
+for _argnum in range(3):
+    defselfadjoint(np.clip, partial(_clip_part, _argnum), argnum=_argnum)
 
 
 # -- gathers: take, take_along_axis, sort, delete, compress, extract, resize -----------------
@@ -1133,8 +891,7 @@ def _take_indices(indices, n, mode):
 
 @defjvp(np.take)
 def take_jvp(t, ans, a, indices, axis=None, out=None, mode="raise"):
-    ax = _axis_layout(a, axis)[1]
-    return np.take(_flat_if(t, axis), indices, axis=ax, mode=mode)
+    return np.take(_flat_if(t, axis), indices, axis=_axis_layout(a, axis)[1], mode=mode)
 
 
 @defvjp(np.take)
@@ -1149,13 +906,10 @@ def take_vjp(g, ans, a, indices, axis=None, out=None, mode="raise"):
 def _along_axis_index(shape, indices, ax):
     """numpy's fancy index for take_along_axis on ``shape`` (negative ``ax``)."""
     nd = len(shape)
-    full = []
-    for d, n in enumerate(shape):
-        if d == nd + ax:
-            full.append(indices)
-        else:
-            full.append(np.arange(n).reshape((1,) * d + (-1,) + (1,) * (nd - d - 1)))
-    return tuple(full)
+    return tuple(
+        indices if d == nd + ax else np.arange(n).reshape((1,) * d + (-1,) + (1,) * (nd - d - 1))
+        for d, n in enumerate(shape)
+    )
 
 
 @defjvp(np.take_along_axis)
@@ -1172,70 +926,54 @@ def take_along_axis_vjp(g, ans, arr, indices, axis=-1):
     return np.reshape(out, g.shape[:1] + np.shape(arr))
 
 
-def _sort_perm(a, axis):
-    return np.argsort(a, axis=axis)  # ties hold equal values, so any sorting order serves
-
-
 @defjvp(np.sort)
 def sort_jvp(t, ans, a, axis=-1, *args, **kwargs):
+    perm = np.argsort(a, axis=axis)  # ties hold equal values, so any sorting order serves
     ax = _axis_layout(a, axis)[1]
-    perm = _sort_perm(a, axis)
     return np.take_along_axis(_flat_if(t, axis), np.expand_dims(perm, 0), axis=ax)
 
 
 @defvjp(np.sort)
 def sort_vjp(g, ans, a, axis=-1, *args, **kwargs):
     ax = _axis_layout(a, axis)[1]
-    inverse = np.argsort(_sort_perm(a, axis), axis=ax)
+    inverse = np.argsort(np.argsort(a, axis=axis), axis=ax)
     out = np.take_along_axis(g, np.expand_dims(inverse, 0), axis=ax)
     return np.reshape(out, g.shape[:1] + np.shape(a))
 
 
-def _gather_jvp(t, a, axis, keep):
-    """Take the positions ``keep`` along ``axis`` of ``a`` (flattened for None) from ``t``."""
-    return _flat_if(t, axis)[_along(_axis_layout(a, axis)[1], keep)]
+# delete, compress and extract take distinct positions ``keep`` along an axis of one argument.
+def _delete_keep(arr, obj, axis=None):
+    shape, ax = _axis_layout(arr, axis)
+    return arr, axis, np.delete(np.arange(shape[ax]), obj)
 
 
-def _gather_vjp(g, a, axis, keep):
-    """Transpose of taking the distinct positions ``keep`` along ``axis`` of ``a``."""
+def _compress_keep(condition, a, axis=None, out=None):
+    return a, axis, np.flatnonzero(condition)
+
+
+def _extract_keep(condition, arr):
+    return arr, None, np.flatnonzero(condition)
+
+
+def _gather_jvp(keep, t, ans, *args, **kwargs):
+    a, axis, positions = keep(*args, **kwargs)
+    return _flat_if(t, axis)[_along(_axis_layout(a, axis)[1], positions)]
+
+
+def _gather_vjp(keep, g, ans, *args, **kwargs):
+    a, axis, positions = keep(*args, **kwargs)
     shape, ax = _axis_layout(a, axis)
-    out = _scatter(g.shape[:1] + shape, _along(ax, keep), g, False)
+    out = _scatter(g.shape[:1] + shape, _along(ax, positions), g, False)
     return np.reshape(out, g.shape[:1] + np.shape(a))
 
 
-def _delete_keep(arr, obj, axis):
-    shape, ax = _axis_layout(arr, axis)
-    return np.delete(np.arange(shape[ax]), obj)
-
-
-@defjvp(np.delete)
-def delete_jvp(t, ans, arr, obj, axis=None):
-    return _gather_jvp(t, arr, axis, _delete_keep(arr, obj, axis))
-
-
-@defvjp(np.delete)
-def delete_vjp(g, ans, arr, obj, axis=None):
-    return _gather_vjp(g, arr, axis, _delete_keep(arr, obj, axis))
-
-
-@defjvp(np.compress, argnum=1)
-def compress_jvp(t, ans, condition, a, axis=None, out=None):
-    return _gather_jvp(t, a, axis, np.flatnonzero(condition))
-
-
-@defvjp(np.compress, argnum=1)
-def compress_vjp(g, ans, condition, a, axis=None, out=None):
-    return _gather_vjp(g, a, axis, np.flatnonzero(condition))
-
-
-@defjvp(np.extract, argnum=1)
-def extract_jvp(t, ans, condition, arr):
-    return _gather_jvp(t, arr, None, np.flatnonzero(condition))
-
-
-@defvjp(np.extract, argnum=1)
-def extract_vjp(g, ans, condition, arr):
-    return _gather_vjp(g, arr, None, np.flatnonzero(condition))
+for _fn, _argnum, _keep in (
+    (np.delete, 0, _delete_keep),
+    (np.compress, 1, _compress_keep),
+    (np.extract, 1, _extract_keep),
+):
+    defjvp(_fn, argnum=_argnum)(partial(_gather_jvp, _keep))
+    defvjp(_fn, argnum=_argnum)(partial(_gather_vjp, _keep))
 
 
 @defjvp(np.resize)
