@@ -36,23 +36,22 @@ state it was recorded in; its warnings are issued then, unless warnings are at t
 errors or recorded (the eager op would have issued them earlier, outside that block: they are
 dropped), and an op that is never computed (the loss, in ``grad``) issues none.
 
-``DUALDIFF_EAGER=1`` in the environment turns deferral off.
+The engine options (``dualdiff.options``) switch deferral (``defer``) and the reuse of an
+input's buffer (``elide``) off.
 """
 
 import math
-import os
 import sys
 import warnings
 
 import numpy as np
 
 from dualdiff import _pool
+from dualdiff.options import OPTIONS
 
 MAX_DEPTH = 64  # longest chain of deferred values (a forced value recurses this deep)
 _F64 = np.dtype(np.float64)
 _IGNORE = {"divide": "ignore", "over": "ignore", "under": "ignore", "invalid": "ignore"}
-
-enabled = not os.environ.get("DUALDIFF_EAGER")
 
 
 class Pending:
@@ -102,7 +101,7 @@ class Pending:
         if type(fn) is not np.ufunc:
             self.result = fn(*args)
         else:
-            out = _reusable(inputs, args, self.shape)
+            out = _reusable(inputs, args, self.shape) if OPTIONS.elide else None
             self.result = _pool.call(fn, args) if out is None else fn(*args, out=out)
         self.inputs = None  # the inputs are freed (and Pendings only this one held, with them)
 
@@ -229,15 +228,3 @@ def depth_of(handles):
         if type(h) is Pending and h.depth >= depth:
             depth = h.depth + 1
     return depth if depth <= MAX_DEPTH else None
-
-
-class eager:
-    """Context manager: no deferral inside (for tests and comparisons)."""
-
-    def __enter__(self):
-        global enabled
-        self.was, enabled = enabled, False
-
-    def __exit__(self, *exc):
-        global enabled
-        enabled = self.was

@@ -21,6 +21,8 @@ from collections import deque
 
 import numpy as np
 
+from dualdiff.options import OPTIONS
+
 _F64 = np.dtype(np.float64)
 # immutable numbers that keep a float64 array's ufunc float64 (Python's, and NumPy's float64)
 NUMBERS = frozenset((float, int, np.float64))
@@ -89,7 +91,7 @@ def empty(shape, dtype=np.float64):
     """An uninitialised array of ``shape``: a pooled one for large sizes."""
     dtype = np.dtype(dtype)
     nbytes = dtype.itemsize * math.prod(shape)
-    if nbytes < MIN_BYTES:
+    if nbytes < MIN_BYTES or not OPTIONS.pool:
         return np.empty(shape, dtype)
     key = (tuple(shape), dtype)
     pool = _pool
@@ -146,6 +148,8 @@ def release_memory() -> int:
     Examples
     --------
     >>> import numpy as np
+
+from dualdiff.options import OPTIONS
     >>> import dualdiff as dd
     >>> g = dd.grad(lambda x: np.sum(np.sin(x) ** 2))(np.ones(100_000))
     >>> dd.release_memory() >= 0

@@ -37,20 +37,10 @@ import numpy as np
 from dualdiff import _pool
 from dualdiff._quiet import loud, quiet
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
-from dualdiff._scaled import Scaled
 from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
-from dualdiff.tape import (
-    DENSE,
-    OWNED,
-    TAKES_SCALED,
-    Node,
-    _fn_pullback,
-    _proj_pullback,
-    _tuple_pullback,
-    _ufunc_pullback,
-    accumulate,
-    snapshot,
-)
+from dualdiff._snapshot import snapshot
+from dualdiff.cotangents import NodeSlots
+from dualdiff.tape import LAYER, Function, Node, Outputs, Projection, Ufunc
 
 __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
 
@@ -106,33 +96,24 @@ class no_grad:
         return without_grad
 
 
-class _Node(Node):
-    """A tape node with what a graph without a tape needs: creation number, saved versions
-    ``((cell, version), ...)``, and ``owner`` (a weak reference to the tensor whose ``.grad``
-    receives this node's cotangent: a leaf, or a tensor that called ``retain_grad()``)."""
+class _Node:
+    """A graph node: the recorded op (a tape node kind of ``dualdiff.tape``, whose parents are
+    ``_Node`` objects here; None for a leaf), its creation number, the saved versions
+    ``((cell, version), ...)`` of the values its rule reads, and ``owner`` (a weak reference
+    to the tensor whose ``.grad`` receives this node's cotangent: a leaf, or a tensor that
+    called ``retain_grad()``)."""
 
-    __slots__ = ("seq", "saved", "owner")
+    __slots__ = ("op", "seq", "saved", "owner", "__weakref__")
 
-    def __init__(self, pullback, rule, args, kwargs, ans, parents, saved, owner=None):
-        super().__init__(pullback, rule, args, kwargs, ans, parents)
+    def __init__(self, op, saved, owner=None):
+        self.op = op
         self.saved = saved
         self.owner = owner
         self.seq = next(_seq)
 
-
-class _Cotangents(dict):
-    """Cotangents keyed by node; the tape's pullbacks read a missing one as None (zero).
-    Key ``OWNED`` holds the nodes whose arrays the sweep allocated itself (see tape.py)."""
-
-    __slots__ = ()
-
-    def __init__(self):
-        super().__init__()
-        self[OWNED] = set()
-        self[DENSE] = {}
-
-    def __missing__(self, key):
-        return None
+    @property
+    def takes_scaled(self):  # the store's question: a .grad takes plain arrays
+        return self.owner is None and self.op is not None and self.op.takes_scaled
 
 
 class _NeedsDetach(TypeError, RuntimeError):
@@ -154,7 +135,7 @@ def _new(value, node, cell):
 
 
 def _leaf_node(t):
-    return _Node(None, None, None, None, None, (), (), weakref.ref(t))
+    return _Node(None, (), weakref.ref(t))
 
 
 # Ops whose VJP rules read only the shapes of their inputs and answer (and the indices): their
@@ -231,11 +212,11 @@ class Tensor(Tracer):
 
     @property
     def is_leaf(self) -> bool:
-        return self._node is None or self._node.pullback is None
+        return self._node is None or self._node.op is None
 
     @property
     def grad(self):
-        if self._node is not None and self._node.pullback is not None and self._grad is None:
+        if self._node is not None and self._node.op is not None and self._grad is None:
             if self._node.owner is None:
                 warnings.warn(
                     "The .grad of a tensor that is not a leaf is not kept by backward(), so it "
@@ -442,15 +423,8 @@ class Tensor(Tracer):
             keep_ans, keep_x = UFUNC_KEEP[ufunc][1]
             saved = ((self._version, self._version[0]),) if keep_x else ()
             args = (x if keep_x else None,)
-            node = _Node(
-                _ufunc_pullback,
-                partials,
-                args,
-                None,
-                ans if keep_ans else None,
-                ((0, parent, x.shape),),
-                saved + ((cell, 0),) if keep_ans else saved,
-            )
+            op = Ufunc(partials, args, ans if keep_ans else None, ((0, parent, x.shape),))
+            node = _Node(op, saved + ((cell, 0),) if keep_ans else saved)
             return _new(ans, node, cell)
         vals = list(inputs)
         parents = []
@@ -479,7 +453,7 @@ class Tensor(Tracer):
         if keep[0]:
             saved.append((cell, 0))
         kept = ans if keep[0] else None
-        node = _Node(_ufunc_pullback, partials, vals, None, kept, parents, saved)
+        node = _Node(Ufunc(partials, vals, kept, parents), saved)
         return _new(ans, node, cell)
 
     def apply(self, fn, impl, args, kwargs):
@@ -524,7 +498,7 @@ class Tensor(Tracer):
             else:
                 saved.append((cell, cell[0]))
             vals = [_snapshot_entries(a, v) for a, v in zip(args, vals)]
-            node = _Node(_fn_pullback, fn, vals, kwargs, ans, parents, saved)
+            node = _Node(Function(vals, kwargs, ans, parents), saved)
         if viewed is None:
             return _new(ans, node, cell)
         pos, parent = viewed
@@ -777,11 +751,12 @@ def _write(t, compute):
 def _keep_values(node, value, cell):
     """Give ``node`` copies of its arguments in ``value``'s memory, which is being written."""
     memory = value if value.base is None else value.base
-    args = node.args
+    op = node.op
+    args = getattr(op, "args", None)
     if args is not None and any(
         type(a) is _ndarray and np.may_share_memory(a, memory) for a in args
     ):
-        node.args = [
+        op.args = [
             a.copy() if type(a) is _ndarray and np.may_share_memory(a, memory) else a for a in args
         ]
     node.saved = [(c, v) for c, v in node.saved if c is not cell]
@@ -808,7 +783,7 @@ def _rebase(t, node):
     merged = None
     if parents:
         region = functools.partial(_region, impl, vals, pos, kwargs)
-        merged = _Node(_copy_slices_pullback, region, None, None, None, tuple(parents), ())
+        merged = _Node(_CopySlices(region, tuple(parents)), ())
     _rebase(parent, merged)
     _NODE.__set__(t, node)
     t._seen = merged
@@ -821,25 +796,35 @@ def _region(impl, vals, pos, kwargs, a):
     return impl(*args, **kwargs)
 
 
-def _copy_slices_pullback(node, g, ct, own=False):
-    """Cotangent of ``parent`` after ``region(parent)[...] = value``: ``g`` outside the region
-    goes to the old parent, ``g`` inside it to the written value."""
-    g0 = np.array(g[0])
-    inside = node.rule(g0)
-    if not (inside is g0 or inside.base is g0):
-        raise RuntimeError(
-            "backward(): a write in place went through a view that the same op does not "
-            "make of the gradient; write into a .clone() instead."
-        )
-    value = inside.copy()
-    inside[...] = 0
-    for pos, p, shape in node.parents:
-        accumulate(ct, p, (g0 if pos == 0 else value)[None], shape, True)
+class _CopySlices(Node):
+    """The cotangent of ``parent`` after ``region(parent)[...] = value``: ``g`` outside the
+    region goes to the old parent (position 0), ``g`` inside it to the written value (1)."""
+
+    __slots__ = ("region", "parents")
+
+    def __init__(self, region, parents):
+        self.region, self.parents = region, parents
+
+    def sources(self):
+        return tuple(p for _, p, _ in self.parents)
+
+    def pull(self, g, ct):
+        g0 = np.array(g[0])
+        inside = self.region(g0)
+        if not (inside is g0 or inside.base is g0):
+            raise RuntimeError(
+                "backward(): a write in place went through a view that the same op does not "
+                "make of the gradient; write into a .clone() instead."
+            )
+        value = inside.copy()
+        inside[...] = 0
+        for pos, p, shape in self.parents:
+            ct.add(p, (g0 if pos == 0 else value)[None], shape, True)
 
 
 def _refuse_write(t):
     """PyTorch's refusals of a recorded write in place into ``t``."""
-    if t._node is not None and t._node.pullback is None:
+    if t._node is not None and t._node.op is None:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation: its "
             "gradient would refer to values that no longer exist. Update it inside "
@@ -859,7 +844,7 @@ def _refuse_write(t):
                 "a view was created in no_grad mode and is being modified in place with grad "
                 "mode enabled; make the view outside dd.no_grad(), or write into a .clone()."
             )
-        if parent._node is not None and parent._node.pullback is None:
+        if parent._node is not None and parent._node.op is None:
             raise RuntimeError(
                 "a view of a leaf Variable that requires grad is being used in an in-place "
                 "operation. Update the leaf inside `with dd.no_grad():`, or write into a "
@@ -937,7 +922,7 @@ def _outputs(ans, op, args, parents, saved):
     fn, impl, vals, kwargs = op
     node = None
     if parents:
-        node = _Node(_tuple_pullback, fn, vals, kwargs, ans, parents, list(saved))
+        node = _Node(Outputs(vals, kwargs, ans, parents), list(saved))
     outs = []
     for j, a in enumerate(ans):
         if not _is_array(a) or (node is not None and not _is_inexact(a)):
@@ -948,7 +933,7 @@ def _outputs(ans, op, args, parents, saved):
         proj = None
         if node is not None:
             node.saved.append((cell, cell[0]))  # the op's rule may read its outputs
-            proj = _Node(_proj_pullback, j, None, None, len(ans), ((0, node),), ())
+            proj = _Node(Projection(j, len(ans), node), ())
         if viewed is None:
             outs.append(_new(a, proj, cell))
         else:
@@ -970,31 +955,20 @@ def _is_array(a):
 
 def _sweep(root, g, retain_graph):
     """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
-    ct = _Cotangents()
-    ct[root] = g
-    ct[OWNED].add(root)  # backward() made g
+    ct = LAYER.store(NodeSlots())
+    ct.add(root, g, None, True)  # backward() made g
     heap = [(-root.seq, root)]
     seen = {root}
     while heap:
         node = heappop(heap)[1]
-        g = ct.pop(node, None)
-        own = node in ct[OWNED]
-        ct[OWNED].discard(node)
-        pullback = node.pullback
-        if type(g) is Scaled and (node.owner is not None or pullback not in TAKES_SCALED):
-            g, own = g.dense(own), True  # .grad and the other pullbacks take plain arrays
-        if pullback is None:  # a leaf
+        g = ct.take(node, node)
+        op = node.op
+        if op is None:  # a leaf
             if g is not None:
-                _deposit(node, g, own)
+                _deposit(node, g, ct.own)
             continue
-        for entry in node.parents:
-            p = entry[1]
-            if type(p) is list:
-                for q in p:
-                    if q is not None and q not in seen:
-                        seen.add(q)
-                        heappush(heap, (-q.seq, q))
-            elif p not in seen:
+        for p in op.sources():
+            if p not in seen:
                 seen.add(p)
                 heappush(heap, (-p.seq, p))
         if g is not None:
@@ -1002,13 +976,12 @@ def _sweep(root, g, retain_graph):
                 if cell[0] != version:
                     raise _modified(cell[0], version)
             if node.owner is not None:
-                _deposit(node, g, own)
-                own = False  # .grad may have taken g's memory
-            pullback(node, g, ct, own)
+                _deposit(node, g, ct.own)
+                ct.own = False  # .grad may have taken g's memory
+            op.pull(g, ct)
         if not retain_graph:
-            node.pullback = _freed
-            node.args = node.kwargs = node.ans = None
-            node.parents = node.saved = ()
+            node.op = _FREED
+            node.saved = ()
 
 
 def _deposit(node, g, own):
@@ -1044,12 +1017,23 @@ def _modified(version, expected):
     )
 
 
-def _freed(node, g, ct, own=False):
-    raise RuntimeError(
-        "backward() through a part of the graph that an earlier backward() already freed; "
-        "pass retain_graph=True to the first backward() to go through the graph again, or "
-        "recompute the forward pass."
-    )
+class _Freed(Node):
+    """What a node is after a backward() without retain_graph: going through it again raises."""
+
+    __slots__ = ()
+
+    def sources(self):
+        return ()
+
+    def pull(self, g, ct):
+        raise RuntimeError(
+            "backward() through a part of the graph that an earlier backward() already freed; "
+            "pass retain_graph=True to the first backward() to go through the graph again, or "
+            "recompute the forward pass."
+        )
+
+
+_FREED = _Freed()
 
 
 # -- construction ----------------------------------------------------------------------------

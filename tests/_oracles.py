@@ -50,7 +50,7 @@ from hypothesis import strategies as st
 
 import dualdiff as dd
 import dualdiff.numpy as dnp
-from dualdiff import _defer, _pool
+from dualdiff import _pool
 from tests._programs import function_of, source_of
 
 SMALL = 6
@@ -318,34 +318,10 @@ def on_numpy(f, x):
 
 @contextlib.contextmanager
 def mechanisms(on):
-    """Deferred values, temporary elision and deferred scales of Duals on (as configured) or
-    off, for the run inside."""
-    if on:
+    """The large-array mechanisms on (as configured) or all off (the reference engine alone),
+    for the run inside."""
+    with dd.engine_options(large=None if on else False):
         yield
-        return
-    import dualdiff.tape as tape
-
-    scaled = _optional("dualdiff._scaled")
-    elide = _optional("dualdiff._elide")
-    saved = {}
-    with _defer.eager():
-        if elide is not None and hasattr(elide, "_temporary"):
-            saved["temporary"], elide._temporary = elide._temporary, None
-        if hasattr(tape, "large_dual"):
-            saved["large_dual"] = tape.large_dual
-            tape.large_dual = lambda g: False
-        if scaled is not None and hasattr(scaled, "large_dual"):
-            saved["scaled"] = scaled.large_dual
-            scaled.large_dual = lambda g: False
-        try:
-            yield
-        finally:
-            if "temporary" in saved:
-                elide._temporary = saved["temporary"]
-            if "large_dual" in saved:
-                tape.large_dual = saved["large_dual"]
-            if "scaled" in saved:
-                scaled.large_dual = saved["scaled"]
 
 
 def _optional(name):

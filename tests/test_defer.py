@@ -1,10 +1,11 @@
 """Deferred values in recording (``dualdiff/_defer.py``): a large elementwise result is computed
 when something reads it, and never if nothing does.
 
-Every test compares against the same call with deferral off (``_defer.eager()``), which records
-each op at once as before: values and derivatives must be identical, bit for bit, except where
-a deferred value is computed by a different but equivalent path (noted). Where cheap, they are
-also checked against forward mode, which never defers.
+Every test compares against the same call with deferral off
+(``dd.engine_options(defer=False)``), which records each op at once: values and derivatives
+must be identical, bit for bit, except where a deferred value is computed by a different but
+equivalent path (noted). Where cheap, they are also checked against forward mode, which never
+defers.
 """
 
 import os
@@ -19,7 +20,8 @@ from scipy.optimize import minimize, rosen_der, rosen_hess_prod
 
 import dualdiff as dd
 from dualdiff import _defer, _pool
-from dualdiff.tape import DeferredVar, Var
+from dualdiff.large.record import DeferredVar
+from dualdiff.tape import Var
 from tests._programs import function_of, source_of
 from tests._threads import in_threads
 
@@ -49,7 +51,7 @@ def computed(monkeypatch):
 def both(transform, f, *args):
     """``transform(f)(*args)`` with deferral on, and with it off."""
     on = transform(f)(*args)
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         off = transform(f)(*args)
     return on, off
 
@@ -90,7 +92,7 @@ def test_grad_computes_no_value_only_the_loss_reads(x, computed):
     g = dd.grad(rosen)(x)
     assert computed == []
     np.testing.assert_allclose(g, rosen_der(x), rtol=1e-12, atol=1e-9)
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         np.testing.assert_array_equal(dd.grad(rosen)(x), g)
 
 
@@ -104,7 +106,7 @@ def test_hvp_computes_neither_the_loss_nor_its_tangents(x, computed):
     h = dd.hvp(rosen, x, v)
     assert computed == []
     np.testing.assert_allclose(h, rosen_hess_prod(x, v), rtol=1e-10, atol=1e-8)
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         np.testing.assert_allclose(dd.hvp(rosen, x, v), h, rtol=1e-14, atol=1e-12)
 
 
@@ -309,11 +311,11 @@ def test_hvp_matches_deferral_off_and_finite_differences(x, f):
 def test_newton_cg_products_at_a_recorded_point():
     x0 = np.random.default_rng(5).uniform(-1, 1, N)
     on = minimize(rosen, x0, method="Newton-CG", jac=dd.grad(rosen), options={"maxiter": 3})
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         off = minimize(rosen, x0, method="Newton-CG", jac=dd.grad(rosen), options={"maxiter": 3})
     np.testing.assert_allclose(on.x, off.x, rtol=1e-12)
     res = dd.optimize.minimize(rosen, x0, method="Newton-CG", options={"maxiter": 3})
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         res_off = dd.optimize.minimize(rosen, x0, method="Newton-CG", options={"maxiter": 3})
     np.testing.assert_allclose(res.x, res_off.x, rtol=1e-10, atol=1e-12)
     assert res.nit == res_off.nit
@@ -327,7 +329,7 @@ def test_threads_compute_their_own_values(x):
 
     results = in_threads(work, 4)
     for i, (value, g) in enumerate(results):
-        with _defer.eager():
+        with dd.engine_options(defer=False):
             value_off, g_off = dd.value_and_grad(rosen)(x * (1 + i / 10))
         assert value == value_off
         np.testing.assert_array_equal(g, g_off)
@@ -418,17 +420,20 @@ def test_random_programs_match_deferral_off_and_forward_mode(source):
     np.testing.assert_allclose(on, off, rtol=1e-12, atol=1e-12 * np.abs(off).max())
 
 
-def test_the_environment_variable_turns_it_off():
-    env = dict(os.environ, DUALDIFF_EAGER="1")
+@pytest.mark.parametrize("variable", ["DUALDIFF_EAGER=1", "DUALDIFF_DEFER=0", "DUALDIFF_LARGE=0"])
+def test_the_environment_variable_turns_it_off(variable):
+    name, value = variable.split("=")
+    env = dict(os.environ, **{name: value})
     code = (
-        "import numpy as np, dualdiff as dd, dualdiff._defer as d\n"
+        "import numpy as np, dualdiff as dd\n"
         "kinds = []\n"
         "def f(x):\n"
         "    y = (x * 2.0) + 1.0\n"
         "    kinds.append(type(y).__name__)\n"
         "    return np.sum(y)\n"
         "dd.grad(f)(np.ones(1 << 16))\n"
-        "print(d.enabled, kinds[0])\n"
+        "with dd.engine_options() as options:\n"
+        "    print(options['defer'], kinds[0])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -453,7 +458,7 @@ def test_hessian_of_few_parameters_through_large_intermediates(computed):
     p = np.array([2.5, 0.8, 0.1])
     h = dd.hessian(loss)(p)
     assert kinds == {DeferredVar}
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         h_off = dd.hessian(loss)(p)
     np.testing.assert_allclose(h, h_off, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(h, h.T, rtol=1e-10)

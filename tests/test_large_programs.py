@@ -13,9 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dualdiff as dd
-import dualdiff._scaled as scaled
-import dualdiff.tape as tape
-from dualdiff import _defer, _pool
+from dualdiff import _pool
 from tests._programs import function_of, source_of
 
 # deferral engages only with RuntimeWarnings ignored under pytest (tests/conftest.py)
@@ -73,18 +71,9 @@ def programs(draw):
 W = np.random.default_rng(9).standard_normal(N)
 
 
-class AllOff:
-    """Deferred values and deferred scales of Duals off, for the reference run."""
-
-    def __enter__(self):
-        self.eager = _defer.eager()
-        self.eager.__enter__()
-        self.large_dual = tape.large_dual, scaled.large_dual
-        tape.large_dual = scaled.large_dual = lambda g: False
-
-    def __exit__(self, *exc):
-        self.eager.__exit__()
-        tape.large_dual, scaled.large_dual = self.large_dual
+def all_off():
+    """Every large-array mechanism off: the reference engine alone, for the reference run."""
+    return dd.engine_options(large=False)
 
 
 @settings(max_examples=40, deadline=None)
@@ -97,7 +86,7 @@ def test_random_programs_match_every_mechanism_off_and_forward_mode(source):
     val, g = dd.value_and_grad(f)(x)
     g2 = dd.grad(f)(x)
     h = dd.hvp(f, x, v)
-    with AllOff():
+    with all_off():
         val_off, g_off = dd.value_and_grad(f)(x)
         h_off = dd.hvp(f, x, v)
     np.testing.assert_array_equal(x, x0)

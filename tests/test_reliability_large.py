@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from dualdiff import _defer, _pool
-from dualdiff.tape import DeferredVar
+from dualdiff import _pool
+from dualdiff.large.record import DeferredVar
 
 SMALL, LARGE = 6, 2 * _pool.MIN_SIZE
 SIZES = pytest.mark.parametrize("n", [SMALL, LARGE], ids=["small", "large"])
@@ -40,7 +40,7 @@ def points(n, low=-1.0, high=1.0, seed=0):
 
 def eager(transform, f, *args):
     """``transform(f)(*args)`` with deferral off."""
-    with _defer.eager():
+    with dd.engine_options(defer=False):
         return transform(f)(*args)
 
 
@@ -221,7 +221,7 @@ def test_default_warnings_defer_and_warn_when_computed():
     it is never computed; a value read inside an error filter does not raise."""
     code = """
 import warnings, numpy as np, dualdiff as dd
-from dualdiff.tape import DeferredVar
+from dualdiff.large.record import DeferredVar
 x = np.linspace(-1.0, 1.0, 40000)
 kinds = []
 def f(x):

@@ -17,7 +17,6 @@ import pytest
 
 import dualdiff as dd
 import dualdiff.numpy as dnp
-from dualdiff import _defer
 from tests import _fd
 
 SIZES = (12, 2 * 16384)
@@ -134,7 +133,8 @@ def _point(n, seed=0):
 def _mechanisms(on):
     """Deferred values on (RuntimeWarnings ignored, else dualdiff computes every op at once
     while pytest records warnings) or off."""
-    with warnings.catch_warnings(), contextlib.nullcontext() if on else _defer.eager():
+    off = contextlib.nullcontext() if on else dd.engine_options(defer=False)
+    with warnings.catch_warnings(), off:
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
