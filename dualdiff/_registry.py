@@ -171,34 +171,41 @@ class _OnTangent:
     """``fn`` applied to a batched tangent in place of argument ``argnum``, with its axis
     arguments (passed, or left at their defaults) shifted for the batch axis."""
 
-    __slots__ = ("fn", "argnum", "names", "axes")
+    __slots__ = ("fn", "argnum", "position", "defaults", "axes")
 
     def __init__(self, fn, argnum, axes):
-        params = inspect.signature(fn).parameters
+        params = [
+            p for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]  # fmt: skip
         if not isinstance(axes, dict):
             axes = dict.fromkeys(axes, batch_axis)
-        self.fn, self.argnum, self.names = fn, argnum, list(params)
-        # (position, name, default, shift) per axis parameter
-        self.axes = [(self.names.index(n), n, params[n].default, s) for n, s in axes.items()]
+        self.fn, self.argnum = fn, argnum
+        self.position = {p.name: i for i, p in enumerate(params)}
+        # axis parameters left out are passed positionally, with the parameters before them
+        self.defaults = [p.default for p in params[: 1 + max(map(self.position.get, axes))]]
+        self.axes = [(self.position[name], name, shift) for name, shift in axes.items()]
 
     def __call__(self, t, args, kwargs, changes=None):
         args = list(args)
         args[self.argnum] = t
         if changes:  # other values for some parameters (an inverse's), by name
             for name, value in changes.items():
-                p = self.names.index(name)
+                p = self.position[name]
                 if p < len(args):
                     args[p] = value
                 else:
                     kwargs[name] = value
+        if len(args) < len(self.defaults) and not kwargs:
+            args += self.defaults[len(args) :]
         ndim = t.ndim - 1
-        for p, name, default, shift in self.axes:
+        for p, name, shift in self.axes:
             if p < len(args):
                 args[p] = shift(args[p], ndim)
             elif name in kwargs:
                 kwargs[name] = shift(kwargs[name], ndim)
-            elif default is not inspect.Parameter.empty:
-                kwargs[name] = shift(default, ndim)
+            else:
+                kwargs[name] = shift(self.defaults[p], ndim)
         return self.fn(*args, **kwargs)
 
 

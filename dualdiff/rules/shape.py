@@ -111,39 +111,15 @@ def _batch_inner(v, idx):
 
 
 def _has_repeats(idx, shape):
-    """Whether the advanced part of ``idx`` reaches some element of ``shape`` twice."""
+    """Whether an integer array in ``idx`` reaches some element of ``shape`` twice."""
     items = idx if type(idx) is tuple else (idx,)
-    used = sum(_index_rank(i) for i in items if i is not None and i is not Ellipsis)
-    arrays, dims, axis, counted = [], [], 0, False
-    for i in items:
-        if i is None:
-            continue
-        if i is Ellipsis:
-            axis += len(shape) - used
-            continue
-        if _is_array(i):
-            a = np.asarray(i)
-            if a.dtype == bool:
-                arrays += np.nonzero(a)
-                dims += shape[axis : axis + a.ndim]
-                axis += a.ndim
-                continue
-            arrays.append(a)
-            dims.append(shape[axis])
-            counted = True
-        axis += 1
-    if not counted:  # boolean masks alone never reach a place twice
-        return False
-    flat = np.ravel_multi_index(
-        tuple(np.mod(a, n) for a, n in zip(np.broadcast_arrays(*arrays), dims)), dims
-    ).ravel()
-    return flat.size != np.unique(flat).size
-
-
-def _index_rank(i):
-    if _is_array(i) and np.asarray(i).dtype == bool:
-        return np.ndim(i)
-    return 1
+    if not any(_is_array(i) and np.asarray(i).dtype != bool for i in items):
+        return False  # slices, integers and masks reach each element at most once
+    picked = 0  # the C-order position of each element x[idx] reads, one axis at a time
+    for d, n in enumerate(shape):  # (indexing broadcast views: no array of x's size is made)
+        ids = np.arange(n).reshape((n,) + (1,) * (len(shape) - d - 1))
+        picked = picked * n + np.broadcast_to(ids, shape)[idx]
+    return np.size(picked) != np.unique(picked).size
 
 
 def _indexed_shape(shape, idx):
@@ -190,7 +166,7 @@ def _value_layout(t, shape, idx):
     if t.ndim - 1 > len(target):  # numpy drops a value's extra leading unit axes
         t = np.reshape(t, t.shape[:1] + t.shape[t.ndim - len(target) :])
     t = align(t, len(target))
-    if not _has_array(idx) or _front(idx) == 0:
+    if _front(idx) == 0:
         return t
     return _batch_inner(np.broadcast_to(t, t.shape[:1] + target), idx)
 
@@ -290,11 +266,13 @@ def astype_vjp(g, ans, x, dtype):
 
 
 # -- reshaping and moving axes -------------------------------------------------------------------
-def _layout_ids(x, order, shape=None):
-    """C-order positions in ``x`` of the elements of ``reshape(x, shape, order)`` (or ravel)."""
+def _layout_ids(x, order, shape):
+    """C-order positions in ``x`` of the elements of ``reshape(x, shape, order)``."""
     ids = np.empty_like(x, dtype=np.intp)  # keeps x's memory layout, which orders "A" and "K" read
     ids[...] = np.arange(ids.size).reshape(ids.shape)
-    return np.ravel(ids, order=order) if shape is None else np.reshape(ids, shape, order=order)
+    if len(shape) == 1:  # ravel's order "K" has no reshape of its own
+        return np.ravel(ids, order=order)
+    return np.reshape(ids, shape, order=order)
 
 
 def _gather_flat(t, ids):
@@ -326,18 +304,7 @@ def reshape_vjp(g, ans, x, *args, **kwargs):
     return _scatter_flat(g, _layout_ids(x, order, ans.shape), x.shape)
 
 
-@defjvp(np.ravel)
-def ravel_jvp(t, ans, a, order="C"):
-    if order == "C":
-        return np.reshape(t, t.shape[:1] + ans.shape)
-    return _gather_flat(t, _layout_ids(a, order))
-
-
-@defvjp(np.ravel)
-def ravel_vjp(g, ans, a, order="C"):
-    if order == "C":
-        return np.reshape(g, g.shape[:1] + np.shape(a))
-    return _scatter_flat(g, _layout_ids(a, order), np.shape(a))
+defalias(np.ravel, np.reshape, lambda a, order="C": ((a, -1, order), {}))
 
 
 # expand_dims, squeeze and the atleast_nd family only insert or drop unit axes: a reshape.
@@ -358,10 +325,6 @@ def _transpose_inverse(a, axes=None):
     return {"axes": None if axes is None else tuple(np.argsort(np.mod(axes, len(axes))))}
 
 
-def _moveaxis_inverse(a, source, destination):
-    return {"source": destination, "destination": source}
-
-
 def _rollaxis_as_moveaxis(a, axis, start=0):
     """np.rollaxis is np.moveaxis to the place before ``start``, counted without the axis."""
     n = np.ndim(a)
@@ -371,7 +334,10 @@ def _rollaxis_as_moveaxis(a, axis, start=0):
 
 defpermutation(np.transpose, _transpose_inverse, axes={"axes": _batched_permutation})
 defpermutation(np.swapaxes, axes=("axis1", "axis2"))
-defpermutation(np.moveaxis, _moveaxis_inverse, axes=("source", "destination"))
+defpermutation(
+    np.moveaxis, lambda a, source, destination: {"source": destination, "destination": source},
+    axes=("source", "destination"),
+)
 defalias(np.rollaxis, np.moveaxis, _rollaxis_as_moveaxis)
 
 
@@ -485,37 +451,19 @@ def _stack_layout(arrays, axis=0, *args, **kwargs):
     return [shape[:p] + (1,) + shape[p:]] * len(arrays), ax
 
 
-def _promoted(tup, ndim, where):
-    """The members' shapes padded with unit axes to ``ndim`` (``where``: the original axes)."""
+def _stacking_layout(ndim, where, axis, tup, **kwargs):
+    """hstack & co: members promoted to ``ndim`` axes (``where`` the original axes go; a vector
+    in three is ``(1, n, 1)``), joined along ``axis``, or the last axis when there are fewer."""
     shapes = []
     for shape in map(_shape, tup):
-        if len(shape) < ndim and ndim == 3 and len(shape) == 1:  # atleast_3d: (1, n, 1)
+        if len(shape) == 1 and ndim == 3:
             shape = (1,) + shape + (1,)
         elif len(shape) < ndim:
             pad = (1,) * (ndim - len(shape))
             shape = shape + pad if where == "front" else pad + shape
         shapes.append(shape)
-    return shapes
-
-
-def _hstack_layout(tup, **kwargs):
-    shapes = _promoted(tup, 1, "back")
-    return shapes, (0 if len(shapes[0]) == 1 else 1) - len(shapes[0])
-
-
-def _vstack_layout(tup, **kwargs):
-    shapes = _promoted(tup, 2, "back")
-    return shapes, -len(shapes[0])
-
-
-def _dstack_layout(tup):
-    shapes = _promoted(tup, 3, "front")
-    return shapes, 2 - len(shapes[0])
-
-
-def _column_stack_layout(tup):
-    shapes = _promoted(tup, 2, "front")  # a vector becomes a column
-    return shapes, 1 - len(shapes[0])
+    n = len(shapes[0])
+    return shapes, min(axis, n - 1) - n
 
 
 def _join_jvp(layout, t, ans, arrays, *args, **kwargs):
@@ -529,10 +477,10 @@ def _join_vjp(layout, g, ans, arrays, *args, **kwargs):
 for _fn, _layout in (
     (np.concatenate, _concatenate_layout),
     (np.stack, _stack_layout),
-    (np.hstack, _hstack_layout),
-    (np.vstack, _vstack_layout),
-    (np.dstack, _dstack_layout),
-    (np.column_stack, _column_stack_layout),
+    (np.hstack, partial(_stacking_layout, 1, "back", 1)),
+    (np.vstack, partial(_stacking_layout, 2, "back", 0)),
+    (np.dstack, partial(_stacking_layout, 3, "front", 2)),
+    (np.column_stack, partial(_stacking_layout, 2, "front", 1)),  # a vector becomes a column
 ):
     defjvp(_fn)(partial(_join_jvp, _layout))
     defvjp(_fn)(partial(_join_vjp, _layout))
@@ -684,9 +632,7 @@ def pad_jvp(t, ans, array, pad_width, *args, **kwargs):
     mode, kind, options = _pad_mode(args, kwargs)
     ndim = np.ndim(array)
     width = ((0, 0),) + tuple(map(tuple, _pad_pairs(pad_width, ndim)))
-    if kind == "constant":
-        return np.pad(t, width)
-    return np.pad(t, width, mode, **_pad_stat_length(options, ndim))
+    return np.pad(t, width, mode, **_pad_stat_length(options, ndim))  # constants pad zeros
 
 
 @defvjp(np.pad)
@@ -748,28 +694,22 @@ deflinear(np.diagonal, diagonal_vjp, axes=("axis1", "axis2"))
 deflinear(np.trace, trace_vjp, axes=("axis1", "axis2"))
 
 
-@defjvp(np.diag)
-def diag_jvp(t, ans, v, k=0):
-    if np.ndim(v) == 1:
-        return _embed_diagonal(t, ans.shape, k)
-    return np.diagonal(t, k, -2, -1)
-
-
-@defvjp(np.diag)
-def diag_vjp(g, ans, v, k=0):
-    if np.ndim(v) == 1:
-        return np.diagonal(g, k, -2, -1)
-    return _embed_diagonal(g, np.shape(v), k)
-
-
-@defjvp(np.diagflat)
-def diagflat_jvp(t, ans, v, k=0):
+def _diag_jvp(flat, t, ans, v, k=0):
+    """np.diag of a matrix takes a diagonal; of a vector, as np.diagflat of any array, embeds."""
+    if np.ndim(v) == 2 and not flat:
+        return np.diagonal(t, k, -2, -1)
     return _embed_diagonal(np.reshape(t, (t.shape[0], -1)), ans.shape, k)
 
 
-@defvjp(np.diagflat)
-def diagflat_vjp(g, ans, v, k=0):
+def _diag_vjp(flat, g, ans, v, k=0):
+    if np.ndim(v) == 2 and not flat:
+        return _embed_diagonal(g, np.shape(v), k)
     return np.reshape(np.diagonal(g, k, -2, -1), g.shape[:1] + np.shape(v))
+
+
+for _fn, _flat in ((np.diag, False), (np.diagflat, True)):
+    defjvp(_fn)(partial(_diag_jvp, _flat))
+    defvjp(_fn)(partial(_diag_vjp, _flat))
 
 
 def _triangle_jvp(op, t, ans, m, k=0):
@@ -881,14 +821,6 @@ def _along(ax, index):
     return (Ellipsis, index) + (slice(None),) * (-ax - 1)
 
 
-def _take_indices(indices, n, mode):
-    if mode == "wrap":
-        return np.mod(indices, n)
-    if mode == "clip":
-        return np.clip(indices, 0, n - 1)
-    return indices
-
-
 @defjvp(np.take)
 def take_jvp(t, ans, a, indices, axis=None, out=None, mode="raise"):
     return np.take(_flat_if(t, axis), indices, axis=_axis_layout(a, axis)[1], mode=mode)
@@ -897,9 +829,8 @@ def take_jvp(t, ans, a, indices, axis=None, out=None, mode="raise"):
 @defvjp(np.take)
 def take_vjp(g, ans, a, indices, axis=None, out=None, mode="raise"):
     shape, ax = _axis_layout(a, axis)
-    index = _take_indices(indices, shape[ax], mode)
-    flat = np.mod(np.ravel(index), shape[ax])
-    out = _scatter(g.shape[:1] + shape, _along(ax, index), g, flat.size != np.unique(flat).size)
+    index = np.take(np.arange(shape[ax]), indices, mode=mode)  # as the mode resolves them
+    out = _scatter(g.shape[:1] + shape, _along(ax, index), g, index.size != np.unique(index).size)
     return np.reshape(out, g.shape[:1] + np.shape(a))
 
 
