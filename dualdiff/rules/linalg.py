@@ -324,6 +324,8 @@ def _einsum_labels(spec, shapes):
     return tuple(ins), out
 
 
+# Operands are varargs (at even positions in the interleaved form): one rule for every position.
+@defjvp(np.einsum, argnum=...)
 def einsum_jvp(argnum, t, ans, *args, optimize=False, **kwargs):
     spec, positions, shapes = _einsum_key(args)
     ins, out = _einsum_labels(spec, shapes)
@@ -331,18 +333,12 @@ def einsum_jvp(argnum, t, ans, *args, optimize=False, **kwargs):
     return _contract_jvp(list(ins), out, ops, positions.index(argnum), t, optimize)
 
 
+@defvjp(np.einsum, argnum=...)
 def einsum_vjp(argnum, g, ans, *args, optimize=False, **kwargs):
     spec, positions, shapes = _einsum_key(args)
     ins, out = _einsum_labels(spec, shapes)
     ops = [args[p] for p in positions]
     return _contract_vjp(list(ins), out, ops, positions.index(argnum), g, optimize)
-
-
-# Operands are varargs, so each position is its own argnum. numpy's einsum takes at most 63
-# operands; the interleaved form puts them at even positions, hence 126 registered argnums.
-for _argnum in range(126):
-    defjvp(np.einsum, argnum=_argnum)(functools.partial(einsum_jvp, _argnum))
-    defvjp(np.einsum, argnum=_argnum)(functools.partial(einsum_vjp, _argnum))
 
 
 # -- multi_dot: a chain of matrix products (first and last may be vectors) ----------------------
