@@ -105,3 +105,46 @@ def test_where_with_indices_only_is_constant():
     x = np.array([0.0, 2.0, -1.0])
     rows = dd.jvp(lambda a: np.where(a)[0], (x,), (np.ones(3),))[0]
     np.testing.assert_array_equal(rows, [1, 2])
+
+
+def test_a_rule_for_every_position_serves_each_engine():
+    # np.broadcast_arrays declares one rule for any position: the tenth argument has one in
+    # forward mode, on the tape and in the tensor layer alike.
+    xs = [np.array([i + 1.0]) for i in range(10)]
+
+    def f(*arrays):
+        out = np.broadcast_arrays(*arrays)
+        return np.sum(out[9] * out[3])
+
+    expected = (np.array([10.0]), np.array([4.0]))  # d/dx3 = x9, d/dx9 = x3
+    for mode in ("forward", "reverse"):
+        jac = dd.jacobian(f, argnums=(3, 9), mode=mode)(*xs)
+        np.testing.assert_array_equal(np.concatenate(jac), np.concatenate(expected))
+    tensors = [dd.tensor(x, requires_grad=True) for x in xs]
+    out = np.broadcast_arrays(*tensors)
+    np.sum(out[9] * out[3]).backward()
+    np.testing.assert_array_equal(tensors[3].grad, expected[0])
+    np.testing.assert_array_equal(tensors[9].grad, expected[1])
+    assert tensors[0].grad is None
+
+
+def test_linear_ops_shift_their_axis_arguments_past_the_batch_axis():
+    # deflinear applies the op to a batched tangent: axes given by keyword, positionally, or
+    # left at their defaults all refer to the primal's axes. The Jacobian of a linear op is
+    # the op applied to the identity basis.
+    a = np.arange(24.0).reshape(2, 3, 4)
+    basis = np.eye(a.size).reshape((a.size,) + a.shape)
+    ops = [
+        lambda x: np.diagonal(x, axis2=0, axis1=-1),
+        lambda x: np.trace(x, -1),
+        lambda x: np.transpose(x, axes=(2, 0, 1)),
+        lambda x: np.rot90(x, k=3, axes=(-1, 1)),
+        lambda x: np.moveaxis(x, destination=0, source=2),
+        lambda x: np.flip(x),
+    ]
+    for op in ops:
+        expected = np.moveaxis(np.stack([op(b) for b in basis]), 0, -1).reshape(
+            op(a).shape + a.shape
+        )
+        np.testing.assert_array_equal(dd.jacfwd(op)(a), expected)
+        np.testing.assert_array_equal(dd.jacrev(op)(a), expected)

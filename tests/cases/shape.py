@@ -60,6 +60,16 @@ def _grid(a, b):
     return np.broadcast_arrays(a, b)
 
 
+def _many_atleast(a, b):  # a rule for every position: the tenth array is traced too
+    *rest, last = np.atleast_2d(*([a] + [x] * 8 + [b]))
+    return rest[0] * last
+
+
+def _many_broadcast(a, b):
+    out = np.broadcast_arrays(a, *([v4] * 8), b)
+    return out[0] + out[-1] * out[4]
+
+
 GETITEM = [
     ("int", x, 1), ("negative-int", x, -1), ("scalar", x, (2, 3)), ("slice", x, slice(1, None)),
     ("negative-step", x, (slice(None, None, -1), slice(3, 0, -2))), ("ellipsis", c, (..., 1)),
@@ -100,11 +110,15 @@ CASES += [
     Case(np.transpose, np.transpose, (c,)),
     Case(np.transpose, lambda a: np.transpose(a, (1, -1, 0)), (c,), name="axes"),
     Case(np.transpose, lambda a: a.T @ a, (x,), name="T-attribute"),
+    Case(np.transpose, lambda a: np.transpose(a, axes=[-1, 0, 1]), (c,), name="axes-keyword"),
     Case(np.swapaxes, lambda a: np.swapaxes(a, 0, -1), (c,)),
     Case(np.moveaxis, lambda a: np.moveaxis(a, 0, -1), (c,)),
     Case(np.moveaxis, lambda a: np.moveaxis(a, (0, 1), (-1, 0)), (c,), name="tuple"),
+    Case(np.moveaxis, lambda a: np.moveaxis(a, destination=0, source=-1), (c,), name="keywords"),
     Case(np.rollaxis, lambda a: np.rollaxis(a, 2, 1), (c,)),
     Case(np.rollaxis, lambda a: np.rollaxis(a, -3, 3), (c,), name="to-end"),
+    Case(np.rollaxis, lambda a: np.rollaxis(a, 0, -1), (c,), name="negative-start"),
+    Case(np.rollaxis, lambda a: np.rollaxis(a, 1, 2), (c,), name="stays"),
     Case(np.squeeze, lambda a: np.squeeze(a[:, None, :1]), (x,)),
     Case(np.squeeze, lambda a: np.squeeze(a[None], axis=0), (x,), name="axis"),
     Case(np.expand_dims, lambda a: np.expand_dims(a, (0, -1)), (x,)),
@@ -112,9 +126,11 @@ CASES += [
     Case(np.atleast_2d, np.atleast_2d, (v4,)),
     Case(np.atleast_3d, np.atleast_3d, (v4,)),
     Case(np.atleast_3d, lambda a, b: np.atleast_3d(a, b), (x, s), name="several"),
+    Case(np.atleast_2d, _many_atleast, (v4, s), name="ten-arrays"),
     Case(np.broadcast_to, lambda a: np.broadcast_to(a, (2, 3, 4)), (v4,)),
     Case(np.broadcast_to, lambda a: np.broadcast_to(a, (3, 4)), (rand(3, 1),), name="unit"),
     Case(np.broadcast_arrays, _grid, (v3[:, None], v4)),
+    Case(np.broadcast_arrays, _many_broadcast, (v3[:, None], s), name="ten-arrays"),
     Case(np.copy, lambda a: np.copy(a) * a, (x,)),
     Case(np.real, lambda a: np.real(a) * a, (x,)),
     # joining and splitting
@@ -137,11 +153,13 @@ CASES += [
     Case(np.append, lambda a, b: np.append(a, [b[1], a[0, 0]]), (x, v3), name="listed"),
     Case(np.split, lambda a: np.split(a, 2, axis=1), (x,)),
     Case(np.split, lambda a: np.split(a, [1, 3], axis=-1)[1], (c,), name="indices"),
+    Case(np.split, lambda a: np.split(a, 3), (x,), name="default-axis"),
     Case(np.array_split, lambda a: np.array_split(a, 3, axis=1), (x,)),
     Case(np.hsplit, lambda a: np.hsplit(a, [1]), (x,)),
     Case(np.hsplit, lambda a: np.hsplit(a, 2), (v4,), name="vector"),
     Case(np.vsplit, lambda a: np.vsplit(a, [2]), (x,)),
     Case(np.dsplit, lambda a: np.dsplit(a, 2), (c,)),
+    Case(np.vsplit, lambda a: np.vsplit(a, 2)[1] * a[0], (c,), name="cube"),
     # repeating, flipping, rolling, padding
     Case(np.tile, lambda a: np.tile(a, 2), (x,)),
     Case(np.tile, lambda a: np.tile(a, (2, 1, 2)), (x,), name="promote"),
@@ -152,6 +170,7 @@ CASES += [
     Case(np.repeat, lambda a: x.repeat(2, axis=1) * a.repeat(2, axis=1), (x,), name="method"),
     Case(np.flip, np.flip, (c,)),
     Case(np.flip, lambda a: np.flip(a, (0, -1)), (c,), name="axes"),
+    Case(np.flip, lambda a: np.flip(a, axis=1), (c,), name="axis-keyword"),
     Case(np.fliplr, np.fliplr, (c,)),
     Case(np.flipud, np.flipud, (x,)),
     Case(np.roll, lambda a: np.roll(a, 2), (x,)),
@@ -159,6 +178,7 @@ CASES += [
     Case(np.roll, lambda a: np.roll(a, (1, 2), axis=(0, -1)), (c,), name="tuple"),
     Case(np.rot90, np.rot90, (x,)),
     Case(np.rot90, lambda a: np.rot90(a, -3, axes=(2, 0)), (c,), name="axes"),
+    Case(np.rot90, lambda a: np.rot90(a, k=2), (c,), name="k-keyword"),
     Case(np.pad, lambda a: np.pad(a, 1), (x,)),
     Case(np.pad, lambda a: np.pad(a, ((1, 0), (0, 2)), constant_values=3.0), (x,), name="const"),
     Case(np.pad, lambda a: np.pad(a, (2, 1), mode="edge"), (x,), name="edge"),
@@ -179,13 +199,16 @@ CASES += [
     Case(np.diagonal, np.diagonal, (x,)),
     Case(np.diagonal, lambda a: np.diagonal(a, -1, 2, 0), (c,), name="offset-axes"),
     Case(np.diagonal, lambda a: a.diagonal(1), (x,), name="method"),
+    Case(np.diagonal, lambda a: np.diagonal(a, axis2=0, axis1=-1), (c,), name="keywords"),
     Case(np.trace, np.trace, (sq,)),
     Case(np.trace, lambda a: np.trace(a, 1, axis1=-1, axis2=0), (c,), name="offset-axes"),
+    Case(np.trace, np.trace, (c,), name="cube"),
     Case(np.diag, np.diag, (v4,)),
     Case(np.diag, lambda a: np.diag(a, -2), (v3,), name="offset"),
     Case(np.diag, lambda a: np.diag(a, 1), (x,), name="extract"),
     Case(np.diagflat, np.diagflat, (x[:2, :2],)),
     Case(np.diagflat, lambda a: np.diagflat(a, 1), (v3,), name="offset"),
+    Case(np.diagflat, lambda a: np.diagflat(a, -1), (x[:2, :2],), name="matrix-offset"),
     Case(np.triu, np.triu, (x,)),
     Case(np.triu, lambda a: np.triu(a, -1), (c,), name="batch"),
     Case(np.triu, lambda a: np.triu(a, 1), (v4,), name="vector"),
