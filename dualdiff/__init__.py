@@ -6,7 +6,7 @@ from dualdiff import large, nn, numpy, optim, optimize, rules, testing  # noqa: 
 from dualdiff._pool import release_memory
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
-from dualdiff.dispatch import JacobianPlan, jacobian, plan_jacobian
+from dualdiff.dispatch import JacobianPlan, plan_jacobian
 from dualdiff.dual import Dual
 from dualdiff.options import engine_options
 from dualdiff.sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian
@@ -16,6 +16,7 @@ from dualdiff.transforms import (
     hessian,
     hvp,
     jacfwd,
+    jacobian,
     jacrev,
     jvp,
     value_and_grad,

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from dualdiff._registry import CONSTANT
 from dualdiff._tracer import Tracer, apply_ufunc, innermost, new_level, unwrap
-from dualdiff.transforms import as_input
+from dualdiff.engine import as_input
 
 HANDLERS: dict = {}  # fn -> handler(trace, fn, impl, vals, traced, kwargs)
 

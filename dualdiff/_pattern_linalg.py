@@ -26,7 +26,6 @@ from dualdiff._pattern import (
     zero_structure,
 )
 from dualdiff._pattern_ops import FULL_LIMIT, _bound, _like, _np, _only_first, _operands, _register
-from dualdiff.nn import linear, mse_loss
 
 
 def _value(a):
@@ -196,22 +195,6 @@ def _per_matrix(tr, fn, impl, vals, traced, kwargs):
     return wrap_outputs(tr, ans, rows)
 
 
-def _linear(tr, fn, impl, vals, traced, kwargs):
-    x, weight, *rest = _operands(vals, traced)
-    bias = rest[0] if rest else kwargs.get("bias")
-    expr = np.matmul(x, np.swapaxes(weight, -1, -2))
-    return _like(tr, impl(*vals, **kwargs), expr if bias is None else expr + bias)
-
-
-def _mse_loss(tr, fn, impl, vals, traced, kwargs):
-    args = _operands(vals, traced)
-    reduction = _bound(fn, vals, kwargs)["reduction"]
-    squares = (args[0] - args[1]) ** 2
-    return _like(tr, impl(*vals, **kwargs), squares if reduction == "none" else np.sum(squares))
-
-
-_register(_linear, linear)
-_register(_mse_loss, mse_loss)
 _register(fallback, np.linalg.solve, np.linalg.lstsq, *_np("cross", "linalg.cross"))
 _register(_matmul, *_np("matmul", "linalg.matmul"))
 _register(_dot, np.dot)

@@ -74,6 +74,22 @@ def _register(handler, *fns):
             HANDLERS[fn] = handler
 
 
+def defpattern(fn):
+    """Declare the dependency structure of ``fn`` (a primitive of its own, such as ``nn``'s) by
+    a re-expression in ops the pattern tracer knows: the decorated rule takes ``fn``'s
+    arguments, the traced ones as patterns, and returns an expression with ``fn``'s
+    dependencies (and second-order pairs)."""
+
+    def declare(rule):
+        def handler(tr, fn, impl, vals, traced, kwargs):
+            return _like(tr, impl(*vals, **kwargs), rule(*_operands(vals, traced), **kwargs))
+
+        _register(handler, fn)
+        return rule
+
+    return declare
+
+
 def _np(*names):
     """NumPy functions by dotted name; None where this NumPy version lacks one."""
     out = []

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.special
 
 from dualdiff._batch import align
+from dualdiff._pattern_ops import defpattern
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import primitive
 from dualdiff.tensor import Tensor, no_grad
@@ -114,6 +115,13 @@ def linear_vjp_bias(g, ans, x, weight, bias=None):
     return _rows(g, True).sum(axis=1)
 
 
+@defpattern(linear)
+def linear_pattern(x, weight, bias=None):
+    """linear's sparsity: that of the matrix product it fuses (``dualdiff.sparse``)."""
+    y = np.matmul(x, np.swapaxes(weight, -1, -2))
+    return y if bias is None else y + bias
+
+
 @primitive
 def mse_loss(input, target, reduction="mean"):
     """Squared error of ``input`` against ``target`` as one op (``"mean"``, ``"sum"``,
@@ -172,6 +180,13 @@ def mse_loss_jvp_target(t, ans, input, target, reduction="mean"):
 @defvjp(mse_loss, argnum=1)
 def mse_loss_vjp_target(g, ans, input, target, reduction="mean"):
     return -_mse_vjp(g, input, target, reduction)
+
+
+@defpattern(mse_loss)
+def mse_loss_pattern(input, target, reduction="mean"):
+    """mse_loss's sparsity: that of the squares it sums (``dualdiff.sparse``)."""
+    squares = (input - target) ** 2
+    return squares if reduction == "none" else np.sum(squares)
 
 
 # -- modules -----------------------------------------------------------------------------------

@@ -22,14 +22,13 @@ import numpy as np
 import scipy.optimize as so
 from scipy.sparse.linalg import LinearOperator
 
-from dualdiff._tracer import Tracer, innermost, new_level
+from dualdiff._jacobian import Seeds
+from dualdiff._tracer import Tracer, innermost
 from dualdiff._tree import flatten
-from dualdiff.dispatch import jacobian
 from dualdiff.dual import Dual
 from dualdiff.engine import push, record
 from dualdiff.sparse import SparseHessian, SparseJacobian
-from dualdiff.tape import Var, backward, leaf
-from dualdiff.transforms import basis, hessian, value_and_grad
+from dualdiff.transforms import hessian, jacobian, value_and_grad
 
 # What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
 # ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
@@ -231,34 +230,43 @@ def _structured_callback(callback, packer):
 class _HessianAt:
     """``v -> H(x) v`` of a scalar ``f`` at one ``x``: one recording, then one sweep per product.
 
-    The tangent of ``x`` is itself a reverse-mode variable on a tape of its own, so pushing it
-    through ``f``'s gradient (forward over reverse) records only the linear tangent ops, with
-    every partial derivative already evaluated. Sweeping that tape back from ``v`` gives
-    ``H^T v = H v``.
+    The map ``t -> tangent of the gradient at x along t`` is linear; recording it with ``t``
+    traced (forward over reverse, inside an outer recording) leaves a tape of linear tangent
+    ops with every partial derivative already evaluated. Pulling ``v`` back through it gives
+    ``H^T v = H v``, without repeating the primal work of ``f`` and its gradient.
     """
 
     def __init__(self, f, x):
-        tangent_level = new_level()
-        self.tape = []
-        tangent = leaf(np.zeros((1,) + x.shape), self.tape, tangent_level)
-        level = new_level()
-        recording = record(f, (Dual(x, tangent, level),), (0,))
+        self.x_shape = x.shape
+        self.linear = record(self._tangent_of_gradient, (np.zeros((1,) + x.shape), f, x), (0,))
+        out = self.linear.out
+        self.constant = not (isinstance(out, Tracer) and out.level == self.linear.level)
+
+    def _tangent_of_gradient(self, t, f, x):
+        """The gradient's tangent along ``t`` (batched, (1, *x.shape)); f(x) and the gradient
+        come for free."""
+        out, level = push(lambda y: self._gradient(f, y), (x,), (t,))
+        if type(out) is Dual and out.level == level:
+            return out.tangent
+        return np.zeros((1,) + out.shape)  # the gradient does not depend on x: H = 0
+
+    def _gradient(self, f, y):
+        recording = record(f, (y,), (0,))
         # The gradient with its batch axis, (1, *x.shape), read without a squeeze: a squeeze
         # would be one more op on the tape, swept at every product.
         (g,) = recording.pull(np.ones((1,) + _shape(recording.out)))
-        self.value = _float(innermost(recording.out))  # f(x) and its gradient come for free
-        self.gradient = _f64(innermost(g)).reshape(x.shape)
-        t = g.tangent if type(g) is Dual and g.level == level else None
-        self.out = t.index if isinstance(t, Var) and t.level == tangent_level else None
-        self.seed_shape = (1, 1, 1) + x.shape  # one cotangent of a (1, 1, *x.shape) tangent
+        self.value = _float(innermost(recording.out))
+        self.gradient = _f64(innermost(g)).reshape(self.x_shape)
+        return g
 
     def matvec(self, v):
         v = _f64(v).ravel()
-        if self.out is None:  # the gradient does not depend on x: H = 0
+        if self.constant:
             return np.zeros_like(v)
-        # The tangent leaf has shape (1, *x.shape), so its cotangent has (1, 1, *x.shape).
-        ct = backward(self.tape, {self.out: v.reshape(self.seed_shape)}, 1)[0]
-        return np.zeros_like(v) if ct is None else _f64(ct).reshape(v.shape)
+        # The tangent has shape (1, 1, *x.shape) (its batch axis, the gradient's own), and one
+        # cotangent of it (1, 1, 1, *x.shape).
+        (ct,) = self.linear.pull(v.reshape((1, 1, 1) + self.x_shape))
+        return _f64(ct).reshape(v.shape)
 
 
 class _NonFinite(Exception):
@@ -399,7 +407,7 @@ class _Vector:
     def value_and_jac(self, x):
         """Value and Jacobian from one forward pass of the whole input basis."""
         x = _f64(x)
-        out, level = push(self.traced, (x,), (basis(x.shape),))
+        out, level = push(self.traced, (x,), (Seeds(x.size).rows(0, x.size),))
         if type(out) is not Dual or out.level != level:  # the output does not depend on x
             return _f64(out), np.zeros((np.size(out), x.size))
         return _f64(out.value), _f64(out.tangent).T

@@ -30,13 +30,22 @@ from dualdiff._coloring import (
     color_rows,
     column_recovery,
     row_recovery,
-    seeds,
     star_coloring,
     symmetric_recovery,
 )
+from dualdiff._jacobian import (
+    DEFAULT_MAX_MEMORY,
+    PerShape,
+    Seeds,
+    check_options,
+    chunk_directions,
+    direction_bytes,
+    gradient,
+    run,
+)
 from dualdiff._pattern import canonical, check_argnum, trace
+from dualdiff.dispatch import sparse_mode
 from dualdiff.engine import as_input, record
-from dualdiff.transforms import grad, push_tree
 
 __all__ = [
     "SparseHessian",
@@ -49,9 +58,6 @@ __all__ = [
     "sparse_jacobian",
     "star_coloring",
 ]
-
-DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of seeds and results in flight for one chunk
-
 
 def jacobian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
     """Structural sparsity pattern of the Jacobian of ``f`` with respect to ``args[argnums]``.
@@ -118,34 +124,22 @@ def _hessian_pattern(f, args, argnums, caller):
     return tr.hessian(), tr.reason
 
 
-SEED_CACHE = 2**22  # seed elements kept between calls (32 MiB); larger seeds are rebuilt
-
-
 class _Compressed:
-    """A pattern, its coloring, the seeds per chunk of colors, and where each nonzero sits in
-    the compressed result: everything one call needs, replaced as one object."""
+    """A pattern, its coloring as seeds, and where each nonzero sits in the compressed result:
+    everything one call needs, replaced as one object."""
 
-    def __init__(self, pattern, mode, colors, positions, seed_size, chunk_size):
+    def __init__(self, pattern, mode, colors, positions, seed_size, chunk_size, max_memory):
         self.pattern = pattern
         self.mode = mode
         self.colors = colors
         self.positions = positions
-        self.seed_size = seed_size
-        count = int(colors.max(initial=-1)) + 1
-        self.ranges = [(s, min(s + chunk_size, count)) for s in range(0, count, chunk_size)]
-        self.cache = list(self._build()) if count * seed_size <= SEED_CACHE else None
-
-    def _build(self):
-        return (seeds(self.colors, a, b, self.seed_size) for a, b in self.ranges)
-
-    @property
-    def chunks(self):
-        """Indicator vectors of the colors, one ``(k, seed_size)`` array per chunk."""
-        return self.cache if self.cache is not None else self._build()
+        self.seeds = Seeds(seed_size, colors, max_memory)
+        self.chunk_size = chunk_size
 
     def matrix(self, blocks, width):
         """The sparse matrix from the compressed blocks (each of shape ``(k, width)``)."""
-        compressed = np.concatenate([np.reshape(b, (len(b), width)) for b in blocks] or [[]])
+        blocks = [np.reshape(b, (stop - start, width)) for start, stop, b in blocks]
+        compressed = np.concatenate(blocks or [[]])
         data = compressed.ravel().take(self.positions) if self.positions.size else self.positions
         dtype = np.result_type(compressed.dtype, np.float64)  # complex outputs stay complex
         p = self.pattern
@@ -180,18 +174,6 @@ def _given_pattern(pattern, n, caller):
     return pattern
 
 
-def _chunk_size(chunk_size, max_memory, n, m):
-    # Seeds, output tangents and a few live intermediates per direction, in float64.
-    return chunk_size or max(1, max_memory // (8 * 4 * max(1, n + m)))
-
-
-def _check_options(chunk_size, max_memory):
-    if chunk_size is not None and (not isinstance(chunk_size, int | np.integer) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-    if not isinstance(max_memory, int | np.integer) or max_memory < 1:
-        raise ValueError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
-
-
 def _input_shape(args, argnums, caller):
     hint = "pass the example arguments after f (SparseJacobian(f, x, ...))."
     check_argnum(args, argnums, caller, hint)
@@ -215,12 +197,6 @@ def _check_output(size, expected, caller):
             "pattern was detected: its structure depends on values the pattern tracer cannot "
             "see (a .value read?). Compute the Jacobian densely, or pass pattern= yourself."
         )
-
-
-def _tangents(args, argnums, seed):
-    tangents = [None] * len(args)
-    tangents[argnums] = seed.reshape((seed.shape[0],) + np.shape(args[argnums]))
-    return tangents
 
 
 class _Planned:
@@ -308,53 +284,30 @@ class SparseJacobian(_Planned):
         chunk_size: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY,
     ):
-        if mode not in ("auto", "forward", "reverse"):
-            raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
-        _check_options(chunk_size, max_memory)
-        self.f, self.argnums, self._mode = f, argnums, mode
-        self._chunk = chunk_size, max_memory
+        check_options(mode, chunk_size, max_memory, "SparseJacobian")
+        self.f, self.argnums, self._mode, self._max_memory = f, argnums, mode, max_memory
         self.in_shape = _input_shape(args, argnums, "SparseJacobian")
         self.reason = None  # why the pattern holds at its own point only (then: re-detected)
         if pattern is None:
             deps, _, tr = trace(f, args, argnums, caller="SparseJacobian")
             pattern, self.reason = canonical(deps), tr.reason
         n = int(np.prod(self.in_shape, dtype=np.int64))
-        self._plan = self._compress(_given_pattern(pattern, n, "SparseJacobian"))
+        pattern = _given_pattern(pattern, n, "SparseJacobian")
+        per_direction = direction_bytes(n, pattern.shape[0])
+        self._chunk_size = chunk_directions(per_direction, max_memory, chunk_size)
+        self._plan = self._compress(pattern)
 
     mode = property(lambda self: self._plan.mode, doc='"forward" or "reverse".')
 
     def _compress(self, pattern):
-        mode, colors = self._coloring(pattern, self._mode)
+        mode, colors = sparse_mode(pattern, self._mode)
         m, n = pattern.shape
-        k = _chunk_size(self._chunk[0], self._chunk[1], n, m)
         if mode == "forward":
-            return _Compressed(pattern, mode, colors, column_recovery(pattern, colors), n, k)
-        return _Compressed(pattern, mode, colors, row_recovery(pattern, colors), m, k)
-
-    @staticmethod
-    def _coloring(p, mode):
-        if mode == "forward":
-            return "forward", color_columns(p)
-        if mode == "reverse":
-            return "reverse", color_rows(p)
-        # A row with k nonzeros needs k column colors (a column with k, k row colors): color
-        # the side with the smaller bound first, the other only if it can still win. This
-        # skips the dense intersection graph a dense row or column would build.
-        bound_cols = int(np.diff(p.indptr).max(initial=0))
-        bound_rows = int(np.bincount(p.indices, minlength=p.shape[1]).max(initial=0))
-        if bound_cols <= bound_rows:
-            cols = color_columns(p)
-            if bound_rows >= cols.max(initial=-1) + 1:
-                return "forward", cols
-            rows = color_rows(p)
+            where, seed_size = column_recovery(pattern, colors), n
         else:
-            rows = color_rows(p)
-            if bound_cols > rows.max(initial=-1) + 1:
-                return "reverse", rows
-            cols = color_columns(p)
-        if cols.max(initial=-1) <= rows.max(initial=-1):
-            return "forward", cols
-        return "reverse", rows
+            where, seed_size = row_recovery(pattern, colors), m
+        return _Compressed(pattern, mode, colors, where, seed_size, self._chunk_size,
+                           self._max_memory)  # fmt: skip
 
     def _detect(self, args):
         return canonical(trace(self.f, args, self.argnums, caller="SparseJacobian")[0])
@@ -364,26 +317,25 @@ class SparseJacobian(_Planned):
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
         plan = self._plan_at(args)
         m, n = plan.pattern.shape
+        nums = (self.argnums,)
         if plan.mode == "forward":  # rows of J @ S, one batched forward pass per chunk
-            blocks = [
-                push_tree(self.f, args, _tangents(args, self.argnums, s)) for s in plan.chunks
-            ]
-            for b in blocks[:1]:
+            blocks = list(run(self.f, args, nums, True, "forward", plan.seeds, plan.chunk_size))
+            for _, _, b in blocks[:1]:
                 _check_output(np.size(b) // max(1, len(b)), m, "SparseJacobian")
             return plan.matrix(blocks, m)
-        rec = record(self.f, args, (self.argnums,))
-        shape = rec.out_shape()
-        _check_output(int(np.prod(shape, dtype=np.int64)), m, "SparseJacobian")
-        blocks = [rec.pull(s.reshape((-1,) + shape))[0] for s in plan.chunks]  # rows of S @ J
-        return plan.matrix(blocks, n)
+        rec = record(self.f, args, nums)
+        _check_output(int(np.prod(rec.out_shape(), dtype=np.int64)), m, "SparseJacobian")
+        blocks = run(self.f, args, nums, True, "reverse", plan.seeds, plan.chunk_size,
+                     recording=rec)  # fmt: skip
+        return plan.matrix(blocks, n)  # rows of S @ J
 
 
 class SparseHessian(_Planned):
     """A reusable sparse Hessian of a scalar ``f``: pattern and star coloring kept.
 
-    Each call pushes one batch of color seeds per chunk through ``grad(f)`` (forward over
-    reverse: a batch of Hessian-vector products) and returns a symmetric ``csr_array``.
-    Parameters are those of :class:`SparseJacobian` (without ``mode``).
+    Each call pushes one batch of color seeds per chunk through the gradient of ``f``
+    (forward over reverse: a batch of Hessian-vector products) and returns a symmetric
+    ``csr_array``. Parameters are those of :class:`SparseJacobian` (without ``mode``).
 
     Examples
     --------
@@ -409,9 +361,8 @@ class SparseHessian(_Planned):
         chunk_size: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY,
     ):
-        _check_options(chunk_size, max_memory)
-        self.f, self.argnums = f, argnums
-        self._chunk = chunk_size, max_memory
+        check_options("auto", chunk_size, max_memory, "SparseHessian")
+        self.f, self.argnums, self._max_memory = f, argnums, max_memory
         self.in_shape = _input_shape(args, argnums, "SparseHessian")
         self.reason = None  # why the pattern holds at its own point only (then: re-detected)
         if pattern is None:
@@ -420,8 +371,10 @@ class SparseHessian(_Planned):
         pattern = _given_pattern(pattern, n, "SparseHessian")
         if pattern.shape[0] != n:
             raise ValueError(f"SparseHessian: pattern has shape {pattern.shape}; needs ({n}, {n})")
+        # a direction carries tangents of f's values and of the gradient's cotangents
+        self._chunk_size = chunk_directions(direction_bytes(n, n), max_memory, chunk_size)
         self._plan = self._compress(_symmetric(pattern))
-        self._grad = grad(f, argnums)
+        self._gradient = gradient(f, argnums)
 
     def _detect(self, args):
         return _symmetric(_hessian_pattern(self.f, args, self.argnums, "SparseHessian")[0])
@@ -431,30 +384,15 @@ class SparseHessian(_Planned):
         colors = star_coloring(pattern)
         n = pattern.shape[0]
         where = symmetric_recovery(pattern, colors)
-        k = _chunk_size(self._chunk[0], self._chunk[1], n, n)
-        return _Compressed(pattern, "forward", colors, where, n, k)
+        return _Compressed(pattern, "forward", colors, where, n, self._chunk_size, self._max_memory)
 
     def __call__(self, *args) -> sp.csr_array:
         _check_input(args, self.argnums, self.in_shape, "SparseHessian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
         plan = self._plan_at(args)
-        blocks = [
-            push_tree(self._grad, args, _tangents(args, self.argnums, s)) for s in plan.chunks
-        ]
+        nums = (self.argnums,)
+        blocks = run(self._gradient, args, nums, True, "forward", plan.seeds, plan.chunk_size)
         return plan.matrix(blocks, plan.pattern.shape[0])
-
-
-def _cached(make):
-    """A function of ``*args`` that builds one ``make(*args)`` per argument shapes and reuses it."""
-    built = {}
-
-    def call(*args):
-        key = tuple(np.shape(a) for a in args)
-        if key not in built:
-            built[key] = make(*args)
-        return built[key](*args)
-
-    return call
 
 
 def sparse_jacobian(
@@ -480,15 +418,17 @@ def sparse_jacobian(
     array([[-2.,  1.,  0.],
            [ 0., -4.,  1.]])
     """
+    check_options(mode, chunk_size, max_memory, "dd.sparse_jacobian")
     if not isinstance(argnums, int):
         jacs = [sparse_jacobian(f, i, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
                 for i in argnums]  # fmt: skip
         return lambda *args: tuple(jac(*args) for jac in jacs)
-    return _cached(
-        lambda *args: SparseJacobian(
+    built = PerShape(
+        lambda args: SparseJacobian(
             f, *args, argnums=argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory
         )
     )
+    return lambda *args: built(args)(*args)
 
 
 def sparse_hessian(
@@ -514,8 +454,10 @@ def sparse_hessian(
            [ 1., 12.,  0.],
            [ 0.,  0., 18.]])
     """
-    return _cached(
-        lambda *args: SparseHessian(
+    check_options("auto", chunk_size, max_memory, "dd.sparse_hessian")
+    built = PerShape(
+        lambda args: SparseHessian(
             f, *args, argnums=argnums, chunk_size=chunk_size, max_memory=max_memory
         )
     )
+    return lambda *args: built(args)(*args)

@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dualdiff import _checks
+from dualdiff._jacobian import push_tree
 from dualdiff._tree import flatten
-from dualdiff.transforms import as_input, jvp, pull_tree, push_tree, vjp
+from dualdiff.engine import as_input, record
+from dualdiff.transforms import jvp, vjp
 
 
 def _leaves(tree):
@@ -139,7 +141,8 @@ def _check_batched_fwd(f, args, rng, rtol, atol):
 
 def _check_batched_rev(f, args, out, rng, rtol, atol):
     us = [_random_like(out, rng) for _ in range(3)]
-    batched = pull_tree(f, args, _stack(us))
+    recording = record(f, args, tuple(range(len(args))))
+    batched = tuple(recording.pull(_stack(us), release=True))
     _, pullback = vjp(f, *args)
     singles = _stack([pullback(u) for u in us])
     _assert_close(batched, singles, rtol, atol, "batched vs stacked reverse cotangents")

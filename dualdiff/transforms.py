@@ -1,21 +1,37 @@
-"""The functional API: grad, value_and_grad, jvp, vjp, jacfwd, jacrev, hessian, hvp.
+"""The functional API: grad, value_and_grad, jvp, vjp, jacfwd, jacrev, jacobian, hessian, hvp.
 
 Every call opens a fresh trace level. Tangents and cotangents are pushed with a leading batch
 axis: ``jvp``/``vjp`` use one direction and squeeze it at the edge, ``jacfwd`` pushes the whole
-input basis in one forward pass and ``jacrev`` pulls the whole output basis in one sweep.
+input basis in one forward pass and ``jacrev`` pulls the whole output basis in one sweep, both
+on the Jacobian machinery (``dualdiff._jacobian``) that ``jacobian`` runs in chunks, with the
+mode chosen by ``dualdiff.dispatch`` or a sparsity coloring (``dualdiff.sparse``).
 """
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import Executor
+from typing import Any, Literal
 
 import numpy as np
 
 from dualdiff import _checks, _pool
+from dualdiff._jacobian import (
+    DEFAULT_MAX_MEMORY,
+    Layout,
+    Seeds,
+    check_executor,
+    check_options,
+    pull,
+    push_tree,
+    seeded,
+    tangent_of,
+    with_seeded,
+)
 from dualdiff._tracer import Tracer
 from dualdiff._tree import flatten
-from dualdiff.dual import Dual
-from dualdiff.engine import as_input, primal, push, record, value_of
+from dualdiff.dispatch import dense_jacobian
+from dualdiff.engine import as_input, primal, push, record
+from dualdiff.sparse import sparse_hessian, sparse_jacobian
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -159,12 +175,6 @@ def _tree_copied(x):
     return unflatten([_copied(a) for a in leaves])
 
 
-def _tangent_of(o, level, k):
-    if isinstance(o, Dual) and o.level == level:
-        return _pool.disown(o.tangent)  # the caller's: the pool forgets it
-    return np.zeros((k,) + np.shape(primal(o, level)))
-
-
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     """Output of ``f(*primals)`` and its directional derivative along ``tangents``.
 
@@ -195,17 +205,11 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
     values = unflatten_out([primal(o, level, held) for o in leaves])
-    ts = [_pool.handed(_tangent_of(o, level, 1)[0, ...], held) for o in leaves]
+    ts = [_pool.handed(tangent_of(o, level, 1)[0, ...], held) for o in leaves]
     return values, unflatten_out(ts)
 
 
 # -- Jacobians and Hessians --------------------------------------------------------------------
-
-
-def basis(shape, dtype=np.float64):
-    """The identity basis for a primal of ``shape``: array of shape ``(size, *shape)``."""
-    n = int(np.prod(shape, dtype=np.int64))
-    return np.eye(n, dtype=dtype).reshape((n,) + tuple(shape))
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -239,23 +243,17 @@ def _jacfwd_transform(f, argnums, name):
 
 
 def _jacfwd(f, args, nums, single, name):
-    args, leaves, unflatten_in = _diff_leaves(args, nums, single)
-    shapes = [np.shape(value_of(x)) for x in leaves]
-    bounds = _bounds(shapes)
-    n = bounds[-1][1] if bounds else 0
-    eye = basis((n,))
-    tangents = [None] * len(args)
-    _put(tangents, nums, single, unflatten_in([_columns(eye, a, b, s) for (a, b), s in
-                                                zip(bounds, shapes)]))  # fmt: skip
-    out, level = push(f, args, tangents)
-    _checks.output(out, name)
+    args = _inputs(args, nums, single)
+    layout = Layout(seeded(args, nums, single))
+    n = layout.size
+    tangents = with_seeded([None] * len(args), nums, single, layout.split(Seeds(n).rows(0, n)))
+    out = push_tree(f, args, tangents, caller=name)
     out_leaves, unflatten_out = flatten(out)
     rows = []
-    for o in out_leaves:
-        t = _tangent_of(o, level, n)  # (n, *o.shape): column j of the Jacobian in t[j]
+    for t in out_leaves:  # (n, *o.shape): column j of the Jacobian in t[j]
         rows.append([np.moveaxis(t[a:b], 0, -1).reshape(t.shape[1:] + s)
-                     for (a, b), s in zip(bounds, shapes)])  # fmt: skip
-    return _assemble(rows, unflatten_out, unflatten_in, flatten(args)[0])
+                     for (a, b), s in zip(layout.bounds, layout.shapes)])  # fmt: skip
+    return _assemble(rows, unflatten_out, layout.unflatten, flatten(args)[0])
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -283,46 +281,24 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 def _jacrev(f, args, nums, single):
     rec = record(f, args, nums)
     _checks.output(rec.out, "jacrev")
-    out_leaves, unflatten_out = flatten(rec.out)
-    shapes = [np.shape(value_of(o)) for o in out_leaves]
-    bounds = _bounds(shapes)
-    m = bounds[-1][1] if bounds else 0
+    out = Layout(rec.out)
+    m = out.size
     if any(rec.leaf_sizes):
-        eye = basis((m,))
-        ct = unflatten_out([_columns(eye, a, b, s) for (a, b), s in zip(bounds, shapes)])
-        grads = rec.pull(ct, release=True)
+        grads = pull(rec, out, single, Seeds(m).rows(0, m), release=True)
     else:  # nothing to pull back to: no m x m basis for an empty Jacobian
-        grads = rec.zeros(m)
-    del rec, out_leaves
-    leaves, unflatten_in = flatten(grads[0] if single else tuple(grads))
-    rows = [[g[a:b].reshape(s + g.shape[1:]) for g in leaves] for (a, b), s in zip(bounds, shapes)]
-    return _assemble(rows, unflatten_out, unflatten_in, flatten(args)[0])
+        zeros = rec.zeros(m)
+        grads = zeros[0] if single else tuple(zeros)
+    del rec
+    leaves, unflatten_in = flatten(grads)
+    rows = [[g[a:b].reshape(s + g.shape[1:]) for g in leaves]
+            for (a, b), s in zip(out.bounds, out.shapes)]  # fmt: skip
+    return _assemble(rows, out.unflatten, unflatten_in, flatten(args)[0])
 
 
-def _diff_leaves(args, nums, single):
-    """``args`` with the differentiated leaves made inputs (floats), those leaves, and the
-    function that rebuilds the differentiated part (an argument, or a tuple of them)."""
-    args = list(args)
-    leaves, unflatten = flatten(args[nums[0]] if single else tuple(args[i] for i in nums))
-    leaves = [as_input(x) for x in leaves]
-    _put(args, nums, single, unflatten(leaves))
-    return args, leaves, unflatten
-
-
-def _put(args, nums, single, part):
-    for i, p in zip(nums, (part,) if single else part):
-        args[i] = p
-
-
-def _bounds(shapes):
-    """``(start, stop)`` of each leaf in the concatenation of the flattened leaves."""
-    stops = np.cumsum([math.prod(s) for s in shapes], dtype=np.int64).tolist()
-    return list(zip([0] + stops[:-1], stops))
-
-
-def _columns(eye, start, stop, shape):
-    """Columns ``start:stop`` of the identity, as a batch of directions for a leaf of ``shape``."""
-    return eye[:, start:stop].reshape((eye.shape[0],) + tuple(shape))
+def _inputs(args, nums, single):
+    """``args`` with the differentiated leaves made inputs (floats)."""
+    leaves, unflatten = flatten(seeded(args, nums, single))
+    return with_seeded(args, nums, single, unflatten([as_input(x) for x in leaves]))
 
 
 def _assemble(rows, unflatten_out, unflatten_in, held):
@@ -342,6 +318,64 @@ def _assemble(rows, unflatten_out, unflatten_in, held):
     return unflatten_out([unflatten_in(row) for row in rows])
 
 
+def jacobian(
+    f: Callable,
+    argnums: int | Sequence[int] = 0,
+    *,
+    mode: Literal["auto", "forward", "reverse"] = "auto",
+    chunk_size: int | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    executor: Executor | None = None,
+    sparse: bool = False,
+) -> Callable:
+    """Jacobian of ``f`` with shape ``out.shape + in.shape``, by the cheaper mode, in chunks.
+
+    Parameters
+    ----------
+    f : callable
+        Function of arrays with one array output, written with ``numpy``.
+    argnums : int or tuple of int
+        Arguments to differentiate; a tuple gives a tuple of Jacobians.
+    mode : {"auto", "forward", "reverse"}
+        ``"forward"`` pushes the input basis, ``"reverse"`` pulls the output basis; ``"auto"``
+        lets the cost model choose (see :func:`plan_jacobian` to see the choice and why).
+    chunk_size : int, optional
+        Directions per batched pass; by default as many as fit in ``max_memory``.
+    max_memory : int
+        Bytes of working memory beside the Jacobian itself (default 256 MiB): the tangents or
+        cotangents in flight, their temporaries and ``f``'s own values, as estimated from one
+        recording of ``f``; the passes are chunked to fit (one direction per pass at least).
+        With an executor, each pass running at once takes as much.
+    executor : concurrent.futures.Executor, optional
+        Runs the chunks; any executor works (a thread pool, or a ``dask.distributed``
+        client's ``get_executor()`` to spread a large Jacobian over many machines).
+    sparse : bool
+        Detect the Jacobian's structural sparsity, color it, and return a
+        ``scipy.sparse.csr_array`` of shape ``(out.size, in.size)`` computed in one batched
+        pass per chunk of colors; pattern and coloring are kept per argument shapes and
+        reused at every new x (see :mod:`dualdiff.sparse`). ``mode="auto"`` then takes the
+        side with fewer colors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> dd.jacobian(lambda x: np.array([1.0, 2.0]) * np.sum(x ** 2))(np.array([1.0, 3.0]))
+    array([[ 2.,  6.],
+           [ 4., 12.]])
+    """
+    check_options(mode, chunk_size, max_memory)
+    nums, single = _checks.argnums(f, argnums, "jacobian")
+    if sparse:
+        if executor is not None:
+            raise ValueError(
+                "dd.jacobian: sparse=True computes its few compressed passes locally: no executor"
+            )
+        return sparse_jacobian(f, argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
+    check_executor(executor)
+    return dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor)
+
+
 def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
     """Hessian of a scalar ``f``: forward over reverse (``jacfwd(grad(f))``).
 
@@ -358,8 +392,6 @@ def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
            [2., 0.]])
     """
     if sparse:
-        from dualdiff.sparse import sparse_hessian  # sparse builds on this module
-
         return sparse_hessian(f, argnums)
     return _jacfwd_transform(_grad(f, argnums, "hessian"), argnums, "hessian")
 
@@ -376,17 +408,3 @@ def hvp(f: Callable, x: Any, v: Any) -> Any:
     """
     _checks.like(v, x, "hvp", "tangent")
     return jvp(_grad(f, 0, "hvp"), (x,), (v,))[1]
-
-
-def push_tree(f, args, batched_tangents):
-    """Batched output tangents of ``f`` for batched input tangents (leading axis k)."""
-    out, level = push(f, args, batched_tangents)
-    k = next(t for t in flatten(batched_tangents)[0] if t is not None).shape[0]
-    leaves, unflatten = flatten(out)
-    return unflatten([_tangent_of(o, level, k) for o in leaves])
-
-
-def pull_tree(f, args, batched_cotangent):
-    """Batched input cotangents of ``f`` (a tuple over args) for a batch of output cotangents."""
-    nums = tuple(range(len(args)))
-    return tuple(record(f, args, nums).pull(batched_cotangent, release=True))

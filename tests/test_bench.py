@@ -19,6 +19,8 @@ def test_quick_bench_prints_a_table_with_every_mode(capsys):
         assert set(r.ratios) == {"forward", "reverse", "auto"}
         best = min(r.ratios["forward"], r.ratios["reverse"])
         assert r.regret == pytest.approx(r.ratios["auto"] / best)
+    report = bench.fit_report(rows)  # what --fit prints: fitted constants and those in use
+    assert report.count("in use") == 2 and "fitted forward" in report
 
 
 @pytest.mark.parametrize("family", sorted(bench.FAMILIES))
