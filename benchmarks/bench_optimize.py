@@ -19,11 +19,11 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+import scipy.optimize as so  # noqa: E402
 from scipy.optimize import minimize, rosen, rosen_der, rosen_hess_prod  # noqa: E402
 
 import dualdiff as dd  # noqa: E402
 from benchmarks._timing import best_time, optional  # noqa: E402
-from dualdiff.optimize import _HessianAt  # noqa: E402
 
 
 def rosen_np(x, xp=np):
@@ -143,22 +143,39 @@ def report_method(method, target, n, repeat):
     return best["dualdiff"] / base
 
 
+def handed_hessp(fun, x0):
+    """The ``hessp`` that ``dd.optimize.minimize`` hands SciPy's Newton-CG (caught, not run)."""
+    caught = {}
+
+    def catch(fun, x0, **kwargs):
+        caught.update(kwargs)
+        return so.OptimizeResult(x=x0)
+
+    real, so.minimize = so.minimize, catch
+    try:
+        dd.optimize.minimize(fun, x0, method="Newton-CG")
+    finally:
+        so.minimize = real
+    return caught["hessp"]
+
+
 def report_calls(n):
     """Cost of each derivative call dualdiff makes, over the hand-written one."""
     x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
+    y = x + 0.1
     v = np.random.default_rng(1).standard_normal(n)
     vg = dd.value_and_grad(rosen_np)
-    at = _HessianAt(rosen_np, x)
-    np.testing.assert_allclose(at.matvec(v), rosen_hess_prod(x, v), rtol=1e-10, atol=1e-8)
+    hessp = handed_hessp(rosen_np, x)
+    np.testing.assert_allclose(hessp(x, v), rosen_hess_prod(x, v), rtol=1e-10, atol=1e-8)
     t_f = best_time(lambda: rosen(x) + rosen_der(x)[0])
     t_hp = best_time(lambda: rosen_hess_prod(x, v))
     rows = [
         ("value_and_grad / (rosen + rosen_der)", best_time(lambda: vg(x)) / t_f),
-        (
-            "record hessp at a new x / rosen_hess_prod",
-            best_time(lambda: _HessianAt(rosen_np, x)) / t_hp,
+        (  # two points in turn: each call records at a new x, then takes one product
+            "hessp at a new x / rosen_hess_prod",
+            best_time(lambda: (hessp(x, v), hessp(y, v))) / 2 / t_hp,
         ),
-        ("each hessp at that x / rosen_hess_prod", best_time(lambda: at.matvec(v)) / t_hp),
+        ("each hessp at that x / rosen_hess_prod", best_time(lambda: hessp(x, v)) / t_hp),
         ("dd.hvp (no reuse) / rosen_hess_prod", best_time(lambda: dd.hvp(rosen_np, x, v)) / t_hp),
     ]
     print(f"Per call, n={n}:")
