@@ -2,6 +2,8 @@
 hand-written derivatives (rosen_der, rosen_hess_prod, rosen_hess) and analytic Jacobians."""
 
 import warnings
+from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,8 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dualdiff as dd
-from dualdiff import optimize
-from dualdiff.optimize import MINIMIZE_USES, _HessianAt, _Packer, _Scalar
+from dualdiff.optimize import MINIMIZE_USES
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
 FINITE = st.floats(-2.0, 2.0, allow_nan=False)
@@ -33,8 +34,28 @@ class Counted:
         return self.fn(*args)
 
 
-def objective(fun=rosen, x0=X0):
-    return _Scalar(fun, (), _Packer(x0))
+def handed(solver, call):
+    """The positional arguments and keywords ``call`` hands ``scipy.optimize.<solver>``
+    (caught: SciPy does not run)."""
+    caught = {}
+
+    def catch(*args, **kwargs):
+        caught.update(args=args, kwargs=kwargs)
+        return so.OptimizeResult(x=np.zeros(1))
+
+    with mock.patch.object(so, solver, catch):
+        call()
+    return caught["args"], caught["kwargs"]
+
+
+def objective(fun=rosen, x0=X0, method="trust-ncg"):
+    """What ``dd.optimize.minimize`` hands SciPy: ``fun`` (value and gradient, as jac=True),
+    ``hessp`` or ``hess``."""
+    (value_and_grad, _), kwargs = handed("minimize", lambda: dd.optimize.minimize(fun, x0,
+                                                                                method=method))
+    assert kwargs["jac"] is True
+    return SimpleNamespace(value_and_grad=value_and_grad, hessp=kwargs.get("hessp"),
+                           hess=kwargs.get("hess"))  # fmt: skip
 
 
 # -- the derivatives handed to SciPy ---------------------------------------------------------------
@@ -58,7 +79,8 @@ def test_hessp_matches_rosen_hess_prod(x, v):
 
 
 def test_hess_matches_rosen_hess():
-    np.testing.assert_allclose(objective().hess(X0), so.rosen_hess(X0), rtol=1e-12)
+    hess = objective(method="dogleg").hess
+    np.testing.assert_allclose(hess(X0), so.rosen_hess(X0), rtol=1e-12)
 
 
 def test_hessp_records_once_per_point():
@@ -78,8 +100,8 @@ def test_hessp_accepts_int8_vectors():
 
 
 def test_hessian_at_a_linear_function_is_zero():
-    at = _HessianAt(lambda x: np.sum(3.0 * x), np.ones(3))
-    np.testing.assert_array_equal(at.matvec(np.arange(3.0)), np.zeros(3))
+    hessp = objective(lambda x: np.sum(3.0 * x), np.ones(3)).hessp
+    np.testing.assert_array_equal(hessp(np.ones(3), np.arange(3.0)), np.zeros(3))
 
 
 # -- minimize: every method, against SciPy with hand-written derivatives -----------------------
@@ -309,8 +331,6 @@ def test_dict_constraints(method):
 
 
 def test_dict_constraint_jacobian_is_exact_and_args_pass():
-    from dualdiff.optimize import _dict_constraint
-
     con = {"type": "eq", "fun": lambda x, c: x[0] ** 2 + x[1] - c, "args": (1.0,)}
     res = dd.optimize.minimize(
         lambda x: np.sum(x**2),
@@ -321,7 +341,9 @@ def test_dict_constraint_jacobian_is_exact_and_args_pass():
     )
     # min x0^2 + x1^2 on x1 = 1 - x0^2: x0^2 = 1/2, x1 = 1/2
     np.testing.assert_allclose(res.x, [np.sqrt(0.5), 0.5], atol=1e-6)
-    given = _dict_constraint(con, _Packer(np.zeros(2)), MINIMIZE_USES["slsqp"])
+    _, kwargs = handed("minimize", lambda: dd.optimize.minimize(
+        lambda x: np.sum(x**2), np.zeros(2), method="SLSQP", constraints=con))  # fmt: skip
+    (given,) = kwargs["constraints"]
     x = np.array([0.3, -2.0])
     assert given["fun"](x) == pytest.approx(0.3**2 - 2.0 - 1.0)
     np.testing.assert_allclose(given["jac"](x), [[0.6, 1.0]])
@@ -354,9 +376,12 @@ def test_trust_constr_gets_the_constraint_hessian():
 
 
 def test_constraint_hessian_term_matches_analytic():
-    from dualdiff.optimize import _Vector
-
-    vec = _Vector(lambda x: dd.numpy.array([x[0] ** 2 * x[1], np.sin(x[1])]), (), _Packer(X0[:2]))
+    nlc = so.NonlinearConstraint(
+        lambda x: dd.numpy.array([x[0] ** 2 * x[1], np.sin(x[1])]), -np.inf, 1.0
+    )
+    _, kwargs = handed("minimize", lambda: dd.optimize.minimize(
+        lambda x: np.sum(x**2), X0[:2], method="trust-constr", constraints=[nlc]))  # fmt: skip
+    (vec,) = kwargs["constraints"]
     x, v, p = np.array([0.7, -0.4]), np.array([2.0, 3.0]), np.array([1.0, -2.0])
     H = v[0] * np.array([[2 * x[1], 2 * x[0]], [2 * x[0], 0.0]]) + v[1] * np.array(
         [[0.0, 0.0], [0.0, -np.sin(x[1])]]
@@ -413,16 +438,16 @@ def test_root(method):
 
 
 def test_root_value_and_jacobian_come_from_one_pass():
-    from dualdiff.optimize import _Vector
-
     x = np.array([0.3, -0.2])
     d = 1.5 * (x[0] - x[1]) ** 2
     J = np.array([[1.0 + d, -d], [-d, 1.0 + d]])
-    vec = _Vector(system, (), _Packer(x))
-    value, jac = vec.value_and_jac(x)
+    (value_and_jac, _), kwargs = handed("root", lambda: dd.optimize.root(system, x))
+    assert kwargs["jac"] is True
+    value, jac = value_and_jac(x)
     np.testing.assert_allclose(value, system(x), rtol=1e-15)
     np.testing.assert_allclose(jac, J, rtol=1e-12)
-    np.testing.assert_allclose(vec.jac(x), J, rtol=1e-12)
+    _, kwargs = handed("least_squares", lambda: dd.optimize.least_squares(system, x))
+    np.testing.assert_allclose(kwargs["jac"](x), J, rtol=1e-12)  # dd.jacobian's
     counted = Counted(system)
     sol = dd.optimize.root(counted, np.zeros(2), method="hybr")
     assert sol.njev >= 1 and counted.calls <= sol.nfev  # no extra runs for the Jacobian
@@ -436,24 +461,17 @@ def test_curve_fit_matches_analytic_jacobian():
     )
     np.testing.assert_allclose(popt, ref, rtol=1e-10)
     np.testing.assert_allclose(pcov, ref_cov, rtol=1e-6)
-    jac = dd.optimize._ParamJacobian(model)
-    np.testing.assert_allclose(jac(T, *popt), residuals_jac(popt), rtol=1e-12)
+    _, kwargs = handed("curve_fit", lambda: dd.optimize.curve_fit(model, T, Y, p0=[1.0, 1.0, 0.0]))
+    np.testing.assert_allclose(kwargs["jac"](T, *popt), residuals_jac(popt), rtol=1e-12)
 
 
-def test_newton_cg_records_each_point_once(monkeypatch):
-    recordings = []
-    original = optimize._HessianAt
-
-    def counting(f, x):
-        recordings.append(x.copy())
-        return original(f, x)
-
-    monkeypatch.setattr(optimize, "_HessianAt", counting)
+def test_newton_cg_records_each_point_once():
+    recordings = Counted(rosen)  # each recording runs fun once; products reuse it
     x0 = np.linspace(-1.0, 1.5, 8)
-    res = optimize.minimize(rosen, x0, method="Newton-CG")
+    res = dd.optimize.minimize(recordings, x0, method="Newton-CG")
     exact = so.minimize(
         so.rosen, x0, method="Newton-CG", jac=so.rosen_der, hessp=so.rosen_hess_prod
     )
     np.testing.assert_allclose(res.x, exact.x, rtol=1e-6, atol=1e-8)
     # one recording per point SciPy evaluates gives f, the gradient and every product there
-    assert len(recordings) == res.nfev and res.nhev > 2 * len(recordings)
+    assert recordings.calls == res.nfev and res.nhev > 2 * recordings.calls
