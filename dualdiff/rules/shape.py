@@ -74,10 +74,6 @@ def _has_array(idx):
     return _is_array(idx)
 
 
-def _is_int(i):
-    return isinstance(i, int | np.integer) and not isinstance(i, bool)
-
-
 def _front(idx):
     """Rank of the advanced index when its parts are separated (``x[[0, 1], :, 0]``), else 0.
 
@@ -87,7 +83,10 @@ def _front(idx):
     if not _has_array(idx):
         return 0
     items = idx if type(idx) is tuple else (idx,)
-    where = [p for p, i in enumerate(items) if _is_array(i) or _is_int(i)]
+    where = [
+        p for p, i in enumerate(items)
+        if _is_array(i) or isinstance(i, int | np.integer) and not isinstance(i, bool)
+    ]  # fmt: skip
     if where[-1] - where[0] == len(where) - 1:
         return 0
     shapes = []
@@ -209,37 +208,11 @@ index_add.__name__ = "index_add"
 defselfadjoint(index_add, _identity)
 
 
-@defjvp(index_add, argnum=2)
-def index_add_jvp_v(t, ans, x, idx, v):
-    out = np.zeros(t.shape[:1] + ans.shape, dtype=t.dtype)
-    return index_add(out, _batched_index(idx), _value_layout(t, ans.shape, idx))
-
-
-@defvjp(index_add, argnum=2)
-def index_add_vjp_v(g, ans, x, idx, v):
-    return _sum_to(_batch_first(g[_batched_index(idx)], idx), np.shape(v))
-
-
 def setitem_x(t, ans, x, idx, v):  # the places written lose x's derivative
     return setitem(t, _batched_index(idx), 0.0)
 
 
 defselfadjoint(setitem, setitem_x)
-
-
-@defjvp(setitem, argnum=2)
-def setitem_jvp_v(t, ans, x, idx, v):
-    t = _stacked(t, v)  # y[:2] = [a, b] lists traced values
-    out = np.zeros(t.shape[:1] + ans.shape, dtype=t.dtype)
-    return setitem(out, _batched_index(idx), _value_layout(t, ans.shape, idx))
-
-
-@defvjp(setitem, argnum=2)
-def setitem_vjp_v(g, ans, x, idx, v):
-    r = _batch_first(g[_batched_index(idx)], idx)
-    if _has_array(idx) and _has_repeats(idx, x.shape):  # a place written twice keeps its last
-        r = np.where(_last_writes(x.shape, idx), r, 0.0)
-    return _listed(_sum_to(r, _shape(v)), v)
 
 
 def _last_writes(shape, idx):
@@ -249,6 +222,25 @@ def _last_writes(shape, idx):
     board = np.full(shape, -1, dtype=np.intp)
     board[idx] = ids
     return board[idx] == ids
+
+
+# setitem and index_add write (or add) a value v at x[idx]: linear in v, with the same layout.
+def _write_jvp(op, t, ans, x, idx, v):
+    t = _stacked(t, v)  # y[:2] = [a, b] lists traced values
+    out = np.zeros(t.shape[:1] + ans.shape, dtype=t.dtype)
+    return op(out, _batched_index(idx), _value_layout(t, ans.shape, idx))
+
+
+def _write_vjp(op, g, ans, x, idx, v):
+    r = _batch_first(g[_batched_index(idx)], idx)
+    if op is setitem and _has_repeats(idx, x.shape):  # a place written twice keeps its last
+        r = np.where(_last_writes(x.shape, idx), r, 0.0)
+    return _listed(_sum_to(r, _shape(v)), v)
+
+
+for _op in (setitem, index_add):
+    defjvp(_op, argnum=2)(partial(_write_jvp, _op))
+    defvjp(_op, argnum=2)(partial(_write_vjp, _op))
 
 
 @defjvp(astype)
@@ -486,29 +478,20 @@ for _fn, _layout in (
     defvjp(_fn)(partial(_join_vjp, _layout))
 
 
-def _append_layout(arr, values, axis=None):
+def _append_jvp(argnum, t, ans, arr, values, axis=None):
+    pair, ts = (arr, values), [None, None]
+    ts[argnum] = _stacked(t, pair[argnum])
+    return _join(ts, pair, *_concatenate_layout(pair, axis))
+
+
+def _append_vjp(argnum, g, ans, arr, values, axis=None):
     pair = (arr, values)
-    return pair, *_concatenate_layout(pair, axis)
+    return _listed(_unjoin(g, pair, *_concatenate_layout(pair, axis))[argnum], pair[argnum])
 
 
-@defjvp(np.append, argnum=0)
-def append_jvp_arr(t, ans, arr, values, axis=None):
-    return _join([t, None], *_append_layout(arr, values, axis))
-
-
-@defvjp(np.append, argnum=0)
-def append_vjp_arr(g, ans, arr, values, axis=None):
-    return _unjoin(g, *_append_layout(arr, values, axis))[0]
-
-
-@defjvp(np.append, argnum=1)
-def append_jvp_values(t, ans, arr, values, axis=None):
-    return _join([None, _stacked(t, values)], *_append_layout(arr, values, axis))
-
-
-@defvjp(np.append, argnum=1)
-def append_vjp_values(g, ans, arr, values, axis=None):
-    return _listed(_unjoin(g, *_append_layout(arr, values, axis))[1], values)
+for _argnum in range(2):  # np.append(arr, values) is the concatenation of the pair
+    defjvp(np.append, argnum=_argnum)(partial(_append_jvp, _argnum))
+    defvjp(np.append, argnum=_argnum)(partial(_append_vjp, _argnum))
 
 
 def split_vjp(g, ans, ary, indices_or_sections, axis=0):
@@ -805,7 +788,7 @@ for _argnum in range(3):
     defselfadjoint(np.clip, partial(_clip_part, _argnum), argnum=_argnum)
 
 
-# -- gathers: take, take_along_axis, sort, delete, compress, extract, resize -----------------
+# -- gathers: take, take_along_axis, sort, delete, compress, extract, resize ---------------------
 def _axis_layout(a, axis):
     """Shape the op works on (flattened for axis=None) and its negative axis."""
     shape = (np.size(a),) if axis is None else np.shape(a)
@@ -821,16 +804,17 @@ def _along(ax, index):
     return (Ellipsis, index) + (slice(None),) * (-ax - 1)
 
 
-@defjvp(np.take)
-def take_jvp(t, ans, a, indices, axis=None, out=None, mode="raise"):
-    return np.take(_flat_if(t, axis), indices, axis=_axis_layout(a, axis)[1], mode=mode)
+# A gather picks elements of one argument (flattened for axis=None) by an index into its shape:
+# the JVP gathers from the tangent, the VJP scatters back, adding where the index repeats.
+def _gather_jvp(where, t, ans, *args, **kwargs):
+    a, axis, index = where(*args, **kwargs)
+    return _flat_if(t, axis)[_batched_index(index)]  # adjacent advanced indices: batch in front
 
 
-@defvjp(np.take)
-def take_vjp(g, ans, a, indices, axis=None, out=None, mode="raise"):
-    shape, ax = _axis_layout(a, axis)
-    index = np.take(np.arange(shape[ax]), indices, mode=mode)  # as the mode resolves them
-    out = _scatter(g.shape[:1] + shape, _along(ax, index), g, index.size != np.unique(index).size)
+def _gather_vjp(where, g, ans, *args, **kwargs):
+    a, axis, index = where(*args, **kwargs)
+    shape = _axis_layout(a, axis)[0]
+    out = _scatter(g.shape[:1] + shape, _batched_index(index), g, _has_repeats(index, shape))
     return np.reshape(out, g.shape[:1] + np.shape(a))
 
 
@@ -843,68 +827,44 @@ def _along_axis_index(shape, indices, ax):
     )
 
 
-@defjvp(np.take_along_axis)
-def take_along_axis_jvp(t, ans, arr, indices, axis=-1):
-    ax = _axis_layout(arr, axis)[1]
-    return np.take_along_axis(_flat_if(t, axis), np.expand_dims(indices, 0), axis=ax)
-
-
-@defvjp(np.take_along_axis)
-def take_along_axis_vjp(g, ans, arr, indices, axis=-1):
-    shape, ax = _axis_layout(arr, axis)
-    index = _along_axis_index(shape, indices, ax)
-    out = _scatter(g.shape[:1] + shape, _batched_index(index), g, _has_repeats(index, shape))
-    return np.reshape(out, g.shape[:1] + np.shape(arr))
-
-
-@defjvp(np.sort)
-def sort_jvp(t, ans, a, axis=-1, *args, **kwargs):
-    perm = np.argsort(a, axis=axis)  # ties hold equal values, so any sorting order serves
-    ax = _axis_layout(a, axis)[1]
-    return np.take_along_axis(_flat_if(t, axis), np.expand_dims(perm, 0), axis=ax)
-
-
-@defvjp(np.sort)
-def sort_vjp(g, ans, a, axis=-1, *args, **kwargs):
-    ax = _axis_layout(a, axis)[1]
-    inverse = np.argsort(np.argsort(a, axis=axis), axis=ax)
-    out = np.take_along_axis(g, np.expand_dims(inverse, 0), axis=ax)
-    return np.reshape(out, g.shape[:1] + np.shape(a))
-
-
-# delete, compress and extract take distinct positions ``keep`` along an axis of one argument.
-def _delete_keep(arr, obj, axis=None):
-    shape, ax = _axis_layout(arr, axis)
-    return arr, axis, np.delete(np.arange(shape[ax]), obj)
-
-
-def _compress_keep(condition, a, axis=None, out=None):
-    return a, axis, np.flatnonzero(condition)
-
-
-def _extract_keep(condition, arr):
-    return arr, None, np.flatnonzero(condition)
-
-
-def _gather_jvp(keep, t, ans, *args, **kwargs):
-    a, axis, positions = keep(*args, **kwargs)
-    return _flat_if(t, axis)[_along(_axis_layout(a, axis)[1], positions)]
-
-
-def _gather_vjp(keep, g, ans, *args, **kwargs):
-    a, axis, positions = keep(*args, **kwargs)
+def _take_index(a, indices, axis=None, out=None, mode="raise"):
     shape, ax = _axis_layout(a, axis)
-    out = _scatter(g.shape[:1] + shape, _along(ax, positions), g, False)
-    return np.reshape(out, g.shape[:1] + np.shape(a))
+    return a, axis, _along(ax, np.take(np.arange(shape[ax]), indices, mode=mode))
 
 
-for _fn, _argnum, _keep in (
-    (np.delete, 0, _delete_keep),
-    (np.compress, 1, _compress_keep),
-    (np.extract, 1, _extract_keep),
+def _take_along_axis_index(arr, indices, axis=-1):
+    shape, ax = _axis_layout(arr, axis)
+    return arr, axis, _along_axis_index(shape, indices, ax)
+
+
+def _sort_index(a, axis=-1, *args, **kwargs):
+    shape, ax = _axis_layout(a, axis)  # ties hold equal values, so any sorting order serves
+    return a, axis, _along_axis_index(shape, np.argsort(a, axis=axis), ax)
+
+
+def _delete_index(arr, obj, axis=None):
+    shape, ax = _axis_layout(arr, axis)
+    return arr, axis, _along(ax, np.delete(np.arange(shape[ax]), obj))
+
+
+def _compress_index(condition, a, axis=None, out=None):
+    return a, axis, _along(_axis_layout(a, axis)[1], np.flatnonzero(condition))
+
+
+def _extract_index(condition, arr):
+    return arr, None, _along(-1, np.flatnonzero(condition))
+
+
+for _fn, _argnum, _where in (
+    (np.take, 0, _take_index),
+    (np.take_along_axis, 0, _take_along_axis_index),
+    (np.sort, 0, _sort_index),
+    (np.delete, 0, _delete_index),
+    (np.compress, 1, _compress_index),
+    (np.extract, 1, _extract_index),
 ):
-    defjvp(_fn, argnum=_argnum)(partial(_gather_jvp, _keep))
-    defvjp(_fn, argnum=_argnum)(partial(_gather_vjp, _keep))
+    defjvp(_fn, argnum=_argnum)(partial(_gather_jvp, _where))
+    defvjp(_fn, argnum=_argnum)(partial(_gather_vjp, _where))
 
 
 @defjvp(np.resize)
@@ -918,10 +878,7 @@ def resize_jvp(t, ans, a, new_shape):
 def resize_vjp(g, ans, a, new_shape):
     if np.size(a) == 0:
         return np.zeros(g.shape[:1] + np.shape(a), dtype=g.dtype)
-    source = np.resize(np.arange(np.size(a)), new_shape)  # cycles through a: repeats
-    flat = index_add(
-        np.zeros(g.shape[:1] + (np.size(a),), dtype=g.dtype),
-        (slice(None), np.ravel(source)),
-        np.reshape(g, (g.shape[0], -1)),
-    )
-    return np.reshape(flat, g.shape[:1] + np.shape(a))
+    source = np.ravel(np.resize(np.arange(np.size(a)), new_shape))  # cycles through a: repeats
+    flat = np.reshape(g, (g.shape[0], -1))
+    out = _scatter(flat.shape[:1] + (np.size(a),), (slice(None), source), flat, True)
+    return np.reshape(out, g.shape[:1] + np.shape(a))
