@@ -7,7 +7,9 @@ zeros of one dense Jacobian. A coloring of the columns (forward mode) or rows (r
 groups directions that never meet in one row or column; :class:`SparseJacobian` then pushes
 one batch of color seeds per chunk through ``f`` and reads every nonzero off the compressed
 result. :class:`SparseHessian` does the same for a Hessian with a star coloring and batched
-Hessian-vector products (forward over reverse). Results are ``scipy.sparse.csr_array``.
+Hessian-vector products (forward over reverse). Results are ``scipy.sparse.csr_array``. The
+seeds, passes and memory budget are those of every Jacobian (``dualdiff._jacobian``); the
+mode is the side with fewer colors (``dualdiff.dispatch.sparse_mode``).
 
 The pattern is computed at one ``x`` and reused: it is structural, so it holds at every ``x``.
 ``np.where``, ``max``, ``sort``, ``abs`` count every branch, and data picked by an index computed
