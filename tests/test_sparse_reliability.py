@@ -228,21 +228,21 @@ def test_value_indices_depend_on_the_indexed_axis_only():
 def test_structural_patterns_are_not_detected_again():
     jac = SparseJacobian(IDIOMS["argmax"], POINTS[0])
     assert jac.reason is None
-    plan = jac._plan
+    colors = jac.colors
     jac(POINTS[1])
-    assert jac._plan is plan
+    assert jac.colors is colors  # the kept coloring, not one made again
 
 
 def test_pointwise_patterns_say_why_and_keep_their_coloring_while_the_pattern_holds():
     jac = SparseJacobian(_branch, POINTS[1])  # x[0] > 0
     assert "control flow" in jac.reason
-    plan = jac._plan
-    y = POINTS[1] + 1.0  # the same branch: the same pattern, the same plan
+    colors = jac.colors
+    y = POINTS[1] + 1.0  # the same branch: the same pattern, the same coloring
     np.testing.assert_allclose(jac(y).toarray(), _dense(_branch, y), rtol=1e-12)
-    assert jac._plan is plan
+    assert jac.colors is colors
     y = POINTS[2]  # the other branch
     np.testing.assert_allclose(jac(y).toarray(), _dense(_branch, y), rtol=1e-12)
-    assert jac._plan is not plan
+    assert jac.colors is not colors
 
 
 def test_value_dependent_output_shape():
