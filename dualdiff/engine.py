@@ -12,7 +12,7 @@ from dualdiff import _checks, _pool
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
-from dualdiff.tape import Var, backward, leaf, op_sizes
+from dualdiff.tape import Var, backward, leaf
 
 
 def as_input(x):
@@ -74,7 +74,15 @@ class Recording:
     def op_sizes(self):
         """``(output elements, largest argument elements)`` of each recorded op, in order:
         what the dispatcher's cost model reads."""
-        return op_sizes(self._tape, self._n_leaves)
+        tape, n = self._tape, self._n_leaves
+        sizes = [node.size(()) for node in tape[:n]]
+        result = []
+        for node in tape[n:]:
+            size = node.size(sizes)
+            sizes.append(size)
+            args = [a for a in getattr(node, "args", None) or () if _is_array(a)]
+            result.append((size, max(map(np.size, args), default=0)))
+        return result
 
     def output(self, held=()):
         """f's output with plain values, the caller's own (see :func:`primal`)."""
@@ -136,6 +144,10 @@ def record(f, args, argnums):
     n_leaves = len(tape)
     out = f(*args)
     return Recording(out, level, tape, n_leaves, rebuild)
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray | Tracer)
 
 
 def value_of(x):

@@ -1,18 +1,15 @@
 """Reverse mode: the tape (a flat Wengert list), Var, recording, and the backward sweep.
 
-Recording: every op on a :class:`Var` computes its answer on the primal values and appends a
-node to the tape. A node keeps what its pullback reads (the rule looked up once, when
-recorded; the arguments and the answer it needs) and its parents' tape positions. The tape is
-in execution order, so its reverse is a topological order.
+Recording: an op on a :class:`Var` computes its answer on the primal values and appends a node
+to the tape, keeping what its pullback reads (the rule, looked up once; the arguments and the
+answer it needs) and its parents' tape positions. The tape is in execution order, so its
+reverse is a topological order. The sweep (:func:`backward`) walks it backwards once: each node
+with a cotangent ``g`` adds ``g`` times its partials into its parents' slots of the cotangent
+store (``cotangents.py``). What reaches the leaves is the vector-Jacobian product.
 
-The sweep (:func:`backward`) walks the tape backwards once. Each node with a nonzero cotangent
-``g`` pulls it back: it adds ``g`` times its partial derivatives into its parents' slots of
-the cotangent store (``cotangents.py``), which sums what several consumers pull back into one
-parent. What reaches the leaves is the vector-Jacobian product.
-
-Large arrays: an op on a large value is first offered to the large-array layer
-(``dualdiff/large``), which may record it its own way, and the sweep takes its cotangent store
-from that layer. Both seams are :data:`LAYER`; left empty, this module is the whole engine.
+An op on a large value is first offered to the large-array layer (``dualdiff/large``), and the
+sweep takes its store from that layer: the two seams of :data:`LAYER`. Left empty, this module
+is the whole engine.
 """
 
 import numpy as np
@@ -28,9 +25,9 @@ from dualdiff.cotangents import Cotangents
 
 
 class Layer:
-    """The two seams of the large-array layer: ``ufunc(var, ufunc, inputs, kwargs)`` records
-    an op with a large input its own way (or returns None), ``reduction`` likewise for
-    ``np.sum``/``np.mean``, and ``store(slots)`` makes the sweep's cotangent store."""
+    """The seams of the large-array layer: ``ufunc(var, ufunc, inputs, kwargs)`` records an
+    elementwise op its own way or returns None, ``reduction`` likewise for the functions in
+    ``reductions``, and ``store(slots)`` makes the sweep's cotangent store."""
 
     ufunc = None
     reduction = None
@@ -52,21 +49,28 @@ class Node:
     __slots__ = ()
     takes_scaled = False  # whether pull takes the large store's pending scales as they are
 
-
-class Leaf(Node):
-    """An input: nothing to pull back to."""
-
-    __slots__ = ("value",)
-    parents = ()
-
-    def __init__(self, value):
-        self.value = value
-
     def size(self, sizes):
-        return np.size(self.value)
+        return sizes[self.parent] if hasattr(self, "parent") else np.size(self.ans)
 
     def sources(self):
-        return ()
+        """The parents' slots (the tensor layer walks its graph with them)."""
+        if hasattr(self, "parent"):
+            return (self.parent,)
+        out = []
+        for entry in self.parents:  # (position, slot or list of slots, shape or rule)
+            p = entry[1]
+            out.extend(q for q in p if q is not None) if type(p) is list else out.append(p)
+        return out
+
+
+class Leaf(Node):
+    """An input, ``ans``: nothing to pull back to."""
+
+    __slots__ = ("ans",)
+    parents = ()
+
+    def __init__(self, ans):
+        self.ans = ans
 
 
 class Unary(Node):
@@ -88,12 +92,6 @@ class Unary(Node):
             slots[p] = c
         else:
             ct.add(p, c)
-
-    def size(self, sizes):
-        return sizes[self.parent]
-
-    def sources(self):
-        return (self.parent,)
 
 
 class Ufunc(Node):
@@ -125,9 +123,6 @@ class Ufunc(Node):
         shapes += [np.shape(a) for a in self.args if a is not None]
         return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))
 
-    def sources(self):
-        return tuple(p for _, p, _ in self.parents)
-
 
 class Function(Node):
     """Any other op with a VJP rule per traced argument: ``parents`` are ``(argument
@@ -152,18 +147,6 @@ class Function(Node):
                 if pi is not None and ci is not None:
                     ct.add(pi, ci, x.shape)
 
-    def size(self, sizes):
-        return np.size(self.ans)
-
-    def sources(self):
-        out = []
-        for _, p, _ in self.parents:
-            if type(p) is list:
-                out.extend(q for q in p if q is not None)
-            else:
-                out.append(p)
-        return out
-
 
 class Outputs(Function):
     """An op with several outputs; each has a :class:`Projection` node, and ``g`` is the list
@@ -175,7 +158,7 @@ class Outputs(Function):
         Function.pull(self, tuple(g), ct)
 
     def size(self, sizes):
-        return 0
+        return 0  # its outputs are counted by their projections
 
 
 class Projection(Node):
@@ -191,12 +174,6 @@ class Projection(Node):
         if outs is None:
             outs = ct.slots[self.parent] = [None] * self.n
         outs[self.j] = g if outs[self.j] is None else outs[self.j] + g
-
-    def size(self, sizes):
-        return 0
-
-    def sources(self):
-        return (self.parent,)
 
 
 class Slice(Node):
@@ -218,9 +195,6 @@ class Slice(Node):
     def size(self, sizes):
         return np.size(self.ans)
 
-    def sources(self):
-        return (self.parent,)
-
 
 class Reshape(Node):
     """``np.reshape(x, shape)`` in C order: ``g`` reshaped back to x's shape."""
@@ -232,12 +206,6 @@ class Reshape(Node):
 
     def pull(self, g, ct):
         ct.add(self.parent, g.reshape(g.shape[:1] + self.shape), scratch=ct.own)
-
-    def size(self, sizes):
-        return sizes[self.parent]
-
-    def sources(self):
-        return (self.parent,)
 
 
 # -- recording ---------------------------------------------------------------------------------
@@ -251,10 +219,7 @@ class Var(Tracer):
     tracks_views = True
 
     def __init__(self, value, tape, index, level):
-        self.value = value
-        self.tape = tape
-        self.index = index
-        self.level = level
+        self.value, self.tape, self.index, self.level = value, tape, index, level
         self._view = self._views = None  # see _views.py
 
     def __repr__(self):
@@ -274,8 +239,8 @@ class Var(Tracer):
     def ufunc(self, ufunc, inputs, kwargs):
         if len(inputs) == 1:
             x = self.value if type(self) is Var else None
-            if type(x) is not np.ndarray or x.size >= LARGE:  # large, deferred, a Dual, a number
-                out = _offer(self, ufunc, inputs, kwargs)
+            if LAYER.ufunc is not None and not _small(x):  # large, deferred, a Dual, a number
+                out = LAYER.ufunc(self, ufunc, inputs, kwargs)
                 if out is not None:
                     return out
                 x = self.value
@@ -299,8 +264,8 @@ class Var(Tracer):
                 vx, vy, mask, parents = x, y.value, 2, ((1, y.index, y.value.shape),)
             else:
                 return self._nary(ufunc, inputs, kwargs)  # a deferred Var among them
-            if not (_small(vx) and _small(vy)):
-                out = _offer(self, ufunc, inputs, kwargs)
+            if LAYER.ufunc is not None and not (_small(vx) and _small(vy)):
+                out = LAYER.ufunc(self, ufunc, inputs, kwargs)
                 if out is not None:
                     return out
             ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
@@ -316,7 +281,7 @@ class Var(Tracer):
         return self._nary(ufunc, inputs, kwargs)
 
     def _nary(self, ufunc, inputs, kwargs):
-        out = _offer(self, ufunc, inputs, kwargs)
+        out = None if LAYER.ufunc is None else LAYER.ufunc(self, ufunc, inputs, kwargs)
         if out is not None:
             return out
         level = self.level
@@ -390,33 +355,8 @@ class Var(Tracer):
 
 
 def _small(v):
-    """Whether a value is a small array or a Python float: the reference path for sure."""
+    """Whether a value is a small array or a Python float: never the large-array layer's."""
     return (type(v) is np.ndarray and v.size < LARGE) or type(v) is float
-
-
-def _offer(var, ufunc, inputs, kwargs):
-    """``ufunc(*inputs)`` as the large-array layer records it, or None (the core records it)."""
-    if LAYER.ufunc is None or not _large(inputs, var.level):
-        return None
-    return LAYER.ufunc(var, ufunc, inputs, kwargs)
-
-
-def _large(inputs, level):
-    """Whether an op's traced inputs at ``level`` include a large array or something only
-    the large-array layer knows (a deferred Var, a Dual of forward over reverse)."""
-    for x in inputs:
-        if isinstance(x, Var) and x.level == level:
-            if type(x) is not Var:
-                return True
-            v = x.value
-            if type(v) is np.ndarray:
-                if v.size >= LARGE:
-                    return True
-            elif isinstance(v, Tracer):
-                return True
-        elif type(x) is np.ndarray and x.size >= LARGE:
-            return True
-    return False
 
 
 def _c_order(kwargs):
@@ -460,17 +400,3 @@ def backward(tape, seeds, n_leaves, release=False):
         return ct.finish(n_leaves)
     finally:
         loud(token)
-
-
-def op_sizes(tape, n_leaves):
-    """``(output elements, largest argument elements)`` of each op of ``tape`` after the
-    leaves: what the dispatcher's cost model reads."""
-    sizes = [node.size(()) for node in tape[:n_leaves]]
-    result = []
-    for node in tape[n_leaves:]:
-        size = node.size(sizes)
-        sizes.append(size)
-        args = getattr(node, "args", None) or ()
-        widest = max((np.size(a) for a in args if isinstance(a, np.ndarray | Tracer)), default=0)
-        result.append((size, widest))
-    return result
