@@ -37,8 +37,8 @@ import numpy as np
 from dualdiff import _pool
 from dualdiff._quiet import loud, quiet
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
-from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
 from dualdiff._snapshot import snapshot
+from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
 from dualdiff.cotangents import NodeSlots
 from dualdiff.tape import LAYER, Function, Node, Outputs, Projection, Ufunc
 
