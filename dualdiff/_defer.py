@@ -116,7 +116,7 @@ def _reusable(inputs, args, shape):
             and type(args[i]) is np.ndarray
             and args[i].shape == shape
             and args[i].dtype == _F64
-            and _counts(inputs, i, args) == _SOLE
+            and _counts(inputs, i, args) == _sole()
             and _pool.holds(args[i])
         ):
             inputs[i].result = None  # it goes with self.inputs, never to be read again
@@ -143,7 +143,13 @@ def _calibrate():
     return counts
 
 
-_SOLE = _calibrate()
+_SOLE = []  # the counts _calibrate measures, at the first large recording that needs them
+
+
+def _sole():
+    if not _SOLE:
+        _SOLE.append(_calibrate())
+    return _SOLE[0]
 
 # -- when an op may be deferred: floating-point errors --------------------------------------
 
