@@ -2,12 +2,13 @@
 
 from numpy import sum  # noqa: A004  (dd.sum, as torch.sum: the seed post's snippet uses it)
 
-from dualdiff import large, nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
-from dualdiff._pool import release_memory
+from dualdiff import nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
 from dualdiff.dispatch import JacobianPlan, plan_jacobian
 from dualdiff.dual import Dual
+from dualdiff.large import layer  # noqa: F401  (plugs the large-array layer into the tape)
+from dualdiff.large.pool import release_memory
 from dualdiff.options import engine_options
 from dualdiff.sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian
 from dualdiff.tensor import Tensor, no_grad, tensor  # dd.tensor: the function, as torch.tensor

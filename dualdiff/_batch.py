@@ -6,7 +6,7 @@ negative numbers so that one call serves the primal and the batched tangent alik
 
 import numpy as np
 
-from dualdiff import _pool
+from dualdiff.large import pool
 
 
 def neg_axis(axis, ndim):
@@ -41,7 +41,7 @@ def unbroadcast(g, shape):
 # blocks); above it, reusing memory saves an allocation and, for blocks that glibc maps
 # afresh each time, its page faults, which dominate the cost of an op at these sizes. The
 # same line as the pool's: what is written in place is what would be pooled.
-IN_PLACE_MIN = _pool.MIN_SIZE
+IN_PLACE_MIN = pool.MIN_SIZE
 
 
 def times(g, d, mine, ans, args):
@@ -101,14 +101,14 @@ def product(g, d):
     """``g * d`` into a pooled buffer (``g`` a large array, ``d`` no bigger)."""
     if g.dtype != np.float64:
         return g * d
-    return np.multiply(g, d, out=_pool.empty(g.shape))
+    return np.multiply(g, d, out=pool.empty(g.shape))
 
 
 def negative(g):
     """``-g`` into a pooled buffer (``g`` a large array)."""
     if g.dtype != np.float64:
         return -g
-    return np.negative(g, out=_pool.empty(g.shape))
+    return np.negative(g, out=pool.empty(g.shape))
 
 
 def _uniform(g):

@@ -15,10 +15,11 @@ import math
 
 import numpy as np
 
-from dualdiff import _checks, _pool
+from dualdiff import _checks
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.engine import primal, push, record, value_of
+from dualdiff.large import pool
 
 MODES = ("auto", "forward", "reverse")
 DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of tangents/cotangents in flight for one chunk
@@ -206,7 +207,7 @@ def push_tree(f, args, batched_tangents, caller=None):
 def tangent_of(o, level, k):
     """The batched tangent of output ``o`` at ``level``, the caller's own; zeros for a constant."""
     if isinstance(o, Dual) and o.level == level:
-        return _pool.disown(o.tangent)  # the caller's: the pool forgets it
+        return pool.disown(o.tangent)  # the caller's: the pool forgets it
     return np.zeros((k,) + np.shape(primal(o, level)))
 
 

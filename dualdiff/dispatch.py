@@ -38,7 +38,7 @@ from typing import Literal
 
 import numpy as np
 
-from dualdiff import _checks, _pool
+from dualdiff import _checks
 from dualdiff._coloring import color_columns, color_rows
 from dualdiff._jacobian import (
     DEFAULT_MAX_MEMORY,
@@ -51,6 +51,7 @@ from dualdiff._jacobian import (
 )
 from dualdiff._tree import flatten
 from dualdiff.engine import as_input, record
+from dualdiff.large import pool
 
 OP_FORWARD = 2.1e-6
 OP_RECORD = 1.4e-6
@@ -203,7 +204,7 @@ def _plan(f, args, argnum, mode, chunk_size, max_memory):
         )
         plan = _choose(probe, chosen, chunk_size, max_memory, reason)
         if chosen == "forward":  # the reverse trial's buffers, kept for reuse, would sit idle
-            _pool.release_memory()
+            pool.release_memory()
     return plan, probe
 
 
@@ -298,4 +299,4 @@ class _Dense:
                 J[:, start:stop] = block.T
             else:
                 J[start:stop, :] = block
-        return _pool.handed(J.reshape(shape), flatten(args)[0])
+        return pool.handed(J.reshape(shape), flatten(args)[0])

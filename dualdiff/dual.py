@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from dualdiff import _pool
 from dualdiff._batch import IN_PLACE_MIN, align, negative, times
 from dualdiff._quiet import IGNORE, STATE
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
+from dualdiff.large import pool
 
 
 class Dual(Tracer):
@@ -77,7 +77,7 @@ class Dual(Tracer):
                 vals[i] = x.value
                 tangents.append((i, x.tangent))
         if large:
-            ans = _pool.call(ufunc, vals)
+            ans = pool.call(ufunc, vals)
         else:  # ** costs even when empty
             ans = ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
         if len(tangents) == 1 and type(partials[tangents[0][0]]) is float:
@@ -93,7 +93,7 @@ class Dual(Tracer):
             if len(tangents) == 2 and type(partials[0]) is float and type(partials[1]) is float:
                 # x + y, x - y with both traced: the ufunc itself maps the tangents, in one op
                 ts = [t if t.ndim > ndim else align(t, ndim) for _, t in tangents]
-                return _broadcast_dual(ans, _pool.call(ufunc, ts) if large else ufunc(*ts), level)
+                return _broadcast_dual(ans, pool.call(ufunc, ts) if large else ufunc(*ts), level)
             out = None
             for i, t in tangents:
                 if t.ndim <= ndim:

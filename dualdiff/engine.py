@@ -8,10 +8,11 @@ counterpart. Nothing outside the engine reads a tape or a node.
 
 import numpy as np
 
-from dualdiff import _checks, _pool
+from dualdiff import _checks
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
+from dualdiff.large import pool
 from dualdiff.tape import Var, backward, leaf
 
 
@@ -36,10 +37,10 @@ def as_input(x):
 
 
 def primal(x, level, held=()):
-    """``x``'s value at ``level``, the caller's own (``_pool.handed``): the memory of an input
+    """``x``'s value at ``level``, the caller's own (``pool.handed``): the memory of an input
     among ``held`` (``f`` returned it, or a view of it) or of a constant is copied."""
     if isinstance(x, Tracer) and x.level == level:
-        return _pool.handed(x.value, held)
+        return pool.handed(x.value, held)
     return x.copy() if type(x) is np.ndarray else x
 
 

@@ -34,12 +34,12 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from dualdiff import _pool
 from dualdiff._quiet import loud, quiet
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._snapshot import snapshot
 from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
 from dualdiff.cotangents import NodeSlots
+from dualdiff.large import pool
 from dualdiff.tape import LAYER, Function, Node, Outputs, Projection, Ufunc
 
 __all__ = ["Tensor", "is_grad_enabled", "no_grad", "tensor"]
@@ -1003,7 +1003,7 @@ def _deposit(node, g, own):
     if not own or not g.flags.writeable or g.dtype != t.value.dtype:
         g = np.array(g, dtype=t.value.dtype)
     else:
-        _pool.disown(g)  # the user's now: the pool never hands it out again
+        pool.disown(g)  # the user's now: the pool never hands it out again
     t._grad = _new(g[0], None, [0])
 
 

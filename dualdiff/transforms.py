@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dualdiff import _checks, _pool
+from dualdiff import _checks
 from dualdiff._jacobian import (
     DEFAULT_MAX_MEMORY,
     Layout,
@@ -31,6 +31,7 @@ from dualdiff._tracer import Tracer
 from dualdiff._tree import flatten
 from dualdiff.dispatch import dense_jacobian
 from dualdiff.engine import as_input, primal, push, record
+from dualdiff.large import pool
 from dualdiff.sparse import sparse_hessian, sparse_jacobian
 
 
@@ -65,7 +66,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def _value_and_grad(f, nums, single, args, want_value, name):
     """``(f(*args), gradient)``; without ``want_value`` the value is None and never computed
-    where it was deferred (``_defer.py``): a gradient does not read it."""
+    where it was deferred (``large/defer.py``): a gradient does not read it."""
     nums = _checks.resolve(nums, len(args), name)
     rec = record(f, args, nums)
     _checks.output(rec.out, name, _checks.SCALAR)
@@ -205,7 +206,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
     values = unflatten_out([primal(o, level, held) for o in leaves])
-    ts = [_pool.handed(tangent_of(o, level, 1)[0, ...], held) for o in leaves]
+    ts = [pool.handed(tangent_of(o, level, 1)[0, ...], held) for o in leaves]
     return values, unflatten_out(ts)
 
 
@@ -304,7 +305,7 @@ def _inputs(args, nums, single):
 def _assemble(rows, unflatten_out, unflatten_in, held):
     """The Jacobian nested as JAX's: ``rows[i][j]`` is output leaf i's block for input leaf j.
 
-    Every block is the caller's own (``_pool.handed``, ``held`` being the arguments); one that
+    Every block is the caller's own (``pool.handed``, ``held`` being the arguments); one that
     may share memory with an earlier block (f returned one array twice) is copied."""
     seen = []
     for row in rows:
@@ -313,7 +314,7 @@ def _assemble(rows, unflatten_out, unflatten_in, held):
                 if any(np.may_share_memory(block, other) for other in seen):
                     block = row[j] = block.copy()
                 else:
-                    block = row[j] = _pool.handed(block, held)
+                    block = row[j] = pool.handed(block, held)
                 seen.append(block)
     return unflatten_out([unflatten_in(row) for row in rows])
 

@@ -50,11 +50,11 @@ from hypothesis import strategies as st
 
 import dualdiff as dd
 import dualdiff.numpy as dnp
-from dualdiff import _pool
+from dualdiff.large import pool
 from tests._programs import function_of, source_of
 
 SMALL = 6
-LARGE = _pool.MIN_SIZE  # the size at which the pool, deferral, elision and in-place sweeps engage
+LARGE = pool.MIN_SIZE  # the size at which the pool, deferral, elision and in-place sweeps engage
 # Examples per test: small enough for CI, raised locally with DUALDIFF_ORACLE_EXAMPLES=500.
 EXAMPLES = int(os.environ.get("DUALDIFF_ORACLE_EXAMPLES", "40"))
 SETTINGS = settings(

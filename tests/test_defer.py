@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize, rosen_der, rosen_hess_prod
 
 import dualdiff as dd
-from dualdiff import _defer, _pool
+from dualdiff.large import defer, pool
 from dualdiff.large.record import DeferredVar
 from dualdiff.tape import Var
 from tests._programs import function_of, source_of
 from tests._threads import in_threads
 
-N = 2 * _pool.MIN_SIZE  # large enough to defer
+N = 2 * pool.MIN_SIZE  # large enough to defer
 pytestmark = pytest.mark.usefixtures("empty_pool", "deferring")
 
 
@@ -38,13 +38,13 @@ def x():
 def computed(monkeypatch):
     """The list of deferred values computed (their functions' names), as they are."""
     seen = []
-    compute = _defer.Pending._compute
+    compute = defer.Pending._compute
 
     def counting(self):
         seen.append(getattr(self.fn, "__name__", str(self.fn)))
         compute(self)
 
-    monkeypatch.setattr(_defer.Pending, "_compute", counting)
+    monkeypatch.setattr(defer.Pending, "_compute", counting)
     return seen
 
 
@@ -183,7 +183,7 @@ def test_the_callers_arrays_are_read_at_once(x):
     np.testing.assert_allclose(g, 2.0 + 2 * (x0 + 1.0), rtol=1e-12)
     # a value vjp returned is the caller's: the pool has let it go
     x, _ = dd.vjp(lambda w: w * 1.0, x0)
-    assert not _pool.holds(x)
+    assert not pool.holds(x)
     value, g = dd.value_and_grad(f)(x)
     np.testing.assert_allclose(g, 2.0 + 2 * (x0 + 1.0), rtol=1e-12)
 
@@ -211,13 +211,13 @@ def test_small_arrays_and_keyword_calls_are_recorded_at_once(x):
 def test_long_chains_are_computed_in_bounded_steps(x):
     def f(x):
         y = x * 1.0
-        for _ in range(5 * _defer.MAX_DEPTH):
+        for _ in range(5 * defer.MAX_DEPTH):
             y = y * 1.001 + 0.0001
         return np.sum(y * y)
 
     value, _ = same_as_eager(f, x)
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(3 * _defer.MAX_DEPTH + 120)  # a deep chain would need 2 frames a link
+    sys.setrecursionlimit(3 * defer.MAX_DEPTH + 120)  # a deep chain would need 2 frames a link
     try:
         assert dd.value_and_grad(f)(x)[0] == value
     finally:
@@ -251,14 +251,14 @@ def test_a_chain_of_deferred_values_is_computed_into_one_buffer(x, monkeypatch, 
     if sys.implementation.name != "cpython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
         pytest.skip("reference counts are measured for CPython 3.11 to 3.13")
     reused = []
-    reusable = _defer._reusable
+    reusable = defer._reusable
 
     def counting(*args):
         out = reusable(*args)
         reused.append(out is not None)
         return out
 
-    monkeypatch.setattr(_defer, "_reusable", counting)
+    monkeypatch.setattr(defer, "_reusable", counting)
     with dd.engine_options(elide=elide):
         value, g = dd.value_and_grad(_chain)(x)
     assert any(reused) == elide
@@ -307,7 +307,7 @@ def test_jacrev_vjp_and_nested_reverse(x):
         y = (x * 2.0) + 1.0
         return y * y * 0.5
 
-    small = x[: _pool.MIN_SIZE]
+    small = x[: pool.MIN_SIZE]
     for on, off in (
         both(lambda f: lambda z: dd.vjp(f, z)[1](np.cos(z))[0], h, x),
         both(lambda f: lambda z: dd.vjp(f, z)[0], h, x),

@@ -1,5 +1,5 @@
 """Random programs at large sizes, where every large-array mechanism is on: deferred values
-(``_defer.py``), deferred scales of arrays and of Duals (``_scaled.py``) and in-place
+(``large/defer.py``), deferred scales of arrays and of Duals (``large/scaled.py``) and in-place
 sweeps. Each program's value, gradient (``grad`` and ``value_and_grad``) and Hessian-vector
 product must match the same call with deferred values and the deferred scales of Duals off,
 and the gradient must match forward mode, which uses none of the sweep's mechanisms. The
@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dualdiff as dd
-from dualdiff import _pool
+from dualdiff.large import pool
 from tests._programs import function_of, source_of
 
 # deferral engages only with RuntimeWarnings ignored under pytest (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("deferring")
 
-N = 2 * _pool.MIN_SIZE
+N = 2 * pool.MIN_SIZE
 R, C = 4, N // 4
 
 EXPRS = [

@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from dualdiff import _pool
+from dualdiff.large import pool
 from dualdiff.large.record import DeferredVar
 
-SMALL, LARGE = 6, 2 * _pool.MIN_SIZE
+SMALL, LARGE = 6, 2 * pool.MIN_SIZE
 SIZES = pytest.mark.parametrize("n", [SMALL, LARGE], ids=["small", "large"])
 pytestmark = pytest.mark.usefixtures("empty_pool", "deferring")
 
@@ -285,7 +285,7 @@ def test_a_result_passed_back_and_changed_in_place(same, made_by, n):
     else:
         z = dd.grad(lambda x: np.sum(x * x) / 2.0)(x)
     np.testing.assert_array_equal(z, x)
-    assert not _pool.holds(z)
+    assert not pool.holds(z)
 
     def f(w):
         v = np.exp(same(w) * 1.0)
@@ -302,7 +302,7 @@ def test_an_input_passed_through_is_never_an_input_of_a_deferred_value(n):
     # a pooled buffer that the caller holds: the pass-through node's value is not the
     # recording's own, even while the pool still has it
     x = points(n, 0.5, 1.5)
-    held = _pool.empty((n,))
+    held = pool.empty((n,))
     held[:] = x
 
     def f(w):
@@ -347,8 +347,8 @@ def test_the_pool_stays_bounded_over_a_loop_of_calls():
         return np.sum(sum(t * t for t in terms))
 
     def size():
-        buffers = sum(len(b) for b in _pool._pool.buckets.values())
-        return buffers, _pool._pool.nbytes
+        buffers = sum(len(b) for b in pool._pool.buckets.values())
+        return buffers, pool._pool.nbytes
 
     held, sizes = None, []
     for _ in range(300):
@@ -364,11 +364,11 @@ def test_the_pool_stays_bounded_over_a_loop_of_calls():
 
 def test_a_long_tape_of_values_in_use_is_not_rescanned_at_every_request(monkeypatch):
     counts = []
-    count = _pool._count
-    monkeypatch.setattr(_pool, "_count", lambda bucket, i: counts.append(1) or count(bucket, i))
-    held = [_pool.empty((LARGE,)) for _ in range(300)]  # all in use
+    count = pool._count
+    monkeypatch.setattr(pool, "_count", lambda bucket, i: counts.append(1) or count(bucket, i))
+    held = [pool.empty((LARGE,)) for _ in range(300)]  # all in use
     # each full scan that finds nothing is followed by as many requests without one
-    assert len(counts) < 300 * (_pool._SCAN + 4)
+    assert len(counts) < 300 * (pool._SCAN + 4)
     assert len({id(h) for h in held}) == 300
 
 
@@ -380,8 +380,8 @@ def assert_owned(results, held, copies):
     outside the pool; ``held`` is unchanged (``copies`` are its values before)."""
     results = [r for r in results if isinstance(r, np.ndarray)]
     for i, r in enumerate(results):
-        assert r.flags.writeable and not _pool.holds(r)
-        assert r.base is None or not _pool.holds(r.base)
+        assert r.flags.writeable and not pool.holds(r)
+        assert r.base is None or not pool.holds(r.base)
         for h in held:
             assert not np.shares_memory(r, h)
         for other in results[:i]:

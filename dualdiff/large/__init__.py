@@ -7,11 +7,3 @@ pending scales, scattered slices). Each mechanism is switched by the thread-loca
 options (``dualdiff.options``); with all of them off the reference engine alone runs, and it
 gives the same answers. docs/internals.md explains the mechanisms.
 """
-
-from dualdiff import tape
-from dualdiff.large import record, sweep
-
-tape.LAYER.ufunc = record.ufunc
-tape.LAYER.reduction = record.reduction
-tape.LAYER.reductions = record.REDUCTIONS
-tape.LAYER.store = sweep.store

@@ -1,7 +1,7 @@
 """The large-array recorder: how an elementwise op with a large input is recorded.
 
 ``tape.Var.ufunc`` offers such an op here first (:func:`ufunc`). It is deferred when it can
-be (``_defer.py``: computed only when something reads it), else computed into a pooled
+be (``large/defer.py``: computed only when something reads it), else computed into a pooled
 buffer; either way its node is a :class:`~dualdiff.large.sweep.LargeUnary` or
 :class:`~dualdiff.large.sweep.LargeUfunc`, whose pullback writes in place. A full ``np.sum``
 / ``np.mean`` of a large value is deferred too (:func:`reduction`). Returning None hands the
@@ -12,14 +12,14 @@ import math
 
 import numpy as np
 
-from dualdiff import _defer, _pool
 from dualdiff._batch import IN_PLACE_MIN
-from dualdiff._defer import Pending
-from dualdiff._pool import NUMBERS
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP
-from dualdiff._scaled import large_dual
 from dualdiff._snapshot import snapshot
 from dualdiff.dual import Dual
+from dualdiff.large import defer, pool
+from dualdiff.large.defer import Pending
+from dualdiff.large.pool import NUMBERS
+from dualdiff.large.scaled import large_dual
 from dualdiff.large.sweep import LargeUfunc, LargeUnary
 from dualdiff.options import OPTIONS
 from dualdiff.tape import Function, Leaf, Var
@@ -53,7 +53,7 @@ def ufunc(var, ufunc, inputs, kwargs):
     if kwargs:
         ans = ufunc(*vals, **kwargs)
     elif OPTIONS.pool:
-        ans = _pool.call(ufunc, vals)
+        ans = pool.call(ufunc, vals)
     else:
         ans = ufunc(*vals)
     keep = UFUNC_KEEP[ufunc][mask]
@@ -91,7 +91,7 @@ def _with_deferred(var, ufunc, inputs, kwargs):
     return out
 
 
-# -- deferred values (_defer.py): grad computes what its sweep reads, not all f computes -------
+# -- deferred values (defer.py): grad computes what its sweep reads, not all f computes ---------
 
 
 class DeferredVar(Var):
@@ -184,7 +184,7 @@ def _handle(x, level):
         return None  # a leaf: the caller's own array
     if _passed_through(value, array, getattr(node, "args", None)):
         return None  # np.real(x), np.atleast_1d(x) return x itself: maybe the caller's
-    return value if _pool.holds(array) else None
+    return value if pool.holds(array) else None
 
 
 def _passed_through(value, array, args):
@@ -199,7 +199,7 @@ def _passed_through(value, array, args):
 
 def _deferred(ufunc, inputs, level, tape):
     """Record ``ufunc(*inputs)`` (no keywords) with its value deferred; None if it cannot be."""
-    if not OPTIONS.defer or not _defer.deferrable(ufunc):
+    if not OPTIONS.defer or not defer.deferrable(ufunc):
         return None
     handles = []
     for x in inputs:
@@ -217,10 +217,10 @@ def _deferred(ufunc, inputs, level, tape):
                 shape = np.broadcast_shapes(*shapes)
             except ValueError:
                 return None  # computed at once, NumPy raises its own error
-    depth = _defer.depth_of(handles)
+    depth = defer.depth_of(handles)
     if depth is None or math.prod(shape) < IN_PLACE_MIN:
         return None
-    state = _defer.errstate()
+    state = defer.errstate()
     if state is None:
         return None  # its errors must surface here, under the caller's handling
     pending = Pending(ufunc, tuple(handles), shape, depth, state)
@@ -254,8 +254,8 @@ def reduction(var, fn, args, kwargs):
     h = _handle(x, level)
     if h is None or not isinstance(x, Var):
         return None
-    depth = _defer.depth_of((h,))
-    state = _defer.errstate()
+    depth = defer.depth_of((h,))
+    state = defer.errstate()
     if depth is None or state is None:
         return None
     tape = var.tape

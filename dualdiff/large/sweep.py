@@ -4,7 +4,7 @@ that use it.
 At sizes where memory traffic sets the cost (``MIN_SIZE`` elements and up), the sweep writes
 into cotangents only it holds (the store's ``scratch`` slots, and the ``g`` a node was handed
 when ``own``) instead of making new ones, takes new large arrays from the buffer pool, and
-leaves negations and scalar factors pending (:class:`~dualdiff._scaled.Scaled`) until a pass
+leaves negations and scalar factors pending (:class:`~dualdiff.large.scaled.Scaled`) until a pass
 that writes the array anyway applies them. Below that size plain NumPy expressions are cheaper,
 and the reference nodes and store of ``tape.py`` and ``cotangents.py`` do the work.
 """
@@ -13,9 +13,11 @@ import math
 
 import numpy as np
 
-from dualdiff import _pool
 from dualdiff._batch import IN_PLACE_MIN, Scatter, negative, times, unbroadcast
-from dualdiff._scaled import (
+from dualdiff.cotangents import Cotangents
+from dualdiff.dual import Dual
+from dualdiff.large import pool
+from dualdiff.large.scaled import (
     Scaled,
     axpy,
     dual_parts,
@@ -25,8 +27,6 @@ from dualdiff._scaled import (
     put,
     shares,
 )
-from dualdiff.cotangents import Cotangents
-from dualdiff.dual import Dual
 from dualdiff.options import OPTIONS
 from dualdiff.tape import Ufunc, Unary
 
@@ -170,7 +170,7 @@ class LargeCotangents(Cotangents):
                 c = c.dense(self._writable(j))
             elif type(c) is np.ndarray and j not in self.scratch:  # a broadcast, or a seed
                 c = c.copy()  # passed through: the caller gets an array of its own, writeable
-            leaves[j] = _pool.disown(c)  # the caller's: never reused by the pool
+            leaves[j] = pool.disown(c)  # the caller's: never reused by the pool
         return leaves
 
 
@@ -294,11 +294,11 @@ def dense_scatter(c):
     dtype = values.array.dtype if type(values) is Scaled else values.dtype
     box = None if math.prod(c.shape) < IN_PLACE_MIN else _box(c.index, c.shape)
     if box is None:
-        out = _pool.zeros(c.shape, dtype)
+        out = pool.zeros(c.shape, dtype)
         put(out, c.index, values)
         return out
     # a box of slices: write the values, then zero only what lies outside the box
-    out = _pool.empty(c.shape, dtype)
+    out = pool.empty(c.shape, dtype)
     put(out, c.index, values)
     inside = ()
     for (start, stop), n in zip(box, c.shape):

@@ -7,8 +7,8 @@ ufuncs give the constants +1.0 / -1.0 and skip the multiplication.
 
 import numpy as np
 
-from dualdiff import _pool
 from dualdiff._registry import defconstant, defpartials
+from dualdiff.large import pool
 
 LN2 = np.log(2.0)
 LN10 = np.log(10.0)
@@ -56,7 +56,7 @@ def _power_dx(ans, x, y):
     power is a power of one degree less, so that a chain of derivatives ends in these."""
     if type(y) is int or type(y) is float or isinstance(y, _SCALARS):  # a constant exponent
         if y == 2:  # the commonest: 2 * x (into a pooled buffer for a large array)
-            return _pool.call(np.multiply, (x, 2.0))
+            return pool.call(np.multiply, (x, 2.0))
         if y == 1:
             return 1.0
         if y == 0:

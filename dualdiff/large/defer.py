@@ -13,7 +13,7 @@ What is deferred (reverse mode only, at least ``IN_PLACE_MIN`` elements):
 - whose traced inputs are deferred values, or values this recording computed and owns (a
   float64 buffer of the pool, or a Dual of them): never the caller's arrays or views of them,
   which the caller could change before the value is read, nor an answer that is its input
-  itself (``np.real(x)``); what a transform returns leaves the pool (``_pool.disown``);
+  itself (``np.real(x)``); what a transform returns leaves the pool (``pool.disown``);
 - whose other inputs are numbers (Python's, or NumPy float64 scalars); an array could change
   under it, like the caller's.
 
@@ -46,7 +46,7 @@ import warnings
 
 import numpy as np
 
-from dualdiff import _pool
+from dualdiff.large import pool
 from dualdiff.options import OPTIONS
 
 MAX_DEPTH = 64  # longest chain of deferred values (a forced value recurses this deep)
@@ -102,7 +102,7 @@ class Pending:
             self.result = fn(*args)
         else:
             out = _reusable(inputs, args, self.shape) if OPTIONS.elide else None
-            self.result = _pool.call(fn, args) if out is None else fn(*args, out=out)
+            self.result = pool.call(fn, args) if out is None else fn(*args, out=out)
         self.inputs = None  # the inputs are freed (and Pendings only this one held, with them)
 
 
@@ -117,7 +117,7 @@ def _reusable(inputs, args, shape):
             and args[i].shape == shape
             and args[i].dtype == _F64
             and _counts(inputs, i, args) == _sole()
-            and _pool.holds(args[i])
+            and pool.holds(args[i])
         ):
             inputs[i].result = None  # it goes with self.inputs, never to be read again
             return args[i]
@@ -134,7 +134,7 @@ def _calibrate():
     value is held only by it, the args list and the pool: measured, since they depend on how
     the interpreter counts references."""
     p = Pending(None, (), (), 0, _IGNORE)
-    p.result = _pool.empty((_pool.MIN_SIZE,))
+    p.result = pool.empty((pool.MIN_SIZE,))
     inputs = (p,)
     args = [p.result]
     del p

@@ -17,7 +17,6 @@ result get plain arrays (:meth:`Scaled.dense`).
 import numpy as np
 from scipy.linalg.blas import daxpy
 
-from dualdiff import _pool
 from dualdiff._batch import (
     _batched,
     _made_for_call,
@@ -28,6 +27,7 @@ from dualdiff._batch import (
     uniform_scalar,
 )
 from dualdiff.dual import Dual
+from dualdiff.large import pool
 
 _F64 = np.dtype(np.float64)
 
@@ -47,7 +47,7 @@ class Scaled:
         """The product as an array: in place when ``own``, else in a pooled buffer."""
         if type(self.array) is not np.ndarray:  # a Dual
             return self.array * self.scale
-        out = self.array if own else _pool.empty(self.array.shape)
+        out = self.array if own else pool.empty(self.array.shape)
         return np.multiply(self.array, self.scale, out=out)
 
 
@@ -64,7 +64,7 @@ def large_dual(g):
         plain_dual(g)
         and g.value.dtype == _F64
         and g.tangent.dtype == _F64
-        and g.value.size >= _pool.MIN_SIZE
+        and g.value.size >= pool.MIN_SIZE
     )
 
 
