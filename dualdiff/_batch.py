@@ -44,19 +44,19 @@ def unbroadcast(g, shape):
 IN_PLACE_MIN = pool.MIN_SIZE
 
 
-def times(g, d, mine, ans, args):
+def times(g, d, scratch, ans, args):
     """``g * d`` for a large batched ``g`` (a tangent or cotangent) and an unbatched partial
     ``d`` of an op with answer ``ans`` and inputs ``args``; and whether the result is a new
     array that nothing else holds.
 
-    Writes into ``g`` when it is ``mine``, else into ``d`` when the partial made a new array
-    for this call, else into a pooled buffer; a uniform ``g`` (a broadcast scalar, as ``sum``
-    pulls back) times a scalar partial stays a broadcast, and times ``d`` is ``d`` itself when
-    the scalar is 1.
+    Writes into ``g`` when it is ``scratch`` (the caller's to overwrite), else into ``d`` when
+    the partial made a new array for this call, else into a pooled buffer; a uniform ``g`` (a
+    broadcast scalar, as ``sum`` pulls back) times a scalar partial stays a broadcast, and
+    times ``d`` is ``d`` itself when the scalar is 1.
     """
     s = uniform_scalar(g)
     if isinstance(d, float):
-        if mine:
+        if scratch:
             return np.multiply(g, d, out=g), True
         if s is not None:
             return np.broadcast_to(s * d, g.shape), False
@@ -65,7 +65,7 @@ def times(g, d, mine, ans, args):
         # a loss's cotangent of ones times a partial is the partial itself (an array of
         # ours or not, or a Dual of forward over reverse): handed on, and the sweep's own
         # when the partial made it for this call
-        return _batched(d), _made_for_call(d, ans, args)
+        return _batched(d), scratch_partial(d, ans, args)
     if (
         type(d) is not np.ndarray
         or d.ndim >= g.ndim
@@ -73,9 +73,9 @@ def times(g, d, mine, ans, args):
         or d.dtype not in _MULTIPLIABLE
     ):
         return g * d, True  # a tracer, a partial that broadcasts g, or an unusual dtype
-    if mine and g.dtype == np.float64:
+    if scratch and g.dtype == np.float64:
         return np.multiply(g, d, out=g), True
-    if d.shape == g.shape[1:] and g.shape[0] == 1 and _made_for_call(d, ans, args):
+    if d.shape == g.shape[1:] and g.shape[0] == 1 and scratch_partial(d, ans, args):
         out = d.reshape(g.shape)
         return np.multiply(out, g if s is None else s, out=out), True
     return product(g, d), True
@@ -84,7 +84,7 @@ def times(g, d, mine, ans, args):
 _MULTIPLIABLE = (np.dtype(np.float64), np.dtype(bool))
 
 
-def _made_for_call(d, ans, args):
+def scratch_partial(d, ans, args):
     """Whether partial ``d`` is a float64 array made for this call: not the op's answer or an
     input, not a view (the rules' partials never keep what they return)."""
     return (

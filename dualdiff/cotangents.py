@@ -31,26 +31,26 @@ class NodeSlots(dict):
 class Cotangents:
     """Cotangents of one sweep (see the module docstring)."""
 
-    __slots__ = ("slots", "scratch", "own")
+    __slots__ = ("slots", "scratch", "scratch_taken")
 
     def __init__(self, slots):
         self.slots = slots
         self.scratch = set()
-        self.own = False  # whether the cotangent last taken is the sweep's own (scratch)
+        self.scratch_taken = False  # whether the cotangent last taken was scratch
 
     def take(self, i, node):
         """Remove and return slot ``i``'s cotangent, the one ``node`` pulls back."""
         slots = self.slots
         g = slots[i]
         slots[i] = None
-        self.own = i in self.scratch
+        self.scratch_taken = i in self.scratch
         self.scratch.discard(i)
         return g
 
     def add(self, p, c, shape=None, scratch=False):
         """Add cotangent ``c`` (batched; a :class:`Scatter` too) into slot ``p``, first summing
         away the axes it was broadcast along when ``shape``, the primal's, differs.
-        ``scratch``: ``c`` is the sweep's own (it made ``c``, and nothing else holds it)."""
+        ``scratch``: the sweep made ``c`` and nothing else holds it."""
         if type(c) is Scatter:
             self.scatter_add(p, c)
             return

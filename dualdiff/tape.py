@@ -205,7 +205,7 @@ class Reshape(Node):
         self.shape, self.parent = shape, parent
 
     def pull(self, g, ct):
-        ct.add(self.parent, g.reshape(g.shape[:1] + self.shape), scratch=ct.own)
+        ct.add(self.parent, g.reshape(g.shape[:1] + self.shape), scratch=ct.scratch_taken)
 
 
 # -- recording ---------------------------------------------------------------------------------

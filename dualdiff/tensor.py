@@ -965,7 +965,7 @@ def _sweep(root, g, retain_graph):
         op = node.op
         if op is None:  # a leaf
             if g is not None:
-                _deposit(node, g, ct.own)
+                _deposit(node, g, ct.scratch_taken)
             continue
         for p in op.sources():
             if p not in seen:
@@ -976,8 +976,8 @@ def _sweep(root, g, retain_graph):
                 if cell[0] != version:
                     raise _modified(cell[0], version)
             if node.owner is not None:
-                _deposit(node, g, ct.own)
-                ct.own = False  # .grad may have taken g's memory
+                _deposit(node, g, ct.scratch_taken)
+                ct.scratch_taken = False  # .grad may have taken g's memory
             op.pull(g, ct)
         if not retain_graph:
             node.op = _FREED

@@ -19,10 +19,10 @@ from scipy.linalg.blas import daxpy
 
 from dualdiff._batch import (
     _batched,
-    _made_for_call,
     _uniform,
     negative,
     plain_dual,
+    scratch_partial,
     times,
     uniform_scalar,
 )
@@ -43,11 +43,12 @@ class Scaled:
         self.scale = scale
         self.array = array
 
-    def dense(self, own):
-        """The product as an array: in place when ``own``, else in a pooled buffer."""
+    def dense(self, scratch):
+        """The product as an array: in place when ``scratch`` (the array is the sweep's to
+        overwrite), else in a pooled buffer."""
         if type(self.array) is not np.ndarray:  # a Dual
             return self.array * self.scale
-        out = self.array if own else pool.empty(self.array.shape)
+        out = self.array if scratch else pool.empty(self.array.shape)
         return np.multiply(self.array, self.scale, out=out)
 
 
@@ -87,18 +88,18 @@ def negated(g):
     return scaled(-1.0, g)
 
 
-def product(g, partial, ans, args, mine):
+def product(g, partial, ans, args, scratch):
     """``g`` times the partial ``partial(ans, *args)`` for the sweep, and whether the result
-    is the sweep's own: :func:`dualdiff._batch.times` with the scales left deferred (``g``
+    is scratch (the sweep's own): :func:`dualdiff._batch.times` with the scales left deferred (``g``
     Scaled, a uniform ``g`` times a whole partial, and a partial with a ``scaled`` form,
     such as ``2 * x`` for ``x ** 2``, whose 2 then costs no pass)."""
     form = getattr(partial, "scaled", None)
     scale_array = None if form is None else form(ans, *args)
     if scale_array is None:
-        return _product(g, partial(ans, *args), mine, ans, args)
+        return _product(g, partial(ans, *args), scratch, ans, args)
     scale, d = scale_array
     if type(d) is np.ndarray:
-        return _scale(scale, *_product(g, d, mine, ans, args))
+        return _scale(scale, *_product(g, d, scratch, ans, args))
     # forward over reverse: the partial is scale * d for a Dual (or tracer) d
     s = uniform_scalar(g)
     if s is not None:
@@ -107,24 +108,24 @@ def product(g, partial, ans, args, mine):
         return _batched(d * (float(s) * scale)), True  # a tracer: both factors in one op
     if type(g) is Scaled:  # g's scale goes into the partial's one op
         return g.array * (d * (g.scale * scale)), True
-    return _scale(scale, *_product(g, d, mine, ans, args))
+    return _scale(scale, *_product(g, d, scratch, ans, args))
 
 
-def _product(g, d, mine, ans, args):
+def _product(g, d, scratch, ans, args):
     if type(d) is float:  # a constant factor: deferred, g's array handed on as it is
         if type(g) is Scaled:
-            return Scaled(g.scale * d, g.array), mine
+            return Scaled(g.scale * d, g.array), scratch
         if type(g) is np.ndarray and g.dtype == _F64 and not _uniform(g):
-            return Scaled(d, g), mine
+            return Scaled(d, g), scratch
     if type(g) is Scaled:
         if type(g.array) is not np.ndarray:  # a Dual: the scale goes into the partial
             return g.array * (d * g.scale), True
-        return _scale(g.scale, *times(g.array, d, mine, ans, args))
+        return _scale(g.scale, *times(g.array, d, scratch, ans, args))
     s = uniform_scalar(g)
     if s is not None and s != 1.0 and type(d) is np.ndarray and d.dtype == _F64:
         if d.shape == g.shape[1:]:  # a uniform g times a whole partial: deferred
-            return Scaled(float(s), d[None]), _made_for_call(d, ans, args)
-    return times(g, d, mine, ans, args)
+            return Scaled(float(s), d[None]), scratch_partial(d, ans, args)
+    return times(g, d, scratch, ans, args)
 
 
 def shares(c, g):
@@ -132,12 +133,12 @@ def shares(c, g):
     return type(c) is Scaled and c.array is (g.array if type(g) is Scaled else g)
 
 
-def _scale(scale, c, fresh):
+def _scale(scale, c, scratch):
     s = uniform_scalar(c)
     if s is not None:  # a broadcast scalar stays one
         return np.broadcast_to(s * scale, c.shape), False
     if type(c) is Scaled or (type(c) is np.ndarray and c.dtype == _F64):
-        return scaled(scale, c), fresh
+        return scaled(scale, c), scratch
     return c * scale, True  # a Dual or a tracer (forward over reverse): scaled now
 
 

@@ -2,8 +2,8 @@
 that use it.
 
 At sizes where memory traffic sets the cost (``MIN_SIZE`` elements and up), the sweep writes
-into cotangents only it holds (the store's ``scratch`` slots, and the ``g`` a node was handed
-when ``own``) instead of making new ones, takes new large arrays from the buffer pool, and
+into cotangents only it holds (the store's ``scratch`` slots, and a ``g`` taken from one,
+``scratch_taken``) instead of making new ones, takes new large arrays from the buffer pool, and
 leaves negations and scalar factors pending (:class:`~dualdiff.large.scaled.Scaled`) until a pass
 that writes the array anyway applies them. Below that size plain NumPy expressions are cheaper,
 and the reference nodes and store of ``tape.py`` and ``cotangents.py`` do the work.
@@ -32,9 +32,9 @@ from dualdiff.tape import Ufunc, Unary
 
 
 class LargeCotangents(Cotangents):
-    """The store of a sweep with the in-place and scaling mechanisms on. ``own`` says the
-    cotangent last taken is the sweep's to write into or hand on; ``made`` maps a slot to the
-    Dual that a scattered Dual slice made there (only that one is written into)."""
+    """The store of a sweep with the in-place and scaling mechanisms on. ``scratch_taken``
+    says the cotangent last taken is the sweep's to write into or hand on; ``made`` maps a
+    slot to the Dual that a scattered Dual slice made there (only that one is written into)."""
 
     __slots__ = ("made", "in_place", "scale")
 
@@ -48,12 +48,12 @@ class LargeCotangents(Cotangents):
         slots = self.slots
         g = slots[i]
         slots[i] = None
-        own = i in self.scratch
-        if own:
+        scratch = i in self.scratch
+        if scratch:
             self.scratch.discard(i)  # g is the pullback's to write into or hand on
         if type(g) is Scaled and not node.takes_scaled:
-            g, own = g.dense(own and self.in_place), True
-        self.own = own and self.in_place
+            g, scratch = g.dense(scratch and self.in_place), True
+        self.scratch_taken = scratch and self.in_place
         return g
 
     def add(self, p, c, shape=None, scratch=False):
@@ -190,7 +190,7 @@ def _big(g):
 
 class LargeUnary(Unary):
     """:class:`~dualdiff.tape.Unary` for a large input: takes pending scales, and writes
-    into ``g`` when the store says it is the sweep's own."""
+    into ``g`` when the store says it is scratch."""
 
     __slots__ = ()
     takes_scaled = True
@@ -200,22 +200,22 @@ class LargeUnary(Unary):
             Unary.pull(self, g, ct)
             return
         d = self.partial
-        own = ct.own
+        scratch = ct.scratch_taken
         big = _big(g)
         if type(d) is float:  # a linear ufunc: the partial is +1 or -1
             c = g if d > 0 else _negated(g, ct) if big or large_dual(g) else -g
         else:
             args = self.args or (None,)
             if big:
-                c, own = _product(g, d, self.ans, args, own, ct)
+                c, scratch = _product(g, d, self.ans, args, scratch, ct)
             else:
-                c, own = g * d(self.ans, *args), False
-        ct.add(self.parent, c, None, own)
+                c, scratch = g * d(self.ans, *args), False
+        ct.add(self.parent, c, None, scratch)
 
 
 class LargeUfunc(Ufunc):
     """:class:`~dualdiff.tape.Ufunc` for a large input: the last parent served may take
-    ``g`` (or write into it) when the store says it is the sweep's own."""
+    ``g`` (or write into it) when the store says it is scratch."""
 
     __slots__ = ()
     takes_scaled = True
@@ -245,20 +245,20 @@ class LargeUfunc(Ufunc):
     def _pull_large(self, g, ct):
         partials = self.partials
         parents = self.parents
-        own = ct.own
+        g_scratch = ct.scratch_taken
         j = len(parents)
         while j:  # last parent first: the first parent served may be handed g to write into
             j -= 1
             i, p, shape = parents[j]
             d = partials[i]
-            mine = own and j == 0  # the last parent served may take g, or write into it
+            last = g_scratch and j == 0  # the last parent served may take g, or write into it
             if type(d) is float:  # a linear ufunc: the partial is +1 or -1
-                c, scratch = (g if d > 0 else _negated(g, ct)), mine
-                own = False  # g's array is handed on: nobody may write into it now
+                c, scratch = (g if d > 0 else _negated(g, ct)), last
+                g_scratch = False  # g's array is handed on: nobody may write into it now
             else:
-                c, scratch = _product(g, d, self.ans, self.args, mine, ct)
+                c, scratch = _product(g, d, self.ans, self.args, last, ct)
                 if shares(c, g):
-                    own = False
+                    g_scratch = False
             ct.add(p, c, shape, scratch)
 
 
@@ -271,11 +271,11 @@ def _negated(g, ct):
     return -g
 
 
-def _product(g, d, ans, args, mine, ct):
+def _product(g, d, ans, args, scratch, ct):
     """``g`` times the partial ``d(ans, *args)``, and whether the result is the sweep's."""
     if ct.scale:
-        return product(g, d, ans, args, mine)
-    return times(g, d(ans, *args), mine, ans, args)
+        return product(g, d, ans, args, scratch)
+    return times(g, d(ans, *args), scratch, ans, args)
 
 
 # -- scattered slices ---------------------------------------------------------------------------
