@@ -167,3 +167,23 @@ def _leaf(t, model, name, what, path):
             f"shape {shape}"
         )
     return t
+
+
+def as_input(x):
+    """A differentiable input: tracers pass through, ints become float64, complex is refused."""
+    if isinstance(x, Tracer):
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind == "c":
+        raise TypeError(
+            "dualdiff differentiates real-valued inputs only; got a complex array "
+            "(differentiate its real and imaginary parts as two real inputs)."
+        )
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"dualdiff differentiates real arrays and numbers; got {describe(x)} as an "
+            "input (pass it as an argument that is not differentiated: leave it out of argnums)"
+        )
+    if a.dtype.kind != "f":
+        return a.astype(np.float64)  # integer and bool inputs are promoted (documented)
+    return a

@@ -3,6 +3,7 @@
 import numpy as np
 
 from dualdiff._batch import IN_PLACE_MIN, align, negative, times
+from dualdiff._checks import as_input
 from dualdiff._quiet import IGNORE, STATE
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
@@ -37,7 +38,7 @@ class Dual(Tracer):
 
     def __init__(self, value, tangent, level=None):
         if level is None:
-            value = _as_primal(value)
+            value = as_input(value)
             tangent = _as_tangent(tangent, value)
             level = new_level()
         self.value = value
@@ -166,15 +167,6 @@ def _wrap(ans, tangent, level):
     if tangent.shape[1:] != shape:  # a rule that broadcasts (np.where with a scalar branch)
         tangent = np.broadcast_to(tangent, tangent.shape[:1] + shape)
     return Dual(ans, tangent, level)
-
-
-def _as_primal(value):
-    value = np.asarray(value)
-    if np.iscomplexobj(value):
-        raise TypeError("dualdiff differentiates real arrays; got a complex value.")
-    if not np.issubdtype(value.dtype, np.floating):
-        value = value.astype(np.float64)
-    return value
 
 
 def _as_tangent(tangent, value):

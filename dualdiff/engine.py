@@ -8,32 +8,12 @@ counterpart. Nothing outside the engine reads a tape or a node.
 
 import numpy as np
 
-from dualdiff import _checks
+from dualdiff._checks import as_input  # noqa: F401  (the engine API: one input check)
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.large import pool
 from dualdiff.tape import Var, backward, leaf
-
-
-def as_input(x):
-    """A differentiable input: tracers pass through, ints become float64, complex is refused."""
-    if isinstance(x, Tracer):
-        return x
-    a = np.asarray(x)
-    if a.dtype.kind == "c":
-        raise TypeError(
-            "dualdiff differentiates real-valued inputs only; got a complex array "
-            "(differentiate its real and imaginary parts as two real inputs)."
-        )
-    if a.dtype.kind not in "biuf":
-        raise TypeError(
-            f"dualdiff differentiates real arrays and numbers; got {_checks.describe(x)} as an "
-            "input (pass it as an argument that is not differentiated: leave it out of argnums)"
-        )
-    if a.dtype.kind != "f":
-        return a.astype(np.float64)  # integer and bool inputs are promoted (documented)
-    return a
 
 
 def primal(x, level, held=()):
@@ -81,7 +61,7 @@ class Recording:
         for node in tape[n:]:
             size = node.size(sizes)
             sizes.append(size)
-            args = [a for a in getattr(node, "args", None) or () if _is_array(a)]
+            args = [a for a in getattr(node, "args", None) or () if _sized(a)]
             result.append((size, max(map(np.size, args), default=0)))
         return result
 
@@ -147,7 +127,7 @@ def record(f, args, argnums):
     return Recording(out, level, tape, n_leaves, rebuild)
 
 
-def _is_array(a):
+def _sized(a):
     return isinstance(a, np.ndarray | Tracer)
 
 

@@ -290,7 +290,7 @@ class Tensor(Tracer):
             g = np.array(g, dtype=self.value.dtype)[None]  # a copy: .grad may take it
         token = quiet()  # the sweep's infinities are not errors of f (see _quiet.py)
         try:
-            _sweep(self._node, g, retain_graph)
+            _pull_graph(self._node, g, retain_graph)
         finally:
             loud(token)
 
@@ -925,7 +925,7 @@ def _outputs(ans, op, args, parents, saved):
         node = _Node(Outputs(vals, kwargs, ans, parents), list(saved))
     outs = []
     for j, a in enumerate(ans):
-        if not _is_array(a) or (node is not None and not _is_inexact(a)):
+        if not _is_numpy_value(a) or (node is not None and not _is_inexact(a)):
             outs.append(a)
             continue
         viewed = _viewed(a, args)
@@ -946,14 +946,14 @@ def _is_inexact(a):
     return np.issubdtype(np.result_type(a), np.inexact)
 
 
-def _is_array(a):
+def _is_numpy_value(a):
     return isinstance(a, _ndarray | np.generic)
 
 
 # -- the backward sweep ----------------------------------------------------------------------
 
 
-def _sweep(root, g, retain_graph):
+def _pull_graph(root, g, retain_graph):
     """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
     ct = LAYER.store(NodeSlots())
     ct.add(root, g, None, True)  # backward() made g

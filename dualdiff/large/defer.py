@@ -47,10 +47,10 @@ import warnings
 import numpy as np
 
 from dualdiff.large import pool
+from dualdiff.large.pool import F64
 from dualdiff.options import OPTIONS
 
 MAX_DEPTH = 64  # longest chain of deferred values (a forced value recurses this deep)
-_F64 = np.dtype(np.float64)
 _IGNORE = {"divide": "ignore", "over": "ignore", "under": "ignore", "invalid": "ignore"}
 
 
@@ -79,7 +79,7 @@ class Pending:
     def ndim(self):
         return len(self.shape)
 
-    dtype = _F64
+    dtype = F64
 
     def get(self):
         """The value, computed now if it was not yet."""
@@ -115,7 +115,7 @@ def _reusable(inputs, args, shape):
             type(inputs[i]) is Pending
             and type(args[i]) is np.ndarray
             and args[i].shape == shape
-            and args[i].dtype == _F64
+            and args[i].dtype == F64
             and _counts(inputs, i, args) == _sole()
             and pool.holds(args[i])
         ):

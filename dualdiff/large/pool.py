@@ -23,7 +23,7 @@ import numpy as np
 
 from dualdiff.options import OPTIONS
 
-_F64 = np.dtype(np.float64)
+F64 = np.dtype(np.float64)  # the dtype the pool and the sweep's in-place arithmetic serve
 # immutable numbers that keep a float64 array's ufunc float64 (Python's, and NumPy's float64)
 NUMBERS = frozenset((float, int, np.float64))
 MIN_BYTES = 1 << 17  # below glibc's mmap threshold an allocation is cheap: no pooling
@@ -172,14 +172,14 @@ def binary(ufunc, x, y):
     """``ufunc(x, y)`` (one of them a large array), into a pooled buffer when both inputs are
     float64 arrays or numbers (Python's, NumPy float64), whose result is float64."""
     tx, ty = type(x), type(y)
-    if tx is np.ndarray and x.dtype == _F64:
-        if ty is np.ndarray and y.dtype == _F64:
+    if tx is np.ndarray and x.dtype == F64:
+        if ty is np.ndarray and y.dtype == F64:
             shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
         elif ty in NUMBERS:
             shape = x.shape
         else:
             return ufunc(x, y)
-    elif tx in NUMBERS and ty is np.ndarray and y.dtype == _F64:
+    elif tx in NUMBERS and ty is np.ndarray and y.dtype == F64:
         shape = y.shape
     else:
         return ufunc(x, y)

@@ -18,14 +18,13 @@ from dualdiff._snapshot import snapshot
 from dualdiff.dual import Dual
 from dualdiff.large import defer, pool
 from dualdiff.large.defer import Pending
-from dualdiff.large.pool import NUMBERS
+from dualdiff.large.pool import F64, NUMBERS
 from dualdiff.large.scaled import large_dual
 from dualdiff.large.sweep import LargeUfunc, LargeUnary
 from dualdiff.options import OPTIONS
 from dualdiff.tape import Function, Leaf, Var
 
 _VALUE = Var.__dict__["value"]  # Var's slot, which DeferredVar's property stands in front of
-_F64 = np.dtype(np.float64)
 
 
 def ufunc(var, ufunc, inputs, kwargs):
@@ -122,7 +121,7 @@ class DeferredVar(Var):
     shape = property(lambda self: _VALUE.__get__(self).shape)
     ndim = property(lambda self: _VALUE.__get__(self).ndim)
     size = property(lambda self: _VALUE.__get__(self).size)
-    dtype = _F64
+    dtype = F64
 
 
 class DeferredUnary(LargeUnary):
@@ -175,12 +174,12 @@ def _handle(x, level):
         array = value
     elif type(value) is Dual and type(value.tangent) is np.ndarray:
         array = value.value
-        if type(array) is not np.ndarray or value.tangent.dtype != _F64:
+        if type(array) is not np.ndarray or value.tangent.dtype != F64:
             return None
     else:
         return None
     node = x.tape[x.index]
-    if array.dtype != _F64 or array.size < IN_PLACE_MIN or type(node) is Leaf:
+    if array.dtype != F64 or array.size < IN_PLACE_MIN or type(node) is Leaf:
         return None  # a leaf: the caller's own array
     if _passed_through(value, array, getattr(node, "args", None)):
         return None  # np.real(x), np.atleast_1d(x) return x itself: maybe the caller's

@@ -28,8 +28,7 @@ from dualdiff._batch import (
 )
 from dualdiff.dual import Dual
 from dualdiff.large import pool
-
-_F64 = np.dtype(np.float64)
+from dualdiff.large.pool import F64
 
 
 class Scaled:
@@ -63,8 +62,8 @@ def large_dual(g):
     """Whether ``g`` is a Dual of large float64 arrays (a cotangent of forward over reverse)."""
     return (
         plain_dual(g)
-        and g.value.dtype == _F64
-        and g.tangent.dtype == _F64
+        and g.value.dtype == F64
+        and g.tangent.dtype == F64
         and g.value.size >= pool.MIN_SIZE
     )
 
@@ -83,7 +82,7 @@ def negated(g):
     s = uniform_scalar(g)
     if s is not None:
         return np.broadcast_to(-s, g.shape)
-    if type(g) is np.ndarray and g.dtype != _F64:  # scales are for float64 arrays only
+    if type(g) is np.ndarray and g.dtype != F64:  # scales are for float64 arrays only
         return negative(g)
     return scaled(-1.0, g)
 
@@ -115,14 +114,14 @@ def _product(g, d, scratch, ans, args):
     if type(d) is float:  # a constant factor: deferred, g's array handed on as it is
         if type(g) is Scaled:
             return Scaled(g.scale * d, g.array), scratch
-        if type(g) is np.ndarray and g.dtype == _F64 and not _uniform(g):
+        if type(g) is np.ndarray and g.dtype == F64 and not _uniform(g):
             return Scaled(d, g), scratch
     if type(g) is Scaled:
         if type(g.array) is not np.ndarray:  # a Dual: the scale goes into the partial
             return g.array * (d * g.scale), True
         return _scale(g.scale, *times(g.array, d, scratch, ans, args))
     s = uniform_scalar(g)
-    if s is not None and s != 1.0 and type(d) is np.ndarray and d.dtype == _F64:
+    if s is not None and s != 1.0 and type(d) is np.ndarray and d.dtype == F64:
         if d.shape == g.shape[1:]:  # a uniform g times a whole partial: deferred
             return Scaled(float(s), d[None]), scratch_partial(d, ans, args)
     return times(g, d, scratch, ans, args)
@@ -137,7 +136,7 @@ def _scale(scale, c, scratch):
     s = uniform_scalar(c)
     if s is not None:  # a broadcast scalar stays one
         return np.broadcast_to(s * scale, c.shape), False
-    if type(c) is Scaled or (type(c) is np.ndarray and c.dtype == _F64):
+    if type(c) is Scaled or (type(c) is np.ndarray and c.dtype == F64):
         return scaled(scale, c), scratch
     return c * scale, True  # a Dual or a tracer (forward over reverse): scaled now
 
@@ -146,8 +145,8 @@ def axpy(y, a, x):
     """``y += a * x`` in one pass (BLAS daxpy when both are contiguous float64 arrays)."""
     if (
         y.shape == x.shape
-        and y.dtype == _F64
-        and x.dtype == _F64
+        and y.dtype == F64
+        and x.dtype == F64
         and y.flags.c_contiguous
         and x.flags.c_contiguous
         and y.flags.writeable
