@@ -42,25 +42,14 @@ LAYER = Layer()
 
 
 class Node:
-    """A recorded op. ``pull(g, ct)`` adds its parents' cotangents for its own ``g`` into the
-    store ``ct``; ``sources()`` are its parents; ``size(sizes)`` is its answer's element
-    count given the list of every earlier node's."""
+    """A recorded op: ``pull(g, ct)`` adds its parents' cotangents for its own ``g`` into the
+    store ``ct``; ``size(sizes)`` counts its answer's elements given every earlier node's."""
 
     __slots__ = ()
     takes_scaled = False  # whether pull takes the large store's pending scales as they are
 
     def size(self, sizes):
         return sizes[self.parent] if hasattr(self, "parent") else np.size(self.ans)
-
-    def sources(self):
-        """The parents' slots (the tensor layer walks its graph with them)."""
-        if hasattr(self, "parent"):
-            return (self.parent,)
-        out = []
-        for entry in self.parents:  # (position, slot or list of slots, shape or rule)
-            p = entry[1]
-            out.extend(q for q in p if q is not None) if type(p) is list else out.append(p)
-        return out
 
 
 class Leaf(Node):

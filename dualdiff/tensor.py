@@ -805,9 +805,6 @@ class _CopySlices(Node):
     def __init__(self, region, parents):
         self.region, self.parents = region, parents
 
-    def sources(self):
-        return tuple(p for _, p, _ in self.parents)
-
     def pull(self, g, ct):
         g0 = np.array(g[0])
         inside = self.region(g0)
@@ -953,6 +950,17 @@ def _is_numpy_value(a):
 # -- the backward sweep ----------------------------------------------------------------------
 
 
+def _sources(op):
+    """The parent nodes of a recorded op (a tape node kind, with nodes for parents)."""
+    if hasattr(op, "parent"):
+        return (op.parent,)
+    out = []
+    for entry in getattr(op, "parents", ()):  # (position, node or list of nodes, shape or rule)
+        p = entry[1]
+        out.extend(q for q in p if q is not None) if type(p) is list else out.append(p)
+    return out
+
+
 def _pull_graph(root, g, retain_graph):
     """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
     ct = LAYER.store(NodeSlots())
@@ -967,7 +975,7 @@ def _pull_graph(root, g, retain_graph):
             if g is not None:
                 _deposit(node, g, ct.scratch_taken)
             continue
-        for p in op.sources():
+        for p in _sources(op):
             if p not in seen:
                 seen.add(p)
                 heappush(heap, (-p.seq, p))
@@ -1021,9 +1029,6 @@ class _Freed(Node):
     """What a node is after a backward() without retain_graph: going through it again raises."""
 
     __slots__ = ()
-
-    def sources(self):
-        return ()
 
     def pull(self, g, ct):
         raise RuntimeError(
