@@ -221,8 +221,8 @@ _power = _ufunc_dunder(np.power)
 
 
 def _pow(self, other):
-    # x ** 2 is np.square, as ndarray's ** makes it: a multiply instead of a pow call (1.8x
-    # faster on large arrays), and a unary op with a cheaper derivative
+    # x ** 2 is np.square, as ndarray's ** makes it: a multiply instead of a pow call, and a
+    # unary op with a cheaper derivative
     if (type(other) is int or type(other) is float) and other == 2:
         return self.ufunc(np.square, (self,), _NO_KWARGS)
     return _power(self, other)

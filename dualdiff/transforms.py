@@ -109,7 +109,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     At large sizes (16384 elements and up) the recording computes an elementwise result only
     when something reads it, and ``grad`` does not read f's value: ops whose results only
     the loss reads (the final squares, their sum, the sum itself) are never computed. The
-    README's "Large arrays" section says what defers; ``DUALDIFF_EAGER=1`` turns it off.
+    docs/internals.md says what defers; ``dd.engine_options(defer=False)`` turns it off.
 
     Examples
     --------

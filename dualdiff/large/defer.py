@@ -2,9 +2,9 @@
 
 Why: ``grad`` never reads f's value, and ``hvp`` reads neither it nor the tangents that lead
 only to it. In vectorized code the ops after the last nonlinear partial (``(d ** 2)``'s answer
-scaled, added and summed into the loss) are a third of the recording's passes over memory
-(grad of Rosenbrock), and with the tangents of forward over reverse more than half of them.
-A recording computes them only if something reads them.
+scaled, added and summed into the loss) are passes over memory that no derivative needs, and
+with the tangents of forward over reverse so are most of theirs. A recording computes them
+only if something reads them.
 
 What is deferred (reverse mode only, at least ``IN_PLACE_MIN`` elements):
 

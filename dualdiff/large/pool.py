@@ -2,7 +2,7 @@
 
 Why: at sizes above glibc's mmap threshold (128 KiB), every new array is mapped afresh and
 page-faulted in, then unmapped when freed; a derivative makes several times more arrays than
-its function, and that, not arithmetic, was most of its cost. NumPy itself reuses only
+its function, and at these sizes that, not arithmetic, sets its cost. NumPy itself reuses only
 temporaries of one expression. The pool keeps the large arrays it hands out; one is free again
 when nothing but the pool refers to it (its reference count is the pool's own), which covers
 views and values kept on a tape, since each of those holds a reference.

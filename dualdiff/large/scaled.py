@@ -2,8 +2,8 @@
 of large arrays.
 
 Why: NumPy has no fused multiply-add, so every negation (``b - a``) and every product of a
-uniform cotangent with a partial (``sum(100 * d ** 2)`` pulls back 100 times ``2 * d``) was a
-pass over memory of its own. Deferred, those cost nothing, and the scale is applied in the one
+uniform cotangent with a partial (``sum(100 * d ** 2)`` pulls back 100 times ``2 * d``) would
+be a pass over memory of its own. Deferred, those cost nothing, and the scale is applied in the one
 pass that writes the array somewhere else anyway: a scatter into a slice, a sum into a slot
 (BLAS ``axpy``, ``y += a * x`` in one pass), or the end of the sweep.
 
