@@ -15,6 +15,11 @@ any number of arrays (``np.einsum``, ``np.broadcast_arrays``) declare one rule f
 position (``argnum=...``), which receives the position first: ``jvp(argnum, t, ans, *args)``.
 For ops with several outputs (``eigh``, ``svd``), ``ans`` is the tuple, the JVP returns a tuple
 of tangents and the VJP receives a tuple of cotangents.
+
+Structural ops that are linear in an argument are declared in one line: ``deflinear`` (the JVP
+is the op on the batched tangent, only the transpose is written), ``defpermutation`` (the VJP is
+the inverse op), ``defselfadjoint`` (one rule for both modes) and ``defalias`` (an op that is
+another with fixed arguments).
 """
 
 import dis
