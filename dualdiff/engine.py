@@ -87,7 +87,8 @@ class Recording:
         seeds = self._seeds(cts)
         if release:  # what only the output's value needed is freed before the sweep
             self.out = None
-        leaves = backward(self._tape, seeds, self._n_leaves, release)
+        # the caller's: the pool never hands out a pooled cotangent (or what it views) again
+        leaves = [pool.disown(g) for g in backward(self._tape, seeds, self._n_leaves, release)]
         result, start = [], 0
         for unflatten, shapes in self._rebuild:
             chunk = leaves[start : start + len(shapes)]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
+from dualdiff.large import pool
 from dualdiff.options import NAMES
 from tests._fd import slope
 
@@ -66,13 +67,13 @@ def test_options_are_per_thread():
         assert seen == defaults  # the other thread kept its own (the defaults)
 
 
-@pytest.mark.parametrize("off", [*NAMES, "large"])
+@pytest.mark.parametrize("off", [*[(n,) for n in NAMES], ("scale", "in_place"), ("large",)])
 def test_each_mechanism_off_gives_numpy_and_finite_differences(x, off):
     x0 = x.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # deferral on where it is not off
         value, g = dd.value_and_grad(f)(x)
-        with dd.engine_options(**{off: False}):
+        with dd.engine_options(**dict.fromkeys(off, False)):
             value_off, g_off = dd.value_and_grad(f)(x)
             hv_off = dd.hvp(f, x, np.cos(x))
         hv = dd.hvp(f, x, np.cos(x))
@@ -82,6 +83,7 @@ def test_each_mechanism_off_gives_numpy_and_finite_differences(x, off):
     v = np.random.default_rng(4).standard_normal(N)
     np.testing.assert_allclose(g_off @ v, slope(f, x, v), rtol=1e-6)
     assert not np.shares_memory(g_off, x) and not np.shares_memory(g_off, g)
+    assert not pool.holds(g_off) and not pool.holds(hv_off)  # the caller's, never reused
     np.testing.assert_array_equal(x, x0)
 
 

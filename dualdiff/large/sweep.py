@@ -170,7 +170,7 @@ class LargeCotangents(Cotangents):
                 c = c.dense(self._writable(j))
             elif type(c) is np.ndarray and j not in self.scratch:  # a broadcast, or a seed
                 c = c.copy()  # passed through: the caller gets an array of its own, writeable
-            leaves[j] = pool.disown(c)  # the caller's: never reused by the pool
+            leaves[j] = c
         return leaves
 
 
