@@ -111,10 +111,6 @@ class _Node:
         self.owner = owner
         self.seq = next(_seq)
 
-    @property
-    def takes_scaled(self):  # the store's question: a .grad takes plain arrays
-        return self.owner is None and self.op is not None and self.op.takes_scaled
-
 
 class _NeedsDetach(TypeError, RuntimeError):
     """Converting a tensor that requires grad (a TypeError, as dualdiff's; a RuntimeError, as
@@ -950,6 +946,9 @@ def _is_numpy_value(a):
 # -- the backward sweep ----------------------------------------------------------------------
 
 
+_PLAIN = Node()  # what the store sees of a node whose .grad takes g: a kind that takes arrays
+
+
 def _sources(op):
     """The parent nodes of a recorded op (a tape node kind, with nodes for parents)."""
     if hasattr(op, "parent"):
@@ -969,8 +968,8 @@ def _pull_graph(root, g, retain_graph):
     seen = {root}
     while heap:
         node = heappop(heap)[1]
-        g = ct.take(node, node)
         op = node.op
+        g = ct.take(node, op if op is not None and node.owner is None else _PLAIN)
         if op is None:  # a leaf
             if g is not None:
                 _deposit(node, g, ct.scratch_taken)

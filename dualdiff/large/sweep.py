@@ -53,6 +53,10 @@ class LargeCotangents(Cotangents):
             self.scratch.discard(i)  # g is the pullback's to write into or hand on
         if type(g) is Scaled and not node.takes_scaled:
             g, scratch = g.dense(scratch and self.in_place), True
+        elif type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+            large = LARGE_KINDS.get(type(node))
+            if large is not None:  # a small op with a large batch of directions: in place too
+                node.__class__ = large
         self.scratch_taken = scratch and self.in_place
         return g
 
@@ -337,3 +341,7 @@ def _add_into(view, values):
         axpy(view, values.scale, values.array)
     else:
         view += values
+
+
+# the reference kinds a large cotangent promotes to their in-place form (same slots)
+LARGE_KINDS = {Unary: LargeUnary, Ufunc: LargeUfunc}
