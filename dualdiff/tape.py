@@ -23,6 +23,8 @@ from dualdiff._tracer import Tracer, getitem, unwrap
 from dualdiff._views import link, link_slice
 from dualdiff.cotangents import Cotangents
 
+NUMBERS = frozenset((float, int, np.float64))  # immutable operands: kept as they are
+
 
 class Layer:
     """The seams of the large-array layer: ``ufunc(var, ufunc, inputs, kwargs)`` records an
@@ -228,7 +230,8 @@ class Var(Tracer):
     def ufunc(self, ufunc, inputs, kwargs):
         if len(inputs) == 1:
             x = self.value if type(self) is Var else None
-            if LAYER.ufunc is not None and not _small(x):  # large, deferred, a Dual, a number
+            tx = type(x)  # the layer's if large, or neither an array nor a number
+            if (x.size >= LARGE if tx is np.ndarray else tx not in NUMBERS) and LAYER.ufunc:
                 out = LAYER.ufunc(self, ufunc, inputs, kwargs)
                 if out is not None:
                     return out
@@ -237,8 +240,9 @@ class Var(Tracer):
             # a small array is kept whole: choosing what to keep costs more than keeping
             keep_ans, keep_x = (True, True) if type(x) is np.ndarray else UFUNC_KEEP[ufunc][1]
             d = UFUNC_PARTIALS[ufunc][0]
-            node = Unary(d, (x,) if keep_x else None, ans if keep_ans else None, self.index)
-            return self._append(node, ans)
+            tape = self.tape  # _append, inlined: this and the binary case are the hot path
+            tape.append(Unary(d, (x,) if keep_x else None, ans if keep_ans else None, self.index))
+            return Var(ans, tape, len(tape) - 1, self.level)
         if len(inputs) == 2:  # the common case, unrolled
             x, y = inputs
             level = self.level
@@ -253,20 +257,24 @@ class Var(Tracer):
                 vx, vy, mask, parents = x, y.value, 2, ((1, y.index, y.value.shape),)
             else:
                 return self._nary(ufunc, inputs, kwargs)  # a deferred Var among them
-            if LAYER.ufunc is not None and not (_small(vx) and _small(vy)):
-                out = LAYER.ufunc(self, ufunc, inputs, kwargs)
+            tx, ty = type(vx), type(vy)  # the layer's if large, or neither an array nor a number
+            if (vx.size >= LARGE if tx is np.ndarray else tx not in NUMBERS) or (
+                vy.size >= LARGE if ty is np.ndarray else ty not in NUMBERS
+            ):
+                out = None if LAYER.ufunc is None else LAYER.ufunc(self, ufunc, inputs, kwargs)
                 if out is not None:
                     return out
             ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
             keep_ans, keep_x, keep_y = keep
             if mask == 1:  # one operand is a constant: keep its contents of now
-                vy = snapshot(vy) if keep_y else None
+                vy = snapshot(vy) if keep_y and ty is not float else vy
             elif mask == 2:
-                vx = snapshot(vx) if keep_x else None
+                vx = snapshot(vx) if keep_x and tx is not float else vx
             args = (vx if keep_x else None, vy if keep_y else None)
-            node = Ufunc(UFUNC_PARTIALS[ufunc], args, ans if keep_ans else None, parents)
-            return self._append(node, ans)
+            tape = self.tape
+            tape.append(Ufunc(UFUNC_PARTIALS[ufunc], args, ans if keep_ans else None, parents))
+            return Var(ans, tape, len(tape) - 1, level)
         return self._nary(ufunc, inputs, kwargs)
 
     def _nary(self, ufunc, inputs, kwargs):
@@ -304,7 +312,9 @@ class Var(Tracer):
         one parent, no rule lookup, no unwrapping."""
         value = self.value
         ans = value[idx]
-        return self._append(Slice(value, idx, ans, self.index), ans)
+        tape = self.tape
+        tape.append(Slice(value, idx, ans, self.index))
+        return Var(ans, tape, len(tape) - 1, self.level)
 
     def apply(self, fn, impl, args, kwargs):
         if fn is getitem and args[0] is self and basic_slices(args[1]):
@@ -343,10 +353,6 @@ class Var(Tracer):
         return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
 
 
-def _small(v):
-    """Whether a value is a small array or a Python float: never the large-array layer's."""
-    return (type(v) is np.ndarray and v.size < LARGE) or type(v) is float
-
 
 def _c_order(kwargs):
     """Whether a reshape's keywords ask for C order and nothing else."""
@@ -377,12 +383,12 @@ def backward(tape, seeds, n_leaves, release=False):
         ct = LAYER.store([None] * len(tape))
         for i, g in seeds.items():
             ct.add(i, g)
-        slots = ct.slots
+        slots, take = ct.slots, ct.take
         for i in range(max(seeds, default=-1), n_leaves - 1, -1):
             if slots[i] is None:
                 continue
             node = tape[i]
-            g = ct.take(i, node)
+            g = take(i, node)
             if release:
                 tape[i] = None
             node.pull(g, ct)
