@@ -11,6 +11,7 @@ of a coloring (a sparse one: one direction per color). Chunks are as large as th
 budget allows, estimated from one recording of ``f``.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -123,7 +124,7 @@ class Layout:
     def __init__(self, tree):
         leaves, self.unflatten = flatten(tree)
         self.shapes = [np.shape(value_of(x)) for x in leaves]
-        stops = np.cumsum([math.prod(s) for s in self.shapes], dtype=np.int64).tolist()
+        stops = list(itertools.accumulate(math.prod(s) for s in self.shapes))
         self.bounds = list(zip([0] + stops[:-1], stops))
         self.size = stops[-1] if stops else 0
 

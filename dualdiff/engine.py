@@ -6,6 +6,8 @@ output cotangents, as often as wanted. ``push(f, args, tangents)`` is forward mo
 counterpart. Nothing outside the engine reads a tape or a node.
 """
 
+import math
+
 import numpy as np
 
 from dualdiff._checks import as_input  # noqa: F401  (the engine API: one input check)
@@ -50,7 +52,7 @@ class Recording:
     @property
     def leaf_sizes(self):
         """Elements of each traced input leaf, in recording order."""
-        return [int(np.prod(s, dtype=np.int64)) for _, shapes in self._rebuild for s in shapes]
+        return [math.prod(s) for _, shapes in self._rebuild for s in shapes]
 
     def op_sizes(self):
         """``(output elements, largest argument elements)`` of each recorded op, in order:
