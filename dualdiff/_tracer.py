@@ -69,6 +69,12 @@ def _has_level(seq, level):
     return False
 
 
+def shape_of(x):
+    """The shape of an array, a number or a tracer (read without converting a tracer)."""
+    shape = getattr(x, "shape", None)
+    return np.shape(x) if shape is None else shape
+
+
 def innermost(x):
     """The plain primal inside ``x``, through every level of tracers."""
     while isinstance(x, Tracer):

@@ -21,7 +21,7 @@ import scipy.special
 from dualdiff._batch import align
 from dualdiff._pattern_ops import defpattern
 from dualdiff._registry import defjvp, defvjp
-from dualdiff._tracer import primitive
+from dualdiff._tracer import primitive, shape_of
 from dualdiff.tensor import Tensor, no_grad
 
 __all__ = [
@@ -446,9 +446,6 @@ class Sigmoid(Module):
         return scipy.special.expit(x)
 
 
-def _shape(x):
-    shape = getattr(x, "shape", None)
-    return np.shape(x) if shape is None else shape
 
 
 def _check_reduction(reduction):
@@ -477,9 +474,9 @@ class MSELoss(Module):
         self.reduction = _check_reduction(reduction)
 
     def forward(self, input, target):
-        if _shape(input) != _shape(target):
+        if shape_of(input) != shape_of(target):
             warnings.warn(
-                f"MSELoss: input shape {_shape(input)} and target shape {_shape(target)} "
+                f"MSELoss: input shape {shape_of(input)} and target shape {shape_of(target)} "
                 "differ and are broadcast against each other, which is usually a bug "
                 "(reshape the target).",
                 UserWarning,

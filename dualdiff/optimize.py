@@ -23,7 +23,7 @@ import scipy.optimize as so
 from scipy.sparse.linalg import LinearOperator
 
 from dualdiff._jacobian import Seeds
-from dualdiff._tracer import Tracer, innermost
+from dualdiff._tracer import Tracer, innermost, shape_of
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.engine import push, record
@@ -88,8 +88,6 @@ def _float(value):
     return float(value) if np.ndim(value) == 0 else float(np.reshape(value, ()))
 
 
-def _shape(x):
-    return np.shape(innermost(x))
 
 
 def _call(fun, x, args, kwargs):
@@ -254,7 +252,7 @@ class _HessianAt:
         recording = record(f, (y,), (0,))
         # The gradient with its batch axis, (1, *x.shape), read without a squeeze: a squeeze
         # would be one more op on the tape, swept at every product.
-        (g,) = recording.pull(np.ones((1,) + _shape(recording.out)))
+        (g,) = recording.pull(np.ones((1,) + shape_of(recording.out)))
         self.value = _float(innermost(recording.out))
         self.gradient = _f64(innermost(g)).reshape(self.x_shape)
         return g
@@ -309,9 +307,9 @@ class _Scalar:
 
     def traced(self, x):
         out = _call(self.fun, self.packer.unravel(x), self.args, {})
-        if math.prod(_shape(out)) != 1:
+        if math.prod(shape_of(out)) != 1:
             raise ValueError(
-                f"minimize needs fun to return a scalar; it returned shape {_shape(out)}. "
+                f"minimize needs fun to return a scalar; it returned shape {shape_of(out)}. "
                 "Reduce it (np.sum, a norm), or use dualdiff.optimize.least_squares for a "
                 "vector of residuals."
             )

@@ -30,7 +30,7 @@ import numpy as np
 
 from dualdiff._batch import align, neg_axis
 from dualdiff._registry import defconstant, defjvp, defvjp
-from dualdiff._tracer import innermost
+from dualdiff._tracer import innermost, shape_of
 
 defconstant(np.linalg.matrix_rank)
 
@@ -38,12 +38,10 @@ _LETTERS = string.ascii_letters
 _SUBLIST_LABELS = string.ascii_uppercase + string.ascii_lowercase  # numpy's int -> label map
 
 
-def _shape(x):
-    return x.shape if hasattr(x, "shape") else np.shape(x)
 
 
 def _ndim(x):
-    return len(_shape(x))
+    return len(shape_of(x))
 
 
 def _array(x):
@@ -152,7 +150,7 @@ def _contract_vjp(ins, out, ops, i, g, optimize=False):
     z = spare.pop()
     terms = [z + out] + ins[:i] + ins[i + 1 :]
     operands = [g] + ops[:i] + ops[i + 1 :]
-    shape = _shape(ops[i])
+    shape = shape_of(ops[i])
     target = ""
     for c, n in zip(ins[i], shape):
         if c in target:  # a repeated label reads a diagonal: write the cotangent back onto it
@@ -179,11 +177,11 @@ def _reshaped_jvp(labels, i):
 
     def jvp(t, ans, *args, **kwargs):
         ins, out, ops = labels(*args, **kwargs)
-        shape = _shape(ops[i])
+        shape = shape_of(ops[i])
         if t.shape[1:] != shape:
             t = np.reshape(t, t.shape[:1] + shape)
         c = _contract_jvp(ins, out, ops, i, t)
-        return c if c.shape[1:] == _shape(ans) else np.reshape(c, c.shape[:1] + _shape(ans))
+        return c if c.shape[1:] == shape_of(ans) else np.reshape(c, c.shape[:1] + shape_of(ans))
 
     return jvp
 
@@ -193,12 +191,12 @@ def _reshaped_vjp(labels, i):
 
     def vjp(g, ans, *args, **kwargs):
         ins, out, ops = labels(*args, **kwargs)
-        size = {c: n for term, op in zip(ins, ops) for c, n in zip(term, _shape(op))}
+        size = {c: n for term, op in zip(ins, ops) for c, n in zip(term, shape_of(op))}
         shape = tuple(size[c] for c in out)
         if g.shape[1:] != shape:
             g = np.reshape(g, g.shape[:1] + shape)
         c = _contract_vjp(ins, out, ops, i, g)
-        x_shape = _shape(args[i])
+        x_shape = shape_of(args[i])
         return c if c.shape[1:] == x_shape else np.reshape(c, c.shape[:1] + x_shape)
 
     return vjp
@@ -263,7 +261,7 @@ def kron_labels(a, b):
     # kron is the outer product with the axes of a and b interleaved, then merged pairwise
     nd = max(_ndim(a), _ndim(b))
     ops = [
-        x if _ndim(x) == nd else np.reshape(x, (1,) * (nd - _ndim(x)) + _shape(x)) for x in (a, b)
+        x if _ndim(x) == nd else np.reshape(x, (1,) * (nd - _ndim(x)) + shape_of(x)) for x in (a, b)
     ]
     la, lb = _LETTERS[:nd], _LETTERS[nd : 2 * nd]
     return [la, lb], "".join(x + y for x, y in zip(la, lb)), ops
@@ -289,7 +287,7 @@ def _einsum_key(args):
         positions = tuple(range(0, len(args) - 1, 2))
         subs = [_sublist(args[p + 1]) for p in positions]
         spec = ",".join(subs) + ("->" + _sublist(args[-1]) if len(args) % 2 else "")
-    return spec, positions, tuple(_shape(args[p]) for p in positions)
+    return spec, positions, tuple(shape_of(args[p]) for p in positions)
 
 
 def _sublist(sub):
@@ -376,7 +374,7 @@ def _cross_axes(a, b, ans, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
         axisa = axisb = axisc = axis
     axisa, axisb = neg_axis(axisa, _ndim(a)), neg_axis(axisb, _ndim(b))
-    if _shape(a)[axisa] != 3 or _shape(b)[axisb] != 3:
+    if shape_of(a)[axisa] != 3 or shape_of(b)[axisb] != 3:
         raise NotImplementedError("dualdiff differentiates np.cross of 3-vectors only.")
     return dict(axisa=axisa, axisb=axisb, axisc=neg_axis(axisc, _ndim(ans)))
 
@@ -529,7 +527,7 @@ _MINORS_MAX = 12  # n * n minors of (n - 1) * (n - 1) entries each: 17424 number
 
 def _cofactors(a):
     """The cofactor matrix of each matrix of ``a``, singular or not."""
-    n = _shape(a)[-1]
+    n = shape_of(a)[-1]
     if isinstance(a, np.ndarray) or n > _MINORS_MAX:
         # traced and large, this is differentiated through svd: exact where the singular
         # values are distinct (rank n - 1 included), NaN where they are not
@@ -562,7 +560,7 @@ def _logdet_grad(ans, a):
     except np.linalg.LinAlgError:
         pass
     singular = (ans[0] == 0)[..., None, None]
-    safe = np.where(singular, np.eye(_shape(a)[-1]), a)
+    safe = np.where(singular, np.eye(shape_of(a)[-1]), a)
     return np.where(singular, np.nan, _mT(np.linalg.inv(safe)))
 
 
@@ -670,7 +668,7 @@ def _svd_input(x, hermitian, sym):
 
 
 def _full_rectangular(a, full_matrices):
-    m, n = _shape(a)[-2:]
+    m, n = shape_of(a)[-2:]
     return full_matrices and m != n
 
 
@@ -699,7 +697,7 @@ def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         return _svdvals_jvp(t, a, hermitian)
     u, s, vh = ans
-    m, n = _shape(a)[-2:]
+    m, n = shape_of(a)[-2:]
     k = min(m, n)
     if _full_rectangular(a, full_matrices):
         u, vh = u[..., :, :k], vh[..., :k, :]
@@ -742,7 +740,7 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         return _svdvals_vjp(g, a, hermitian)
     u, s, vh = ans
-    m, n = _shape(a)[-2:]
+    m, n = shape_of(a)[-2:]
     k = min(m, n)
     gu, gs, gvh = _unique_part(g[0], k, -1), g[1], _unique_part(g[2], k, -2)
     if gs is None and gu is None and gvh is None:
@@ -782,11 +780,11 @@ def svdvals_vjp(g, ans, x):
 
 # -- QR (m >= n) --------------------------------------------------------------------------------
 def _qr_factors(ans, a, mode):
-    m, n = _shape(a)[-2:]
+    m, n = shape_of(a)[-2:]
     if m < n or mode not in ("reduced", "complete", "r") or (mode == "complete" and m != n):
         raise NotImplementedError(
             "dualdiff differentiates np.linalg.qr for m >= n in mode 'reduced' or 'r' "
-            f"('complete' when square); got shape {_shape(a)} and mode {mode!r}."
+            f"('complete' when square); got shape {shape_of(a)} and mode {mode!r}."
         )
     return np.linalg.qr(a) if mode == "r" else ans
 
@@ -860,7 +858,7 @@ def pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kwargs):
 
 def _lstsq_parts(ans, a, b):
     x, _, rank, _ = ans
-    if rank < min(_shape(a)):
+    if rank < min(shape_of(a)):
         raise NotImplementedError("dualdiff differentiates np.linalg.lstsq at full rank only.")
     vec = _ndim(b) == 1
     x, b = _col(x, vec), _col(b, vec)

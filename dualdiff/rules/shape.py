@@ -64,14 +64,14 @@ def _batched_index(idx):
     return (slice(None),) + idx + (Ellipsis,)
 
 
-def _is_array(i):
+def _is_index_array(i):
     return type(i) is list or isinstance(i, np.ndarray)
 
 
 def _has_array(idx):
     if type(idx) is tuple:
-        return any(_is_array(i) for i in idx)
-    return _is_array(idx)
+        return any(_is_index_array(i) for i in idx)
+    return _is_index_array(idx)
 
 
 def _front(idx):
@@ -85,13 +85,13 @@ def _front(idx):
     items = idx if type(idx) is tuple else (idx,)
     where = [
         p for p, i in enumerate(items)
-        if _is_array(i) or isinstance(i, int | np.integer) and not isinstance(i, bool)
+        if _is_index_array(i) or isinstance(i, int | np.integer) and not isinstance(i, bool)
     ]  # fmt: skip
     if where[-1] - where[0] == len(where) - 1:
         return 0
     shapes = []
     for i in items:
-        if _is_array(i):
+        if _is_index_array(i):
             a = np.asarray(i)
             shapes.append((np.count_nonzero(a),) if a.dtype == bool else a.shape)
     return len(np.broadcast_shapes(*shapes))
@@ -112,7 +112,7 @@ def _batch_inner(v, idx):
 def _has_repeats(idx, shape):
     """Whether an integer array in ``idx`` reaches some element of ``shape`` twice."""
     items = idx if type(idx) is tuple else (idx,)
-    if not any(_is_array(i) and np.asarray(i).dtype != bool for i in items):
+    if not any(_is_index_array(i) and np.asarray(i).dtype != bool for i in items):
         return False  # slices, integers and masks reach each element at most once
     picked = 0  # the C-order position of each element x[idx] reads, one axis at a time
     for d, n in enumerate(shape):  # (indexing broadcast views: no array of x's size is made)
@@ -235,7 +235,7 @@ def _write_vjp(op, g, ans, x, idx, v):
     r = _batch_first(g[_batched_index(idx)], idx)
     if op is setitem and _has_repeats(idx, x.shape):  # a place written twice keeps its last
         r = np.where(_last_writes(x.shape, idx), r, 0.0)
-    return _listed(_sum_to(r, _shape(v)), v)
+    return _listed(_sum_to(r, _nested_shape(v)), v)
 
 
 for _op in (setitem, index_add):
@@ -381,10 +381,10 @@ defselfadjoint(np.real, _identity)  # dualdiff traces real arrays only: real is 
 
 
 # -- joining and splitting -----------------------------------------------------------------------
-def _shape(a):
+def _nested_shape(a):
     """np.shape that also reads a list of traced values, which np.shape cannot convert."""
     if (type(a) is list or type(a) is tuple) and a:
-        return (len(a),) + _shape(a[0])
+        return (len(a),) + _nested_shape(a[0])
     return np.shape(a)
 
 
@@ -404,7 +404,10 @@ def _fill(ts, arrays):
     """Tangents of a sequence's members, with zeros for the untraced ones."""
     ref = next(t for t in ts if t is not None)
     k, dtype = ref.shape[:1], ref.dtype
-    return [np.zeros(k + _shape(a), dtype=dtype) if t is None else t for t, a in zip(ts, arrays)]
+    return [
+        np.zeros(k + _nested_shape(a), dtype=dtype) if t is None else t
+        for t, a in zip(ts, arrays)
+    ]
 
 
 def _join(ts, arrays, shapes, axis):
@@ -421,7 +424,7 @@ def _unjoin(g, arrays, shapes, axis):
     for a, s in zip(arrays, shapes):
         stop = start + s[axis]
         piece = g[(Ellipsis, slice(start, stop)) + (slice(None),) * (-axis - 1)]
-        out.append(np.reshape(piece, g.shape[:1] + _shape(a)))
+        out.append(np.reshape(piece, g.shape[:1] + _nested_shape(a)))
         start = stop
     if type(arrays) is not list and type(arrays) is not tuple:  # one array: stack its rows
         return np.stack(out, axis=1)
@@ -431,13 +434,13 @@ def _unjoin(g, arrays, shapes, axis):
 # Each join places its members by a layout: (member shapes with unit axes added, negative axis).
 def _concatenate_layout(arrays, axis=0, *args, **kwargs):
     if axis is None:
-        return [(int(np.prod(_shape(a))),) for a in arrays], -1
-    shapes = [_shape(a) for a in arrays]
+        return [(int(np.prod(_nested_shape(a))),) for a in arrays], -1
+    shapes = [_nested_shape(a) for a in arrays]
     return shapes, neg_axis(axis, len(shapes[0]))
 
 
 def _stack_layout(arrays, axis=0, *args, **kwargs):
-    shape = _shape(arrays[0])
+    shape = _nested_shape(arrays[0])
     ax = neg_axis(axis, len(shape) + 1)
     p = len(shape) + 1 + ax
     return [shape[:p] + (1,) + shape[p:]] * len(arrays), ax
@@ -447,7 +450,7 @@ def _stacking_layout(ndim, where, axis, tup, **kwargs):
     """hstack & co: members promoted to ``ndim`` axes (``where`` the original axes go; a vector
     in three is ``(1, n, 1)``), joined along ``axis``, or the last axis when there are fewer."""
     shapes = []
-    for shape in map(_shape, tup):
+    for shape in map(_nested_shape, tup):
         if len(shape) == 1 and ndim == 3:
             shape = (1,) + shape + (1,)
         elif len(shape) < ndim:
