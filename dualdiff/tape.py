@@ -24,20 +24,17 @@ from dualdiff._views import link, link_slice
 from dualdiff.cotangents import Cotangents
 
 NUMBERS = frozenset((float, int, np.float64))  # immutable operands: kept as they are
+_C_ORDER = frozenset({("order", "C")})  # the keywords of a reshape the fast path takes
 
 
-class Layer:
+class LAYER:
     """The seams of the large-array layer: ``ufunc(var, ufunc, inputs, kwargs)`` records an
     elementwise op its own way or returns None, ``reduction`` likewise for the functions in
     ``reductions``, and ``store(slots)`` makes the sweep's cotangent store."""
 
-    ufunc = None
-    reduction = None
-    reductions = ()  # the functions ``reduction`` is offered
+    ufunc = reduction = None
+    reductions = ()
     store = Cotangents
-
-
-LAYER = Layer()
 
 
 # -- node kinds: each keeps what its pullback reads -------------------------------------------
@@ -319,7 +316,7 @@ class Var(Tracer):
     def apply(self, fn, impl, args, kwargs):
         if fn is getitem and args[0] is self and basic_slices(args[1]):
             return self._slice(args[1])
-        if fn is np.reshape and args[0] is self and len(args) == 2 and _c_order(kwargs):
+        if fn is np.reshape and args[0] is self and len(args) == 2 and kwargs.items() <= _C_ORDER:
             ans = np.reshape(self.value, args[1])
             return self._append(Reshape(self.value.shape, self.index), ans)
         if fn in LAYER.reductions:
@@ -352,14 +349,6 @@ class Var(Tracer):
             outs.append(a)
         return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
 
-
-
-def _c_order(kwargs):
-    """Whether a reshape's keywords ask for C order and nothing else."""
-    for k, v in kwargs.items():
-        if k != "order" or v != "C":
-            return False
-    return True
 
 
 def leaf(value, tape, level):
