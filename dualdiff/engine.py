@@ -36,14 +36,15 @@ class Recording:
     ops : the number of recorded ops (the leaves excluded).
     """
 
-    __slots__ = ("out", "level", "_tape", "_n_leaves", "_rebuild")
+    __slots__ = ("out", "level", "_tape", "_n_leaves", "_rebuild", "_single")
 
-    def __init__(self, out, level, tape, n_leaves, rebuild):
+    def __init__(self, out, level, tape, n_leaves, rebuild, single=False):
         self.out = out
         self.level = level
         self._tape = tape
         self._n_leaves = n_leaves
         self._rebuild = rebuild
+        self._single = single  # one argument, a bare array: pull returns [its cotangent]
 
     @property
     def ops(self):
@@ -84,13 +85,19 @@ class Recording:
 
         ``release``: the recording is not swept again, so the sweep frees its nodes as it goes.
         """
-        cts, _ = flatten(ct)
-        k = np.shape(cts[0])[0] if cts else 1
-        seeds = self._seeds(cts)
+        out = self.out
+        if type(ct) is np.ndarray and isinstance(out, Var):  # one array: no structure to walk
+            k, seeds = ct.shape[0], {out.index: ct} if out.level == self.level else {}
+        else:
+            cts, _ = flatten(ct)
+            k = np.shape(cts[0])[0] if cts else 1
+            seeds = self._seeds(cts)
         if release:  # what only the output's value needed is freed before the sweep
-            self.out = None
+            self.out = out = None
         # the caller's: the pool never hands out a pooled cotangent (or what it views) again
         leaves = [pool.disown(g) for g in backward(self._tape, seeds, self._n_leaves, release)]
+        if len(leaves) == 1 and leaves[0] is not None and self._single:
+            return [leaves[0]]
         result, start = [], 0
         for unflatten, shapes in self._rebuild:
             chunk = leaves[start : start + len(shapes)]
@@ -126,8 +133,9 @@ def record(f, args, argnums):
         rebuild.append((unflatten, [np.shape(value_of(x)) for x in leaves]))
         args[i] = unflatten([leaf(as_input(x), tape, level) for x in leaves])
     n_leaves = len(tape)
+    single = len(argnums) == 1 and not isinstance(args[argnums[0]], tuple | list | dict)
     out = f(*args)
-    return Recording(out, level, tape, n_leaves, rebuild)
+    return Recording(out, level, tape, n_leaves, rebuild, single)
 
 
 def _sized(a):
