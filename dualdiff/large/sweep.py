@@ -51,12 +51,13 @@ class LargeCotangents(Cotangents):
         scratch = i in self.scratch
         if scratch:
             self.scratch.discard(i)  # g is the pullback's to write into or hand on
-        if type(g) is Scaled and not node.takes_scaled:
-            g, scratch = g.dense(scratch and self.in_place), True
-        elif type(g) is np.ndarray and g.size >= IN_PLACE_MIN:
+        tg = type(g)
+        if tg is Scaled or (tg is np.ndarray and g.size >= IN_PLACE_MIN):
             large = LARGE_KINDS.get(type(node))
             if large is not None:  # a small op with a large batch of directions: in place too
                 node.__class__ = large
+            if tg is Scaled and not node.takes_scaled:
+                g, scratch = g.dense(scratch and self.in_place), True
         self.scratch_taken = scratch and self.in_place
         return g
 
