@@ -301,3 +301,31 @@ def test_tensor_grads_accumulate_over_retained_sweeps(point):
     np.testing.assert_allclose(first, -8.0 * (1.0 - x) - 3.0, rtol=1e-12)
     np.testing.assert_allclose(t.grad, 2 * first, rtol=1e-12)
     np.testing.assert_array_equal(x, point[0])
+
+
+@pytest.mark.parametrize("n", [8, 300])
+def test_small_ops_swept_with_a_large_batch_of_directions(n):
+    # jacrev pulls the whole output basis at once: k = 4 n directions through ops on arrays of
+    # n elements, so the cotangents are large while every recorded value is small; the store
+    # then sweeps those nodes in place, pending scales included (-g, 3 * g, x - y)
+    A = np.random.default_rng(5).standard_normal((4 * n, n)) / np.sqrt(n)
+    x = np.random.default_rng(6).uniform(-1.0, 1.0, n)
+    x0, A0 = x.copy(), A.copy()
+
+    def f(x):
+        u = A @ x
+        v = 3.0 * np.sin(u) - np.tanh(u) * u
+        return -(v - u**2) * 0.5 + np.exp(-v)
+
+    jr = dd.jacrev(f)(x)
+    jf = dd.jacfwd(f)(x)
+    with dd.engine_options(large=False):
+        j_ref = dd.jacrev(f)(x)
+    np.testing.assert_allclose(jr, jf, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(jr, j_ref, rtol=1e-12, atol=1e-12)
+    h = 1e-6
+    fd = np.stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(n)], axis=1)
+    np.testing.assert_allclose(jr, fd, rtol=1e-6, atol=1e-6)
+    assert not np.shares_memory(jr, x) and not np.shares_memory(jr, A)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(A, A0)
