@@ -949,17 +949,6 @@ def _is_numpy_value(a):
 _PLAIN = Node()  # what the store sees of a node whose .grad takes g: a kind that takes arrays
 
 
-def _sources(op):
-    """The parent nodes of a recorded op (a tape node kind, with nodes for parents)."""
-    if hasattr(op, "parent"):
-        return (op.parent,)
-    out = []
-    for entry in getattr(op, "parents", ()):  # (position, node or list of nodes, shape or rule)
-        p = entry[1]
-        out.extend(q for q in p if q is not None) if type(p) is list else out.append(p)
-    return out
-
-
 def _pull_graph(root, g, retain_graph):
     """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
     ct = LAYER.store(NodeSlots())
@@ -974,10 +963,13 @@ def _pull_graph(root, g, retain_graph):
             if g is not None:
                 _deposit(node, g, ct.scratch_taken)
             continue
-        for p in _sources(op):
-            if p not in seen:
-                seen.add(p)
-                heappush(heap, (-p.seq, p))
+        parents = ((0, op.parent),) if type(op) is Projection else op.parents
+        for entry in parents:  # (position, parent node or list of them, shape or rule)
+            p = entry[1]
+            for q in p if type(p) is list else (p,):
+                if q is not None and q not in seen:
+                    seen.add(q)
+                    heappush(heap, (-q.seq, q))
         if g is not None:
             for cell, version in node.saved:
                 if cell[0] != version:
@@ -1028,6 +1020,7 @@ class _Freed(Node):
     """What a node is after a backward() without retain_graph: going through it again raises."""
 
     __slots__ = ()
+    parents = ()
 
     def pull(self, g, ct):
         raise RuntimeError(
