@@ -55,13 +55,21 @@ class Cotangents:
             self.scatter_add(p, c)
             return
         if shape is not None and c.shape[1:] != shape:
-            c, scratch = unbroadcast(c, shape), True
+            c, scratch = self._unbroadcast(c, shape, scratch), True
         old = self.slots[p]
         if old is None:
             self.slots[p] = c
             if scratch:
                 self.scratch.add(p)
-            return
+        else:
+            self._sum(p, old, c, scratch)
+
+    def _unbroadcast(self, c, shape, scratch):
+        """``c`` summed over the axes it was broadcast along to reach the primal ``shape``."""
+        return unbroadcast(c, shape)
+
+    def _sum(self, p, old, c, scratch=False):
+        """``old + c`` into slot ``p``: a new array, the sweep's own."""
         self.slots[p] = old + c
         self.scratch.add(p)
 

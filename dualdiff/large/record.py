@@ -131,9 +131,7 @@ class DeferredUnary(LargeUnary):
     __slots__ = ()
 
     def pull(self, g, ct):
-        self.args, self.ans = _computed(self.args), _got(self.ans)
-        self.__class__ = LargeUnary
-        self.pull(g, ct)
+        _computed_now(self, LargeUnary).pull(g, ct)
 
 
 class DeferredUfunc(LargeUfunc):
@@ -142,9 +140,14 @@ class DeferredUfunc(LargeUfunc):
     __slots__ = ()
 
     def pull(self, g, ct):
-        self.args, self.ans = _computed(self.args), _got(self.ans)
-        self.__class__ = LargeUfunc
-        self.pull(g, ct)
+        _computed_now(self, LargeUfunc).pull(g, ct)
+
+
+def _computed_now(node, kind):
+    """``node`` with the values its partials read computed, as an ordinary node of ``kind``."""
+    node.args, node.ans = _computed(node.args), _got(node.ans)
+    node.__class__ = kind
+    return node
 
 
 def _got(a):

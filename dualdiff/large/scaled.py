@@ -42,6 +42,8 @@ class Scaled:
         self.scale = scale
         self.array = array
 
+    shape = property(lambda self: self.array.shape)
+
     def dense(self, scratch):
         """The product as an array: in place when ``scratch`` (the array is the sweep's to
         overwrite), else in a pooled buffer."""

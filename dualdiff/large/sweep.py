@@ -61,22 +61,10 @@ class LargeCotangents(Cotangents):
         self.scratch_taken = scratch and self.in_place
         return g
 
-    def add(self, p, c, shape=None, scratch=False):
-        if type(c) is Scatter:
-            self.scatter_add(p, c)
-            return
-        if type(c) is Scaled:
-            if shape is not None and c.array.shape[1:] != shape:  # the scale is applied first
-                c, scratch = unbroadcast(c.dense(scratch and self.in_place), shape), True
-        elif shape is not None and c.shape[1:] != shape:
-            c, scratch = unbroadcast(c, shape), True
-        old = self.slots[p]
-        if old is None:
-            self.slots[p] = c
-            if scratch:
-                self.scratch.add(p)
-        else:
-            self._sum(p, old, c, scratch)
+    def _unbroadcast(self, c, shape, scratch):
+        if type(c) is Scaled:  # the scale is applied first
+            c = c.dense(scratch and self.in_place)
+        return unbroadcast(c, shape)
 
     def _writable(self, p):
         return self.in_place and p in self.scratch
