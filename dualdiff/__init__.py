@@ -13,6 +13,7 @@ from dualdiff.options import engine_options
 from dualdiff.sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian
 from dualdiff.tensor import Tensor, no_grad, tensor  # dd.tensor: the function, as torch.tensor
 from dualdiff.transforms import (
+    elementwise_grad,
     grad,
     hessian,
     hvp,
@@ -20,6 +21,7 @@ from dualdiff.transforms import (
     jacobian,
     jacrev,
     jvp,
+    stop_gradient,
     value_and_grad,
     vjp,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "defconstant",
     "defjvp",
     "defvjp",
+    "elementwise_grad",
     "engine_options",
     "grad",
     "hessian",
@@ -51,6 +54,7 @@ __all__ = [
     "sparse",
     "sparse_hessian",
     "sparse_jacobian",
+    "stop_gradient",
     "sum",
     "tensor",
     "testing",

@@ -4,6 +4,7 @@ Each refusal is a TypeError or ValueError that names the transform, what was wro
 fix it. These run once per transform call, never per op.
 """
 
+import functools
 import operator
 from collections.abc import Sequence
 
@@ -50,13 +51,20 @@ def resolve(nums, n_args, name):
     return _distinct(tuple(i % n_args for i in nums), nums, name)
 
 
+def bound(f, kwargs):
+    """``f`` with the keyword arguments of a call to a transformed function bound: they reach
+    f as they are and are not differentiated (as in JAX and autograd)."""
+    return functools.partial(f, **kwargs) if kwargs else f
+
+
 def positional(kwargs, name):
-    """Refuse keyword arguments to a transformed function (they would not reach f)."""
+    """Refuse keyword arguments where a transform keeps what it learned about f across calls
+    (a sparsity pattern), which other keyword values could change."""
     if kwargs:
         raise TypeError(
-            f"dd.{name}: the transformed function takes positional arguments only; got "
-            f"keyword argument(s) {', '.join(map(repr, kwargs))}. Bind them first, as in "
-            f"dd.{name}(functools.partial(f, {next(iter(kwargs))}=...))"
+            f"dd.{name}: keyword arguments are not passed through here, since the sparsity "
+            f"pattern is kept per f; got {', '.join(map(repr, kwargs))}. Bind them first, as "
+            f"in dd.{name}(functools.partial(f, {next(iter(kwargs))}=...))"
         )
 
 

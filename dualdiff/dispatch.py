@@ -256,10 +256,14 @@ def dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor):
     plans = PerShape(lambda args, i: _Dense(f, args, i, mode, chunk_size, max_memory))
 
     def jac(*args, **kwargs):
-        _checks.positional(kwargs, "jacobian")
         nums_ = _checks.resolve(nums, len(args), "jacobian")
         args = tuple(as_input(a) if i in nums_ else a for i, a in enumerate(args))
-        jacs = [plans(args, i)(f, args, executor) for i in nums_]
+        if kwargs:  # another f at each call: its plan is made for the call, never kept
+            g = _checks.bound(f, kwargs)
+            jacs = [_Dense(g, args, i, mode, chunk_size, max_memory)(g, args, executor)
+                    for i in nums_]  # fmt: skip
+        else:
+            jacs = [plans(args, i)(f, args, executor) for i in nums_]
         return jacs[0] if single else tuple(jacs)
 
     return jac

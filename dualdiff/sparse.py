@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dualdiff import _pattern_linalg, _pattern_ops  # noqa: F401  (they fill the op table)
+from dualdiff._checks import positional
 from dualdiff._coloring import (
     color_columns,
     color_rows,
@@ -314,7 +315,8 @@ class SparseJacobian(_Planned):
     def _detect(self, args):
         return canonical(trace(self.f, args, self.argnums, caller="SparseJacobian")[0])
 
-    def __call__(self, *args) -> sp.csr_array:
+    def __call__(self, *args, **kwargs) -> sp.csr_array:
+        positional(kwargs, "sparse_jacobian")
         _check_input(args, self.argnums, self.in_shape, "SparseJacobian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
         plan = self._plan_at(args)
@@ -388,7 +390,8 @@ class SparseHessian(_Planned):
         where = symmetric_recovery(pattern, colors)
         return _Compressed(pattern, "forward", colors, where, n, self._chunk_size, self._max_memory)
 
-    def __call__(self, *args) -> sp.csr_array:
+    def __call__(self, *args, **kwargs) -> sp.csr_array:
+        positional(kwargs, "sparse_hessian")
         _check_input(args, self.argnums, self.in_shape, "SparseHessian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
         plan = self._plan_at(args)
@@ -424,13 +427,18 @@ def sparse_jacobian(
     if not isinstance(argnums, int):
         jacs = [sparse_jacobian(f, i, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
                 for i in argnums]  # fmt: skip
-        return lambda *args: tuple(jac(*args) for jac in jacs)
+        return lambda *args, **kwargs: tuple(jac(*args, **kwargs) for jac in jacs)
     built = PerShape(
         lambda args: SparseJacobian(
             f, *args, argnums=argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory
         )
     )
-    return lambda *args: built(args)(*args)
+
+    def sparse_jacobian_f(*args, **kwargs):
+        positional(kwargs, "sparse_jacobian")
+        return built(args)(*args)
+
+    return sparse_jacobian_f
 
 
 def sparse_hessian(
@@ -462,4 +470,9 @@ def sparse_hessian(
             f, *args, argnums=argnums, chunk_size=chunk_size, max_memory=max_memory
         )
     )
-    return lambda *args: built(args)(*args)
+
+    def sparse_hessian_f(*args, **kwargs):
+        positional(kwargs, "sparse_hessian")
+        return built(args)(*args)
+
+    return sparse_hessian_f

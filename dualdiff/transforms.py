@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dualdiff import _checks
+from dualdiff._checks import bound
 from dualdiff._jacobian import (
     DEFAULT_MAX_MEMORY,
     Layout,
@@ -27,7 +28,7 @@ from dualdiff._jacobian import (
     tangent_of,
     with_seeded,
 )
-from dualdiff._tracer import Tracer
+from dualdiff._tracer import Tracer, innermost
 from dualdiff._tree import flatten
 from dualdiff.dispatch import dense_jacobian
 from dualdiff.engine import as_input, primal, push, record
@@ -58,8 +59,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     nums, single = _checks.argnums(f, argnums, "value_and_grad")
 
     def value_and_grad_f(*args, **kwargs):
-        _checks.positional(kwargs, "value_and_grad")
-        return _value_and_grad(f, nums, single, args, True, "value_and_grad")
+        return _value_and_grad(bound(f, kwargs), nums, single, args, True, "value_and_grad")
 
     return value_and_grad_f
 
@@ -125,10 +125,74 @@ def _grad(f, argnums, name):
     nums, single = _checks.argnums(f, argnums, name)
 
     def grad_f(*args, **kwargs):
-        _checks.positional(kwargs, name)
-        return _value_and_grad(f, nums, single, args, False, name)[1]
+        return _value_and_grad(bound(f, kwargs), nums, single, args, False, name)[1]
 
     return grad_f
+
+
+def elementwise_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """Gradient of ``sum(f(*args))``: for an elementwise ``f``, its derivative at every element.
+
+    One reverse sweep with a cotangent of ones (autograd's ``elementwise_grad``). For an ``f``
+    that is not elementwise it is still the gradient of the sum of its outputs (a
+    vector-Jacobian product with ones), not a Jacobian's diagonal.
+
+    Parameters
+    ----------
+    f : callable
+        Function of arrays returning one real array.
+    argnums : int or tuple of int
+        Which positional arguments to differentiate (see :func:`value_and_grad`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> dd.elementwise_grad(np.tanh)(np.array([0.0, 1.0]))
+    array([1.        , 0.41997434])
+    """
+    nums, single = _checks.argnums(f, argnums, "elementwise_grad")
+
+    def elementwise_grad_f(*args, **kwargs):
+        summed = _summed(bound(f, kwargs))
+        return _value_and_grad(summed, nums, single, args, False, "elementwise_grad")[1]
+
+    return elementwise_grad_f
+
+
+def _summed(f):
+    def summed(*args):
+        out = f(*args)
+        _checks.output(out, "elementwise_grad", _checks.ARRAY)
+        return np.sum(out)
+
+    return summed
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` as a constant: its value, with a zero derivative at every level of nesting.
+
+    Arrays, numbers and (nested) tuples, lists and dicts of them are accepted; traced values
+    come back as plain copies of their values (never memory a recording holds), and a
+    tensor comes back detached (``Tensor.detach()``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> dd.hessian(lambda x: np.sum(x ** 2 * dd.stop_gradient(x)))(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    leaves, unflatten = flatten(x)
+    return unflatten([_constant(a) for a in leaves])
+
+
+def _constant(a):
+    if hasattr(type(a), "detach"):  # a tensor: PyTorch's way to stop its gradient
+        return a.detach()
+    value = innermost(a)
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -237,8 +301,8 @@ def _jacfwd_transform(f, argnums, name):
     nums, single = _checks.argnums(f, argnums, name)
 
     def jac(*args, **kwargs):
-        _checks.positional(kwargs, name)
-        return _jacfwd(f, args, _checks.resolve(nums, len(args), name), single, name)
+        nums_ = _checks.resolve(nums, len(args), name)
+        return _jacfwd(bound(f, kwargs), args, nums_, single, name)
 
     return jac
 
@@ -273,8 +337,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     nums, single = _checks.argnums(f, argnums, "jacrev")
 
     def jac(*args, **kwargs):
-        _checks.positional(kwargs, "jacrev")
-        return _jacrev(f, args, _checks.resolve(nums, len(args), "jacrev"), single)
+        return _jacrev(bound(f, kwargs), args, _checks.resolve(nums, len(args), "jacrev"), single)
 
     return jac
 
