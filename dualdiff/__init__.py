@@ -26,6 +26,8 @@ from dualdiff.transforms import (
     vjp,
 )
 
+__version__ = "0.1.0"  # as pyproject.toml says; tests/test_package.py checks it
+
 __all__ = [
     "Dual",
     "JacobianPlan",
