@@ -30,6 +30,8 @@ from dualdiff.engine import push, record
 from dualdiff.sparse import SparseHessian, SparseJacobian
 from dualdiff.transforms import hessian, jacobian, value_and_grad
 
+__all__ = ["curve_fit", "least_squares", "minimize", "root"]
+
 # What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
 # ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
 # Hessian-vector products; "hess": the dense Hessian; "constraint_jac": Jacobians of the

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+__all__ = ["engine_options"]
+
 NAMES = ("defer", "elide", "scale", "pool", "in_place")
 
 

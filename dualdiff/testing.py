@@ -13,6 +13,8 @@ from dualdiff._tree import flatten
 from dualdiff.engine import as_input, record
 from dualdiff.transforms import jvp, vjp
 
+__all__ = ["check_grads"]
+
 
 def _leaves(tree):
     return [np.asarray(x, dtype=np.float64) for x in flatten(tree)[0]]
