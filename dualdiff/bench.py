@@ -7,13 +7,13 @@ shared and noisy), plus the dispatcher's regret: auto time / best fixed mode tim
 """
 
 import argparse
-import contextlib
 import math
 import sys
 import timeit
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from dualdiff import dispatch
 from dualdiff.transforms import jacobian
@@ -272,12 +272,13 @@ def plot(rows, path):
 
 
 def one_blas_thread():
-    """Limit BLAS to one thread when threadpoolctl is installed (steadier ratios on 2 cores)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
+    """Limit BLAS to one thread (steadier ratios on a shared machine; a small batched matmul
+    under many BLAS threads on a loaded machine is timed mostly waiting), and print what was
+    pinned."""
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    found = ", ".join(f"{i['internal_api']} ({i['num_threads']} threads)" for i in blas)
+    print(f"BLAS pinned to one thread: {found or 'no BLAS library found'}")
+    return threadpool_limits(1, user_api="blas")
 
 
 def main(argv=None):
