@@ -2,7 +2,7 @@
 
 from numpy import sum  # noqa: A004  (dd.sum, as torch.sum: the seed post's snippet uses it)
 
-from dualdiff import nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
+from dualdiff import autograd, nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._tracer import primitive
 from dualdiff.dispatch import JacobianPlan, plan_jacobian

@@ -249,7 +249,9 @@ class Tensor(Tracer):
         Parameters
         ----------
         gradient : array_like, optional
-            Cotangent of this tensor (same shape). Required unless the tensor has one element.
+            Cotangent of this tensor: a tensor or array of its shape, or, for a tensor with one
+            element, a number (``2.0``, a NumPy scalar, a 0-d array). Required unless the
+            tensor has one element (then it defaults to 1).
         retain_graph : bool
             Keep the graph's saved values so that ``backward()`` can run through it again;
             by default they are freed as the sweep passes.
@@ -262,6 +264,11 @@ class Tensor(Tracer):
         >>> y.backward(gradient=[1.0, 10.0])
         >>> print(x.grad)
         [ 3. 30.]
+        >>> loss = (x * x).sum()
+        >>> x.grad = None
+        >>> loss.backward(gradient=0.5)
+        >>> print(x.grad)
+        [2. 3.]
         """
         if self._node is None:
             raise RuntimeError(
@@ -269,24 +276,9 @@ class Tensor(Tracer):
                 "recorded (it must depend on a tensor with requires_grad=True, computed "
                 "outside dd.no_grad())."
             )
-        shape = self.value.shape
-        if gradient is None:
-            if self.value.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a tensor with one element (a scalar "
-                    f"loss); this one has shape {shape}. Pass gradient= of that shape."
-                )
-            g = np.ones((1,) + shape, dtype=self.value.dtype)
-        else:
-            g = np.asarray(gradient.value if isinstance(gradient, Tensor) else gradient)
-            if g.shape != shape:
-                raise RuntimeError(
-                    f"gradient has shape {g.shape} but the tensor has shape {shape}."
-                )
-            g = np.array(g, dtype=self.value.dtype)[None]  # a copy: .grad may take it
         token = quiet()  # the sweep's infinities are not errors of f (see _quiet.py)
         try:
-            _pull_graph(self._node, g, retain_graph)
+            _pull_graph(((self._node, _seed(self, gradient)),), retain_graph)
         finally:
             loud(token)
 
@@ -949,19 +941,68 @@ def _is_numpy_value(a):
 _PLAIN = Node()  # what the store sees of a node whose .grad takes g: a kind that takes arrays
 
 
-def _pull_graph(root, g, retain_graph):
-    """Pull ``g`` back from ``root``, latest node first (a heap on creation numbers)."""
+def _seed(t, gradient, i=0):
+    """The cotangent that starts a sweep at ``t`` (output ``i``): ``gradient`` checked against
+    ``t`` (PyTorch's messages) and copied into a new batch of one, which the sweep owns."""
+    shape = t.value.shape
+    if gradient is None:
+        if t.value.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs: output[{i}] has shape "
+                f"{shape}, not one element; pass a gradient of that shape "
+                "(backward(gradient=...), or grad_outputs= of dd.autograd.grad)."
+            )
+        return np.ones((1,) + shape, dtype=t.value.dtype)
+    g = gradient.value if isinstance(gradient, Tensor) else gradient
+    if isinstance(g, Tracer):
+        raise TypeError(
+            f"grad_output[{i}] is a {type(g).__name__} of a dualdiff transform; a tensor's "
+            "gradient must be a number, an array or a tensor."
+        )
+    g = np.asarray(g)
+    if not (np.issubdtype(g.dtype, np.number) or g.dtype == np.bool_):
+        raise TypeError(f"grad_output[{i}] must hold numbers, not {g.dtype}.")
+    if np.iscomplexobj(g) and not np.iscomplexobj(t.value):
+        raise RuntimeError(
+            f"Mismatch in dtype: grad_output[{i}] has a dtype of {g.dtype} and output[{i}] has "
+            f"a dtype of {t.value.dtype}; a real tensor takes a real gradient."
+        )
+    if g.shape != shape and not (g.ndim == 0 and t.value.size == 1):
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] has "
+            f"a shape of {shape}."
+            + (" A number is accepted only for a tensor with one element." if g.ndim == 0 else "")
+        )
+    return np.array(np.broadcast_to(g, shape), dtype=t.value.dtype)[None]  # a copy: ours
+
+
+def _pull_graph(seeds, retain_graph, capture=None):
+    """Pull the cotangents ``seeds`` (pairs of a node and its batch of one, made by the caller
+    for the sweep) back through the graph, latest node first (a heap on creation numbers).
+
+    With ``capture`` None, cotangents reaching a node with an owner accumulate into the owner's
+    ``.grad``; else ``capture`` is a dict keyed by nodes, which receives ``(cotangent, owned)``
+    for each of its nodes that the sweep reaches (with a cotangent, else None) and no ``.grad``
+    is touched (``dd.autograd.grad``)."""
     ct = LAYER.store(NodeSlots())
-    ct.add(root, g, None, True)  # backward() made g
-    heap = [(-root.seq, root)]
-    seen = {root}
+    heap = []
+    seen = set()
+    for root, g in seeds:
+        ct.add(root, g, None, True)
+        if root not in seen:
+            seen.add(root)
+            heappush(heap, (-root.seq, root))
+    keep = _deposit if capture is None else functools.partial(_capture, capture)
     while heap:
         node = heappop(heap)[1]
         op = node.op
-        g = ct.take(node, op if op is not None and node.owner is None else _PLAIN)
+        kept = node.owner is not None if capture is None else node in capture
+        g = ct.take(node, op if op is not None and not kept else _PLAIN)
         if op is None:  # a leaf
-            if g is not None:
-                _deposit(node, g, ct.scratch_taken)
+            if g is not None and kept:
+                keep(node, g, ct.scratch_taken)
+            elif kept:
+                capture[node] = (None, False)
             continue
         parents = ((0, op.parent),) if type(op) is Projection else op.parents
         for entry in parents:  # (position, parent node or list of them, shape or rule)
@@ -970,17 +1011,23 @@ def _pull_graph(root, g, retain_graph):
                 if q is not None and q not in seen:
                     seen.add(q)
                     heappush(heap, (-q.seq, q))
+        if kept and g is None and capture is not None:
+            capture[node] = (None, False)
         if g is not None:
             for cell, version in node.saved:
                 if cell[0] != version:
                     raise _modified(cell[0], version)
-            if node.owner is not None:
-                _deposit(node, g, ct.scratch_taken)
-                ct.scratch_taken = False  # .grad may have taken g's memory
+            if kept:
+                keep(node, g, ct.scratch_taken)
+                ct.scratch_taken = False  # .grad (or the caller) may have taken g's memory
             op.pull(g, ct)
         if not retain_graph:
             node.op = _FREED
             node.saved = ()
+
+
+def _capture(capture, node, g, own):
+    capture[node] = (g, own)
 
 
 def _deposit(node, g, own):
