@@ -97,11 +97,20 @@ class EveryArgument(dict):
         return self[argnum] if argnum in self else default
 
 
+# The VJP rules that get zeros, not None, for an output of a multi-output op that nothing used:
+# every rule but dualdiff's own (as JAX's custom rules get zeros). dualdiff's rules read None
+# there, to skip work and to never multiply an unused output's infinite derivative (eigh's
+# eigenvectors at a repeated eigenvalue) into the result.
+TAKES_ZEROS: set = set()
+
+
 def _register(table, fn, argnum, rule):
     if argnum is ...:
         table[fn] = EveryArgument(rule)
     else:
         table.setdefault(fn, {})[argnum] = rule
+    if table is VJP and not getattr(rule, "__module__", "").startswith("dualdiff."):
+        TAKES_ZEROS.add(rule)
     return rule
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from dualdiff._batch import IN_PLACE_MIN as LARGE
 from dualdiff._batch import basic_slices, plain_dual, slice_scatter
 from dualdiff._quiet import loud, quiet
-from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
+from dualdiff._registry import TAKES_ZEROS, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._snapshot import constants_kept, snapshot
 from dualdiff._tracer import Tracer, getitem, unwrap
 from dualdiff._views import link, link_slice
@@ -143,10 +143,19 @@ class Outputs(Function):
     __slots__ = ()
 
     def pull(self, g, ct):
+        if any(c is None for c in g) and any(r in TAKES_ZEROS for _, _, r in self.parents):
+            k = next(c for c in g if c is not None).shape[0]
+            g = [_zeros(k, a) if c is None else c for c, a in zip(g, self.ans)]
         Function.pull(self, tuple(g), ct)
 
     def size(self, sizes):
         return 0  # its outputs are counted by their projections
+
+
+def _zeros(k, a):
+    """Zero cotangents of an output ``a`` that nothing used, batch of ``k``."""
+    dtype = np.result_type(a)
+    return np.zeros((k, *np.shape(a)), dtype if np.issubdtype(dtype, np.inexact) else np.float64)
 
 
 class Projection(Node):
