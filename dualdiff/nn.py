@@ -327,6 +327,52 @@ class Module:
                 params[name].copy_(v)  # into the parameter's memory: optimizers keep it
         return IncompatibleKeys(missing, unexpected)
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` of every parameter (to freeze or unfreeze them); returns self.
+
+        Examples
+        --------
+        >>> import dualdiff as dd
+        >>> net = dd.nn.Linear(2, 1).requires_grad_(False)
+        >>> [p.requires_grad for p in net.parameters()]
+        [False, False]
+        """
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, dtype) -> "Module":
+        """Cast every parameter (and its ``.grad``) to the floating dtype ``dtype``, in place of
+        its data as PyTorch does: the parameter objects stay, so an optimizer built on them
+        keeps working. ``"cpu"`` changes nothing. Returns self.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import dualdiff as dd
+        >>> net = dd.nn.Linear(2, 1).to(np.float32)
+        >>> net.weight.dtype
+        dtype('float32')
+        """
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        try:
+            target = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"Module.to expects a dtype (np.float32, np.float64), not {dtype!r}"
+            ) from None
+        if not np.issubdtype(target, np.floating):
+            raise TypeError(
+                f"nn.Module.to only accepts floating point dtypes, but got desired dtype={target}"
+            )
+        for p in self.parameters():
+            if p.value.dtype != target:
+                p.data = p.value.astype(target)
+            if p._grad is not None and p._grad.value.dtype != target:
+                p._grad = Tensor(p._grad.value.astype(target))
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if set_to_none or p.grad is None:
@@ -444,8 +490,6 @@ class Sigmoid(Module):
 
     def forward(self, x):
         return scipy.special.expit(x)
-
-
 
 
 def _check_reduction(reduction):

@@ -50,9 +50,7 @@ def test_grad_matches_numpy_fd_and_dd_grad_and_leaves_grad_untouched(n):
     np.testing.assert_allclose(gx.numpy(), fx, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(gw.numpy(), fw, rtol=1e-13, atol=1e-15)
     v = np.random.default_rng(1).normal(size=n)
-    np.testing.assert_allclose(
-        np.dot(gx.numpy(), v), slope(lambda a: f(a, w0), x0, v), rtol=1e-6
-    )
+    np.testing.assert_allclose(np.dot(gx.numpy(), v), slope(lambda a: f(a, w0), x0, v), rtol=1e-6)
     assert x.grad is None and w.grad is None
     assert not gx.requires_grad and gx.shape == (n,) and gx.dtype == np.float64
     _no_shared_memory((gx, gw), x.value, w.value, x0, w0)

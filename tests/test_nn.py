@@ -236,3 +236,95 @@ def test_classifier_trained_with_cross_entropy_separates_blobs():
 def test_mse_loss_refuses_unknown_reductions():
     with pytest.raises(ValueError, match="reduction"):
         mse_loss(np.ones(2), np.zeros(2), "avg")
+
+
+def _mlp(width, seed=0):
+    return nn.Sequential(
+        nn.Linear(3, width, rng=np.random.default_rng(seed)),
+        nn.Tanh(),
+        nn.Linear(width, 1, rng=np.random.default_rng(seed + 1)),
+    )
+
+
+@pytest.mark.parametrize("width", [4, 16384])
+def test_requires_grad_freezes_and_unfreezes_every_parameter(width):
+    net = _mlp(width)
+    x = dd.tensor(np.random.default_rng(2).normal(size=(5, 3)))
+    assert net.requires_grad_(False) is net
+    assert [p.requires_grad for p in net.parameters()] == [False] * 4
+    out = np.sum(net(x) ** 2)
+    assert not out.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        out.backward()
+    net[2].requires_grad_()  # only the head trains
+    np.sum(net(x) ** 2).backward()
+    assert net[0].weight.grad is None and net[0].bias.grad is None
+    w2, b2 = net[2].weight.detach().numpy(), net[2].bias.detach().numpy()
+    h = np.tanh(x.numpy() @ net[0].weight.detach().numpy().T + net[0].bias.detach().numpy())
+    r = h @ w2.T + b2
+    np.testing.assert_allclose(net[2].weight.grad.numpy(), 2 * r.T @ h, rtol=1e-12)
+    np.testing.assert_allclose(net[2].bias.grad.numpy(), 2 * r.sum(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("width", [4, 16384])
+def test_to_float32_casts_in_place_of_the_data_and_training_goes_on(width):
+    net = _mlp(width)
+    x0 = np.random.default_rng(3).normal(size=(5, 3))
+    params = list(net.parameters())
+    before = [p.detach().numpy().copy() for p in params]
+    opt = dd.optim.SGD(net.parameters(), lr=0.1)
+    np.sum(net(dd.tensor(x0)) ** 2).backward()
+    assert net.to(np.float32) is net
+    assert list(net.parameters()) == params  # the same objects: the optimizer keeps them
+    for p, b in zip(params, before):
+        assert p.dtype == np.float32 and p.requires_grad and p.is_leaf
+        assert p.grad.dtype == np.float32
+        np.testing.assert_array_equal(p.detach().numpy(), b.astype(np.float32))
+    grads = [p.grad.numpy().copy() for p in params]
+    opt.step()
+    for p, b, g in zip(params, before, grads):
+        assert p.dtype == np.float32
+        np.testing.assert_allclose(p.detach().numpy(), b - 0.1 * g, rtol=1e-5, atol=1e-6)
+    opt.zero_grad()
+    x32 = dd.tensor(x0.astype(np.float32))
+    loss = np.sum(net(x32) ** 2)
+    loss.backward()
+    assert all(p.grad.dtype == np.float32 for p in params)
+
+    def f(w0, b0, w2, b2):
+        return np.sum((np.tanh(x0 @ w0.T + b0) @ w2.T + b2) ** 2)
+
+    expected = dd.grad(f, argnums=(0, 1, 2, 3))(*(p.detach().numpy().astype(float) for p in params))
+    for p, e in zip(params, expected):
+        np.testing.assert_allclose(p.grad.numpy(), e, rtol=2e-3, atol=1e-4)
+    assert net.to("float64").to("cpu") is net and params[0].dtype == np.float64
+
+
+def test_to_refuses_what_is_not_a_floating_dtype():
+    net = _mlp(2)
+    with pytest.raises(TypeError, match="only accepts floating point dtypes, but got desired"):
+        net.to(np.int64)
+    with pytest.raises(TypeError, match="expects a dtype"):
+        net.to(object())
+    assert all(p.dtype == np.float64 for p in net.parameters())
+
+
+@pytest.mark.parametrize("width", [4, 16384])
+def test_state_dict_keys_and_load_errors_are_pytorchs(width):
+    a, b = _mlp(width, seed=0), _mlp(width, seed=5)
+    state = a.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert b.load_state_dict(state) == ([], [])
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+        assert not np.shares_memory(q.value, p.value), name
+    bad = dict(state)
+    bad["0.bias"] = np.zeros(width + 1)
+    with pytest.raises(RuntimeError, match=r"size mismatch for 0\.bias: copying a param"):
+        b.load_state_dict(bad)
+    del bad["0.bias"]
+    bad["extra"] = np.zeros(1)
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "0\.bias"') as e:
+        b.load_state_dict(bad)
+    assert 'Unexpected key(s) in state_dict: "extra"' in str(e.value)
+    assert b.load_state_dict(bad, strict=False) == (["0.bias"], ["extra"])

@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 import dualdiff as dd
 from dualdiff.tensor import Tensor, is_grad_enabled
+from tests._fd import slope
 
 X = np.array([0.3, -1.2, 2.0])
 
@@ -325,3 +326,61 @@ def test_graph_dies_with_its_tensors_without_the_cycle_collector():
     finally:
         gc.enable()
     assert 0 < alive <= 6 and after == 0
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("gradient", [2.0, 2, np.float32(2.0), np.array(2.0)])
+def test_backward_takes_a_number_for_a_one_element_tensor(shape, gradient):
+    x = dd.tensor([0.5, -1.5], requires_grad=True)
+    y = np.reshape(np.sum(np.sin(x)), shape)
+    kept = np.array(gradient, copy=True)
+    y.backward(gradient=gradient)
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.cos([0.5, -1.5]), rtol=1e-15)
+    np.testing.assert_array_equal(gradient, kept)
+    if isinstance(gradient, np.ndarray):
+        assert not np.shares_memory(x.grad.value, gradient)
+
+
+@pytest.mark.parametrize("n", [5, 20000])
+def test_backward_gradient_scales_the_loss_at_every_size(n):
+    x0 = np.random.default_rng(4).normal(size=n)
+    x = dd.tensor(x0, requires_grad=True)
+    np.sum(np.tanh(x) * x).backward(gradient=0.5)
+
+    def f(a):
+        return np.sum(np.tanh(a) * a)
+
+    expected = 0.5 * ((1 - np.tanh(x0) ** 2) * x0 + np.tanh(x0))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy(), 0.5 * dd.grad(f)(x0), rtol=1e-14, atol=1e-15)
+    v = np.random.default_rng(5).normal(size=n)
+    np.testing.assert_allclose(np.dot(x.grad.numpy(), v), 0.5 * slope(f, x0, v), rtol=1e-6)
+    assert not np.shares_memory(x.grad.value, x.value)
+
+
+@pytest.mark.parametrize("n", [5, 20000])
+def test_backward_gradient_array_for_a_vector_output(n):
+    x0 = np.random.default_rng(6).normal(size=n)
+    v = np.random.default_rng(7).normal(size=n).astype(np.float32)  # cast to the tensor's dtype
+    x = dd.tensor(x0, requires_grad=True)
+    (x**3).backward(gradient=v)
+    np.testing.assert_allclose(x.grad.numpy(), v.astype(np.float64) * 3 * x0**2, rtol=1e-14)
+    assert not np.shares_memory(x.grad.value, v)
+
+
+def test_backward_gradient_mismatches_raise_named_errors():
+    x = dd.tensor(X, requires_grad=True)
+    with pytest.raises(
+        RuntimeError,
+        match=r"Mismatch in shape: grad_output\[0\] has a shape of "
+        r"\(\) and output\[0\] has a shape of \(3,\)\. A number is accepted",
+    ):
+        (x * 2).backward(gradient=2.0)
+    with pytest.raises(RuntimeError, match=r"has a shape of \(1,\) and output\[0\] has a shape"):
+        np.sum(x).backward(gradient=[2.0])
+    with pytest.raises(RuntimeError, match="Mismatch in dtype"):
+        np.sum(x).backward(gradient=1j)
+    with pytest.raises(TypeError, match="must hold numbers"):
+        np.sum(x).backward(gradient="2.0")
+    np.sum(x * 2).backward(gradient=True)  # a bool is a number: 1
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
