@@ -68,6 +68,24 @@ def positional(kwargs, name):
         )
 
 
+def aux_pair(result, name):
+    """``(out, aux)`` from what f returned under ``has_aux=True``; a named TypeError when it is
+    not a pair."""
+    if isinstance(result, tuple | list) and len(result) == 2:
+        return result
+    if isinstance(result, tuple | list):
+        got = f"a {type(result).__name__} of length {len(result)}"
+    elif isinstance(result, Tracer | np.ndarray) and result.dtype.kind in "biuf":
+        got = f"one array of shape {tuple(result.shape)}"
+    else:
+        got = describe(result)
+    raise TypeError(
+        f"dd.{name}: with has_aux=True, f must return a pair (out, aux), out being what is "
+        f"differentiated and aux anything else; f returned {got}. Return `out, aux`, or drop "
+        "has_aux=True"
+    )
+
+
 def _distinct(nums, given, name):
     if len(set(nums)) != len(nums):
         raise ValueError(

@@ -1,13 +1,18 @@
-"""The functional API: grad, value_and_grad, jvp, vjp, jacfwd, jacrev, jacobian, hessian, hvp.
+"""The functional API: grad, value_and_grad, jvp, vjp, linearize, jacfwd, jacrev, jacobian,
+hessian, hvp.
 
 Every call opens a fresh trace level. Tangents and cotangents are pushed with a leading batch
 axis: ``jvp``/``vjp`` use one direction and squeeze it at the edge, ``jacfwd`` pushes the whole
 input basis in one forward pass and ``jacrev`` pulls the whole output basis in one sweep, both
 on the Jacobian machinery (``dualdiff._jacobian``) that ``jacobian`` runs in chunks, with the
 mode chosen by ``dualdiff.dispatch`` or a sparsity coloring (``dualdiff.sparse``).
+
+With ``has_aux=True`` f returns ``(out, aux)``: the transform differentiates ``out`` and hands
+``aux`` back as plain values (:class:`_Aux`).
 """
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, Literal
@@ -36,7 +41,9 @@ from dualdiff.large import pool
 from dualdiff.sparse import sparse_hessian, sparse_jacobian
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def value_and_grad(
+    f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False
+) -> Callable:
     """Function returning ``(f(*args), gradient)`` of a scalar-valued ``f``.
 
     Parameters
@@ -47,6 +54,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         Which positional arguments to differentiate; a tuple gives a tuple of gradients.
         Each argument may be an array, a float or a nested tuple/list/dict of them, and its
         gradient comes back in the same structure. Integer inputs are promoted to float64.
+    has_aux : bool
+        f returns a pair ``(out, aux)``: ``out`` is differentiated, and the result is
+        ``((value, aux), gradient)``, aux as plain values (arrays copied, no tracers), as JAX.
 
     Examples
     --------
@@ -55,11 +65,22 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> value, g = dd.value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
     >>> float(value), g
     (5.0, array([2., 4.]))
+    >>> (value, aux), g = dd.value_and_grad(lambda x: (np.sum(x ** 2), x * 3), has_aux=True)(
+    ...     np.array([1.0, 2.0]))
+    >>> aux, g
+    (array([3., 6.]), array([2., 4.]))
     """
-    nums, single = _checks.argnums(f, argnums, "value_and_grad")
+    name = "value_and_grad"
+    nums, single = _checks.argnums(f, argnums, name)
 
     def value_and_grad_f(*args, **kwargs):
-        return _value_and_grad(bound(f, kwargs), nums, single, args, True, "value_and_grad")
+        if not has_aux:
+            return _value_and_grad(bound(f, kwargs), nums, single, args, True, name)
+        aux_f = _Aux(bound(f, kwargs), name)
+        (value, grads), aux = aux_f.collect(
+            lambda: _value_and_grad(aux_f, nums, single, args, True, name), args
+        )
+        return (value, aux), grads
 
     return value_and_grad_f
 
@@ -94,7 +115,7 @@ def _squeeze(tree):
     return unflatten([g[0, ...] for g in leaves])
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False) -> Callable:
     """Gradient of a scalar-valued ``f`` (reverse mode), as a function of ``f``'s arguments.
 
     Parameters
@@ -103,6 +124,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         Function written with ``numpy``; its output must have exactly one element.
     argnums : int or tuple of int
         Which positional arguments to differentiate (see :func:`value_and_grad`).
+    has_aux : bool
+        f returns a pair ``(out, aux)``: the result is ``(gradient, aux)``, aux as plain values.
 
     Notes
     -----
@@ -117,17 +140,32 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> import dualdiff as dd
     >>> dd.grad(lambda x: np.sum(np.sin(x)))(np.array([0.0, np.pi]))
     array([ 1., -1.])
+    >>> dd.grad(lambda x: (np.sum(x ** 2), {"mean": np.mean(x)}), has_aux=True)(np.ones(2))
+    (array([2., 2.]), {'mean': np.float64(1.0)})
     """
-    return _grad(f, argnums, "grad")
+    return _grad(f, argnums, "grad", has_aux)
 
 
-def _grad(f, argnums, name):
+def _grad(f, argnums, name, has_aux=False):
     nums, single = _checks.argnums(f, argnums, name)
 
     def grad_f(*args, **kwargs):
-        return _value_and_grad(bound(f, kwargs), nums, single, args, False, name)[1]
+        def gradient(g):
+            return _value_and_grad(g, nums, single, args, False, name)[1]
+
+        return _called(f, args, kwargs, name, has_aux, gradient)
 
     return grad_f
+
+
+def _called(f, args, kwargs, name, has_aux, compute):
+    """``compute(g)``, g being f with ``kwargs`` bound; with ``has_aux``, ``(compute(g), aux)``
+    for the f that returns ``(out, aux)``."""
+    g = bound(f, kwargs)
+    if not has_aux:
+        return compute(g)
+    aux_f = _Aux(g, name)
+    return aux_f.collect(lambda: compute(aux_f), args)
 
 
 def elementwise_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -191,12 +229,54 @@ def stop_gradient(x: Any) -> Any:
 def _constant(a):
     if hasattr(type(a), "detach"):  # a tensor: PyTorch's way to stop its gradient
         return a.detach()
+    return _plain(a)
+
+
+def _plain(a):
+    """``a``'s value through every level of tracers; an array is copied (the caller's own)."""
     value = innermost(a)
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+class _Aux:
+    """``f`` returning ``(out, aux)`` as a function returning ``out``, for ``has_aux=True``.
+
+    The aux of the first call of f on this thread inside :meth:`collect` is kept, stripped of
+    every tracer level and with its arrays copied at once, while f runs: what the recording
+    holds is later swept and freed, perhaps in place.
+    """
+
+    def __init__(self, f, name):
+        self.f, self.name = f, name
+        self._local = threading.local()  # a Jacobian's chunks may call f on other threads
+
+    def __call__(self, *args, **kwargs):
+        out, aux = _checks.aux_pair(self.f(*args, **kwargs), self.name)
+        box = getattr(self._local, "box", None)
+        if box is not None and not box:
+            leaves, unflatten = flatten(aux)
+            box.append(unflatten([_plain(a) for a in leaves]))
+        return out
+
+    def collect(self, compute, args, kwargs=None):
+        """``(compute(), aux)``; when ``compute`` called f on no thread of ours (a plan made
+        earlier, chunks run by an executor), f is called once more for its aux."""
+        local = self._local
+        outer, local.box = getattr(local, "box", None), []
+        try:
+            result = compute()
+            if not local.box:
+                self(*args, **(kwargs or {}))
+            return result, local.box[0]
+        finally:
+            local.box = outer
+
+
+def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """Output of ``f(*primals)`` and its pullback ``ct -> tuple of cotangents``.
+
+    With ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(out, pullback, aux)``,
+    aux as plain values (arrays copied, no tracers), as JAX's.
 
     Examples
     --------
@@ -205,11 +285,23 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     >>> out, pullback = dd.vjp(lambda x: x ** 2, np.array([1.0, 3.0]))
     >>> pullback(np.array([1.0, 1.0]))
     (array([2., 6.]),)
+    >>> out, pullback, aux = dd.vjp(lambda x: (x ** 2, x.size), np.array([1.0, 3.0]),
+    ...                             has_aux=True)
+    >>> aux
+    2
     """
     nums = tuple(range(len(primals)))
     # the pullback's rules read the primals when it is called: the caller's arrays may have
     # changed in place by then, so the recording keeps copies
     primals = tuple(_tree_copied(p) for p in primals)
+    if has_aux:
+        aux_f = _Aux(f, "vjp")
+        (values, pullback), aux = aux_f.collect(lambda: _vjp(aux_f, primals, nums), primals)
+        return values, pullback, aux
+    return _vjp(f, primals, nums)
+
+
+def _vjp(f, primals, nums):
     rec = record(f, primals, nums)
     _checks.output(rec.out, "vjp")
     out_leaves, unflatten_out = flatten(rec.out)
@@ -240,8 +332,11 @@ def _tree_copied(x):
     return unflatten([_copied(a) for a in leaves])
 
 
-def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
+def jvp(f: Callable, primals: Sequence, tangents: Sequence, *, has_aux: bool = False) -> tuple:
     """Output of ``f(*primals)`` and its directional derivative along ``tangents``.
+
+    With ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(out, tangent, aux)``,
+    aux as plain values (arrays copied, no tracers), as JAX's.
 
     Examples
     --------
@@ -249,6 +344,9 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     >>> import dualdiff as dd
     >>> dd.jvp(np.sin, (np.array([0.0, 1.0]),), (np.array([1.0, 2.0]),))[1]
     array([1.        , 1.08060461])
+    >>> dd.jvp(lambda x: (np.sin(x), np.cos(x)), (np.array([0.0]),), (np.array([2.0]),),
+    ...        has_aux=True)
+    (array([0.]), array([2.]), array([1.]))
     """
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise TypeError(
@@ -256,17 +354,25 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
             f"positional argument of f; got {type(primals).__name__} and "
             f"{type(tangents).__name__}. Write dd.jvp(f, (x,), (t,)) for one argument."
         )
+    if not has_aux:
+        return _jvp(f, primals, tangents, "jvp")
+    aux_f = _Aux(f, "jvp")
+    (out, tangent), aux = aux_f.collect(lambda: _jvp(aux_f, primals, tangents, "jvp"), primals)
+    return out, tangent, aux
+
+
+def _jvp(f, primals, tangents, name):
     if len(primals) != len(tangents):
         raise ValueError(
-            f"dd.jvp: got {len(primals)} primals but {len(tangents)} tangents; pass one "
+            f"dd.{name}: got {len(primals)} primals but {len(tangents)} tangents; pass one "
             "tangent per primal"
         )
     batched = []
     for i, (x, t) in enumerate(zip(primals, tangents)):
-        ts = _checks.like(t, x, "jvp", "tangent", f"[{i}]")
+        ts = _checks.like(t, x, name, "tangent", f"[{i}]")
         batched.append(flatten(x)[1]([as_input(b)[None] for b in ts]))
     out, level = push(f, primals, batched)
-    _checks.output(out, "jvp")
+    _checks.output(out, name)
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
     values = unflatten_out([primal(o, level, held) for o in leaves])
@@ -274,15 +380,69 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     return values, unflatten_out(ts)
 
 
+def linearize(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Output of ``f(*primals)`` and the linear map ``f_jvp(*tangents)`` of its derivative there.
+
+    ``f_jvp(*tangents)`` is ``jvp(f, primals, tangents)[1]``, as JAX's ``linearize``: one
+    tangent per primal, each of its primal's structure and shapes; the output tangent has the
+    output's. The primals are copied, so changing them afterwards does not change ``f_jvp``.
+    Each call of ``f_jvp`` is one forward pass through ``f`` (f's own arithmetic included:
+    nothing of ``f`` is kept between calls); for many tangents at once, :func:`jacfwd` pushes
+    them in one batched pass.
+
+    Parameters
+    ----------
+    f : callable
+        Function of arrays (or nested tuples, lists and dicts of them) written with ``numpy``.
+    *primals
+        The point: one value per positional argument of ``f``.
+    has_aux : bool
+        f returns a pair ``(out, aux)``: the result is ``(out, f_jvp, aux)``, aux as plain
+        values (arrays copied, no tracers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> out, f_jvp = dd.linearize(np.sin, np.array([0.0, np.pi]))
+    >>> f_jvp(np.array([1.0, 2.0]))
+    array([ 1., -2.])
+    """
+    primals = tuple(_tree_copied(p) for p in primals)  # f_jvp reads them later
+    inputs = tuple(_tree_inputs(p) for p in primals)
+    g = _Aux(f, "linearize") if has_aux else f
+    if has_aux:
+        out, aux = g.collect(lambda: g(*inputs), inputs)
+    else:
+        out = f(*inputs)
+    _checks.output(out, "linearize")
+    leaves, unflatten_out = flatten(out)
+    held = flatten(primals)[0]
+    out = unflatten_out([primal(o, None, held) for o in leaves])
+
+    def f_jvp(*tangents):
+        return _jvp(g, primals, tangents, "linearize")[1]
+
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
+
+
+def _tree_inputs(x):
+    """``x`` with its leaves as :func:`push` gives them to f (integers promoted to floats)."""
+    leaves, unflatten = flatten(x)
+    return unflatten([as_input(a) for a in leaves])
+
+
 # -- Jacobians and Hessians --------------------------------------------------------------------
 
 
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False) -> Callable:
     """Jacobian by forward mode: the whole input basis in one batched forward pass.
 
     The result has shape ``out.shape + in.shape``. Outputs and differentiated arguments may be
     (nested) tuples, lists and dicts of arrays; the result nests as JAX's: f's output structure
-    outside, the argument's inside, with a tuple over ``argnums`` when it is a tuple.
+    outside, the argument's inside, with a tuple over ``argnums`` when it is a tuple. With
+    ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(jacobian, aux)``, aux as
+    plain values (arrays copied, no tracers).
 
     Examples
     --------
@@ -293,16 +453,19 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
            [0., 4.]])
     >>> dd.jacfwd(lambda x: {"a": x[0] * x[1]})(np.array([1.0, 2.0]))
     {'a': array([2., 1.])}
+    >>> dd.jacfwd(lambda x: (x ** 2, "label"), has_aux=True)(np.array([3.0]))
+    (array([[6.]]), 'label')
     """
-    return _jacfwd_transform(f, argnums, "jacfwd")
+    return _jacfwd_transform(f, argnums, "jacfwd", has_aux)
 
 
-def _jacfwd_transform(f, argnums, name):
+def _jacfwd_transform(f, argnums, name, has_aux=False):
     nums, single = _checks.argnums(f, argnums, name)
 
     def jac(*args, **kwargs):
         nums_ = _checks.resolve(nums, len(args), name)
-        return _jacfwd(bound(f, kwargs), args, nums_, single, name)
+        return _called(f, args, kwargs, name, has_aux,
+                       lambda g: _jacfwd(g, args, nums_, single, name))  # fmt: skip
 
     return jac
 
@@ -321,10 +484,11 @@ def _jacfwd(f, args, nums, single, name):
     return _assemble(rows, unflatten_out, layout.unflatten, flatten(args)[0])
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False) -> Callable:
     """Jacobian by reverse mode: the whole output basis pulled back in one sweep.
 
-    The result has shape ``out.shape + in.shape``, nested as :func:`jacfwd`'s.
+    The result has shape ``out.shape + in.shape``, nested as :func:`jacfwd`'s; with
+    ``has_aux=True`` it is ``(jacobian, aux)`` (see :func:`jacfwd`).
 
     Examples
     --------
@@ -337,7 +501,9 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     nums, single = _checks.argnums(f, argnums, "jacrev")
 
     def jac(*args, **kwargs):
-        return _jacrev(bound(f, kwargs), args, _checks.resolve(nums, len(args), "jacrev"), single)
+        nums_ = _checks.resolve(nums, len(args), "jacrev")
+        return _called(f, args, kwargs, "jacrev", has_aux,
+                       lambda g: _jacrev(g, args, nums_, single))  # fmt: skip
 
     return jac
 
@@ -391,6 +557,7 @@ def jacobian(
     max_memory: int = DEFAULT_MAX_MEMORY,
     executor: Executor | None = None,
     sparse: bool = False,
+    has_aux: bool = False,
 ) -> Callable:
     """Jacobian of ``f`` with shape ``out.shape + in.shape``, by the cheaper mode, in chunks.
 
@@ -419,6 +586,9 @@ def jacobian(
         pass per chunk of colors; pattern and coloring are kept per argument shapes and
         reused at every new x (see :mod:`dualdiff.sparse`). ``mode="auto"`` then takes the
         side with fewer colors.
+    has_aux : bool
+        f returns a pair ``(out, aux)``: the result is ``(jacobian, aux)``, aux as plain values
+        (arrays copied, no tracers). Not with ``sparse=True``.
 
     Examples
     --------
@@ -435,13 +605,36 @@ def jacobian(
             raise ValueError(
                 "dd.jacobian: sparse=True computes its few compressed passes locally: no executor"
             )
+        _no_sparse_aux(has_aux, "jacobian")
         return sparse_jacobian(f, argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
     check_executor(executor)
-    return dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor)
+    if not has_aux:
+        return dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor)
+    aux_f = _Aux(f, "jacobian")
+    jac = dense_jacobian(aux_f, nums, single, mode, chunk_size, max_memory, executor)
+
+    def jac_aux(*args, **kwargs):
+        return aux_f.collect(lambda: jac(*args, **kwargs), args, kwargs)
+
+    return jac_aux
 
 
-def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
+def _no_sparse_aux(has_aux, name):
+    if has_aux:
+        raise ValueError(
+            f"dd.{name}: has_aux=True is not supported with sparse=True (the sparsity pattern is "
+            f"detected on f's output alone); use the dense dd.{name}(f, has_aux=True), or "
+            "return only the output and compute the aux apart"
+        )
+
+
+def hessian(
+    f: Callable, argnums: int = 0, *, sparse: bool = False, has_aux: bool = False
+) -> Callable:
     """Hessian of a scalar ``f``: forward over reverse (``jacfwd(grad(f))``).
+
+    With ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(hessian, aux)``, aux
+    as plain values (as JAX's ``hessian``); not with ``sparse=True``.
 
     With ``sparse=True`` the Hessian's structural pattern is detected and star-colored, and a
     ``scipy.sparse.csr_array`` of shape ``(x.size, x.size)`` comes from one batch of
@@ -456,12 +649,18 @@ def hessian(f: Callable, argnums: int = 0, *, sparse: bool = False) -> Callable:
            [2., 0.]])
     """
     if sparse:
+        _no_sparse_aux(has_aux, "hessian")
         return sparse_hessian(f, argnums)
-    return _jacfwd_transform(_grad(f, argnums, "hessian"), argnums, "hessian")
+    # with has_aux, the inner gradient returns (gradient, aux), its aux already plain
+    gradient = _grad(f, argnums, "hessian", has_aux)
+    return _jacfwd_transform(gradient, argnums, "hessian", has_aux)
 
 
-def hvp(f: Callable, x: Any, v: Any) -> Any:
+def hvp(f: Callable, x: Any, v: Any, /, *args: Any, **kwargs: Any) -> Any:
     """Hessian-vector product ``H(x) @ v`` of a scalar ``f``, forward over reverse.
+
+    ``f(x, *args, **kwargs)`` is differentiated with respect to ``x`` only: the extra
+    positional and keyword arguments reach f as they are.
 
     Examples
     --------
@@ -469,6 +668,9 @@ def hvp(f: Callable, x: Any, v: Any) -> Any:
     >>> import dualdiff as dd
     >>> dd.hvp(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     array([6., 0.])
+    >>> dd.hvp(lambda x, a, p=2: a * np.sum(x ** p), np.array([1.0, 2.0]), np.ones(2), 5.0, p=3)
+    array([30., 60.])
     """
     _checks.like(v, x, "hvp", "tangent")
-    return jvp(_grad(f, 0, "hvp"), (x,), (v,))[1]
+    gradient = _grad(f, 0, "hvp")
+    return _jvp(lambda y: gradient(y, *args, **kwargs), (x,), (v,), "hvp")[1]
