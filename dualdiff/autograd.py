@@ -54,7 +54,9 @@ def grad(
         Record the sweep for higher derivatives: not supported, raises
         :class:`HigherOrderNotSupported` (use ``dd.hessian`` or nested ``dd.grad``).
     allow_unused : bool
-        An input that no output depends on gets None instead of raising.
+        An input that the sweep never reaches (no output depends on it) gets None instead of
+        raising. An input the graph reaches but whose cotangent is zero (an output of
+        ``np.broadcast_arrays`` that nothing used) gets zeros, its exact gradient.
 
     Returns
     -------

@@ -999,10 +999,8 @@ def _pull_graph(seeds, retain_graph, capture=None):
         kept = node.owner is not None if capture is None else node in capture
         g = ct.take(node, op if op is not None and not kept else _PLAIN)
         if op is None:  # a leaf
-            if g is not None and kept:
+            if kept and (g is not None or capture is not None):
                 keep(node, g, ct.scratch_taken)
-            elif kept:
-                capture[node] = (None, False)
             continue
         parents = ((0, op.parent),) if type(op) is Projection else op.parents
         for entry in parents:  # (position, parent node or list of them, shape or rule)
@@ -1012,7 +1010,7 @@ def _pull_graph(seeds, retain_graph, capture=None):
                     seen.add(q)
                     heappush(heap, (-q.seq, q))
         if kept and g is None and capture is not None:
-            capture[node] = (None, False)
+            keep(node, None, False)  # reached, with a zero cotangent
         if g is not None:
             for cell, version in node.saved:
                 if cell[0] != version:

@@ -187,3 +187,23 @@ def test_one_array_is_one_outputs_cotangent_never_a_list_of_rows():
         dd.autograd.grad(x * 2, x, grad_outputs=np.ones((1, 3)))
     (g,) = dd.autograd.grad(np.sum(x), x, grad_outputs=np.float32(3.0))
     np.testing.assert_array_equal(g.numpy(), [3.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_an_input_reached_with_a_zero_cotangent_gets_zeros(n):
+    # np.broadcast_arrays: the graph reaches every input, the sum reads only outputs 0 and 2
+    xs = [dd.tensor(np.full(n, i + 1.0), requires_grad=True) for i in range(3)]
+    a, b, c = np.broadcast_arrays(*xs)
+    g0, g1, g2 = dd.autograd.grad(np.sum(a * c), xs)
+    np.testing.assert_array_equal(g0.numpy(), np.full(n, 3.0))
+    np.testing.assert_array_equal(g1.numpy(), np.zeros(n))
+    np.testing.assert_array_equal(g2.numpy(), np.full(n, 1.0))
+    expected = dd.grad(lambda *v: np.sum(v[0] * v[2]), argnums=(0, 1, 2))(*(x.value for x in xs))
+    for g, e in zip((g0, g1, g2), expected):
+        np.testing.assert_array_equal(g.numpy(), e)
+    assert all(x.grad is None for x in xs)
+    _no_shared_memory((g0, g1, g2), *(x.value for x in xs))
+    a, b, c = np.broadcast_arrays(*xs)
+    np.sum(a * c).backward()  # backward() leaves the zero leaf's .grad as None, as before
+    assert xs[1].grad is None
+    np.testing.assert_array_equal(xs[0].grad.numpy(), np.full(n, 3.0))
