@@ -8,7 +8,8 @@ on the Jacobian machinery (``dualdiff._jacobian``) that ``jacobian`` runs in chu
 mode chosen by ``dualdiff.dispatch`` or a sparsity coloring (``dualdiff.sparse``).
 
 With ``has_aux=True`` f returns ``(out, aux)``: the transform differentiates ``out`` and hands
-``aux`` back as plain values (:class:`_Aux`).
+``aux`` back without its own tracers (:class:`_Aux`): plain values, or an outer transform's
+tracers when nested, as JAX's.
 """
 
 import math
@@ -33,7 +34,7 @@ from dualdiff._jacobian import (
     tangent_of,
     with_seeded,
 )
-from dualdiff._tracer import Tracer, innermost
+from dualdiff._tracer import Tracer, innermost, strip
 from dualdiff._tree import flatten
 from dualdiff.dispatch import dense_jacobian
 from dualdiff.engine import as_input, primal, push, record
@@ -56,7 +57,7 @@ def value_and_grad(
         gradient comes back in the same structure. Integer inputs are promoted to float64.
     has_aux : bool
         f returns a pair ``(out, aux)``: ``out`` is differentiated, and the result is
-        ``((value, aux), gradient)``, aux as plain values (arrays copied, no tracers), as JAX.
+        ``((value, aux), gradient)``, aux without this transform's tracers (arrays copied), as JAX.
 
     Examples
     --------
@@ -125,7 +126,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False
     argnums : int or tuple of int
         Which positional arguments to differentiate (see :func:`value_and_grad`).
     has_aux : bool
-        f returns a pair ``(out, aux)``: the result is ``(gradient, aux)``, aux as plain values.
+        f returns a pair ``(out, aux)``: the result is ``(gradient, aux)``, aux without this
+        transform's tracers (arrays copied).
 
     Notes
     -----
@@ -229,20 +231,22 @@ def stop_gradient(x: Any) -> Any:
 def _constant(a):
     if hasattr(type(a), "detach"):  # a tensor: PyTorch's way to stop its gradient
         return a.detach()
-    return _plain(a)
+    value = innermost(a)  # every level: a constant for every transform, as JAX's
+    return value.copy() if type(value) is np.ndarray else value
 
 
-def _plain(a):
-    """``a``'s value through every level of tracers; an array is copied (the caller's own)."""
-    value = innermost(a)
-    return value.copy() if isinstance(value, np.ndarray) else value
+def _plain(a, level):
+    """``a`` without its tracer of this transform's ``level`` (an outer transform's stays, as in
+    JAX, so that it differentiates the aux too); an array is copied (the caller's own)."""
+    value = strip(a, level) if level is not None else a
+    return value.copy() if type(value) is np.ndarray else value
 
 
 class _Aux:
     """``f`` returning ``(out, aux)`` as a function returning ``out``, for ``has_aux=True``.
 
-    The aux of the first call of f on this thread inside :meth:`collect` is kept, stripped of
-    every tracer level and with its arrays copied at once, while f runs: what the recording
+    The aux of the first call of f on this thread inside :meth:`collect` is kept, without this
+    transform's tracers and with its arrays copied at once, while f runs: what the recording
     holds is later swept and freed, perhaps in place.
     """
 
@@ -254,8 +258,10 @@ class _Aux:
         out, aux = _checks.aux_pair(self.f(*args, **kwargs), self.name)
         box = getattr(self._local, "box", None)
         if box is not None and not box:
+            levels = [x.level for x in flatten(args)[0] if isinstance(x, Tracer)]
+            level = max(levels, default=None)  # this transform's: the newest
             leaves, unflatten = flatten(aux)
-            box.append(unflatten([_plain(a) for a in leaves]))
+            box.append(unflatten([_plain(a, level) for a in leaves]))
         return out
 
     def collect(self, compute, args, kwargs=None):
@@ -276,7 +282,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """Output of ``f(*primals)`` and its pullback ``ct -> tuple of cotangents``.
 
     With ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(out, pullback, aux)``,
-    aux as plain values (arrays copied, no tracers), as JAX's.
+    aux without this transform's tracers (arrays copied), as JAX's.
 
     Examples
     --------
@@ -336,7 +342,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence, *, has_aux: bool = F
     """Output of ``f(*primals)`` and its directional derivative along ``tangents``.
 
     With ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(out, tangent, aux)``,
-    aux as plain values (arrays copied, no tracers), as JAX's.
+    aux without this transform's tracers (arrays copied), as JAX's.
 
     Examples
     --------
@@ -442,7 +448,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = Fal
     (nested) tuples, lists and dicts of arrays; the result nests as JAX's: f's output structure
     outside, the argument's inside, with a tuple over ``argnums`` when it is a tuple. With
     ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(jacobian, aux)``, aux as
-    plain values (arrays copied, no tracers).
+    values without this transform's tracers (arrays copied).
 
     Examples
     --------
@@ -587,8 +593,8 @@ def jacobian(
         reused at every new x (see :mod:`dualdiff.sparse`). ``mode="auto"`` then takes the
         side with fewer colors.
     has_aux : bool
-        f returns a pair ``(out, aux)``: the result is ``(jacobian, aux)``, aux as plain values
-        (arrays copied, no tracers). Not with ``sparse=True``.
+        f returns a pair ``(out, aux)``: the result is ``(jacobian, aux)``, aux without this
+        transform's tracers (arrays copied). Not with ``sparse=True``.
 
     Examples
     --------
@@ -634,7 +640,7 @@ def hessian(
     """Hessian of a scalar ``f``: forward over reverse (``jacfwd(grad(f))``).
 
     With ``has_aux=True``, f returns ``(out, aux)`` and the result is ``(hessian, aux)``, aux
-    as plain values (as JAX's ``hessian``); not with ``sparse=True``.
+    without this transform's tracers (as JAX's ``hessian``); not with ``sparse=True``.
 
     With ``sparse=True`` the Hessian's structural pattern is detected and star-colored, and a
     ``scipy.sparse.csr_array`` of shape ``(x.size, x.size)`` comes from one batch of

@@ -284,8 +284,9 @@ def test_jvp_has_aux(x, v):
     np.testing.assert_array_equal(v, v0)
 
 
-def test_aux_is_plain_inside_an_outer_transform(x):
-    """Every tracer level is stripped: under an outer jvp the aux is the plain value."""
+def test_aux_inside_an_outer_transform_keeps_only_the_outer_tracer(x):
+    """This transform's level is stripped; the outer jvp's stays (JAX's semantics), so the
+    outer transform differentiates the aux too."""
     x = x[:6]
     seen = []
 
@@ -296,8 +297,10 @@ def test_aux_is_plain_inside_an_outer_transform(x):
 
     _, t = dd.jvp(outer, (x,), (np.ones(6),))
     np.testing.assert_allclose(t, 4 * x, rtol=1e-13)  # g = 2 b a at b = a: d/da 2 a^2
-    assert plain(seen[0])
-    np.testing.assert_array_equal(seen[0], x * x)
+    aux = seen[0]
+    assert type(aux) is dd.Dual  # the outer jvp's tracer: b * a at b = a is a * a
+    np.testing.assert_array_equal(aux.value, x * x)
+    np.testing.assert_allclose(aux.tangent[0], 2 * x, rtol=1e-14)
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -364,3 +367,22 @@ def test_hvp_with_arguments_equals_the_hessian(x):
     # a keyword named like hvp's own parameters reaches f
     hv = dd.hvp(lambda y, x=1.0, v=1.0: x * v * np.sum(y**2), x, v, x=2.0, v=3.0)
     np.testing.assert_allclose(hv, 12.0 * v, rtol=1e-15)
+
+
+def test_an_inner_transforms_aux_is_differentiated_by_an_outer_one():
+    # the aux keeps the outer transform's tracers (JAX's semantics): no silent zero derivative
+    x = np.array([0.3, -0.7, 1.1])
+
+    def f(x):
+        return np.sum(x**2), np.sin(x) * 2.0
+
+    def aux_of(x):
+        return dd.grad(f, has_aux=True)(x)[1]
+
+    np.testing.assert_allclose(aux_of(x), 2.0 * np.sin(x), rtol=1e-15)
+    J = dd.jacfwd(aux_of)(x)
+    np.testing.assert_allclose(J, np.diag(2.0 * np.cos(x)), rtol=1e-14)
+    np.testing.assert_allclose(dd.jacrev(aux_of)(x), J, rtol=1e-14)
+    np.testing.assert_allclose(J, _fd.jacobian(aux_of, x), rtol=1e-6, atol=1e-8)
+    _, t = dd.jvp(lambda x: dd.value_and_grad(f, has_aux=True)(x)[0][1], (x,), (np.ones(3),))
+    np.testing.assert_allclose(t, 2.0 * np.cos(x), rtol=1e-14)
