@@ -104,12 +104,19 @@ class EveryArgument(dict):
 TAKES_ZEROS: set = set()
 
 
+def _module(rule):
+    """The module a rule was written in (a ``functools.partial``'s function's)."""
+    while isinstance(rule, functools.partial):
+        rule = rule.func
+    return getattr(rule, "__module__", None) or ""
+
+
 def _register(table, fn, argnum, rule):
     if argnum is ...:
         table[fn] = EveryArgument(rule)
     else:
         table.setdefault(fn, {})[argnum] = rule
-    if table is VJP and not getattr(rule, "__module__", "").startswith("dualdiff."):
+    if table is VJP and not _module(rule).startswith("dualdiff."):
         TAKES_ZEROS.add(rule)
     return rule
 

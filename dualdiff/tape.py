@@ -154,8 +154,9 @@ class Outputs(Function):
 
 def _zeros(k, a):
     """Zero cotangents of an output ``a`` that nothing used, batch of ``k``."""
-    dtype = np.result_type(a)
-    return np.zeros((k, *np.shape(a)), dtype if np.issubdtype(dtype, np.inexact) else np.float64)
+    dtype = a.dtype if hasattr(a, "dtype") else np.result_type(a)
+    shape = a.shape if hasattr(a, "shape") else ()
+    return np.zeros((k, *shape), dtype if np.issubdtype(dtype, np.inexact) else np.float64)
 
 
 class Projection(Node):
