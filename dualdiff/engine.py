@@ -36,7 +36,7 @@ class Recording:
     ops : the number of recorded ops (the leaves excluded).
     """
 
-    __slots__ = ("out", "level", "_tape", "_n_leaves", "_rebuild", "_single")
+    __slots__ = ("out", "level", "_tape", "_n_leaves", "_rebuild", "_single", "_dtypes")
 
     def __init__(self, out, level, tape, n_leaves, rebuild, single=False):
         self.out = out
@@ -45,6 +45,8 @@ class Recording:
         self._n_leaves = n_leaves
         self._rebuild = rebuild
         self._single = single  # one argument, a bare array: pull returns [its cotangent]
+        # each leaf's dtype: its cotangent has it, as in JAX and PyTorch (float32 stays float32)
+        self._dtypes = [tape[i].ans.dtype for i in range(n_leaves)]
 
     @property
     def ops(self):
@@ -95,14 +97,17 @@ class Recording:
         if release:  # what only the output's value needed is freed before the sweep
             self.out = out = None
         # the caller's: the pool never hands out a pooled cotangent (or what it views) again
-        leaves = [pool.disown(g) for g in backward(self._tape, seeds, self._n_leaves, release)]
+        swept = backward(self._tape, seeds, self._n_leaves, release)
+        leaves = [_of_dtype(pool.disown(g), d) for g, d in zip(swept, self._dtypes)]
         if len(leaves) == 1 and leaves[0] is not None and self._single:
             return [leaves[0]]
         result, start = [], 0
         for unflatten, shapes in self._rebuild:
             chunk = leaves[start : start + len(shapes)]
+            dtypes = self._dtypes[start : start + len(shapes)]
             start += len(shapes)
-            result.append(unflatten([_zero_if_none(g, k, s) for g, s in zip(chunk, shapes)]))
+            result.append(unflatten([np.zeros((k, *s), d) if g is None else g
+                                     for g, s, d in zip(chunk, shapes, dtypes)]))  # fmt: skip
         return result
 
     def zeros(self, k):
@@ -146,8 +151,11 @@ def value_of(x):
     return x.value if isinstance(x, Tracer) else x
 
 
-def _zero_if_none(g, k, shape):
-    return np.zeros((k,) + tuple(shape)) if g is None else g
+def _of_dtype(g, dtype):
+    """A real cotangent in its leaf's floating dtype (the sweep may have promoted it)."""
+    if type(g) is np.ndarray and g.dtype != dtype and g.dtype.kind == dtype.kind == "f":
+        return g.astype(dtype)  # never a complex cotangent: its imaginary part is kept
+    return g
 
 
 def push(f, args, tangents):

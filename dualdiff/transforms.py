@@ -92,7 +92,8 @@ def _value_and_grad(f, nums, single, args, want_value, name):
     nums = _checks.resolve(nums, len(args), name)
     rec = record(f, args, nums)
     _checks.output(rec.out, name, _checks.SCALAR)
-    seed = np.ones((1,) + _loss_shape(rec.out, name))
+    dtype = getattr(rec.out, "dtype", None)  # the loss's own: a float32 loss sweeps in float32
+    seed = np.ones((1,) + _loss_shape(rec.out, name), dtype if _is_float(dtype) else np.float64)
     value = primal(rec.out, rec.level, flatten(args)[0]) if want_value else None
     grads = rec.pull(seed, release=True)
     grads = [_squeeze(g) for g in grads]
@@ -480,7 +481,8 @@ def _jacfwd(f, args, nums, single, name):
     args = _inputs(args, nums, single)
     layout = Layout(seeded(args, nums, single))
     n = layout.size
-    tangents = with_seeded([None] * len(args), nums, single, layout.split(Seeds(n).rows(0, n)))
+    basis = _in_dtypes(layout.split(Seeds(n).rows(0, n)), seeded(args, nums, single))
+    tangents = with_seeded([None] * len(args), nums, single, basis)
     out = push_tree(f, args, tangents, caller=name)
     out_leaves, unflatten_out = flatten(out)
     rows = []
@@ -488,6 +490,18 @@ def _jacfwd(f, args, nums, single, name):
         rows.append([np.moveaxis(t[a:b], 0, -1).reshape(t.shape[1:] + s)
                      for (a, b), s in zip(layout.bounds, layout.shapes)])  # fmt: skip
     return _assemble(rows, unflatten_out, layout.unflatten, flatten(args)[0])
+
+
+def _is_float(dtype):
+    return dtype is not None and np.dtype(dtype).kind == "f"
+
+
+def _in_dtypes(tangents, primals):
+    """Tangents in their primals' floating dtypes (float32 stays float32, as in JAX)."""
+    leaves, unflatten = flatten(tangents)
+    dtypes = [getattr(p, "dtype", None) for p in flatten(primals)[0]]
+    return unflatten([t.astype(d) if d is not None and d.kind == "f" and d != t.dtype else t
+                      for t, d in zip(leaves, dtypes)])  # fmt: skip
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False) -> Callable:
