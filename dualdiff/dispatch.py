@@ -303,4 +303,7 @@ class _Dense:
                 J[:, start:stop] = block.T
             else:
                 J[start:stop, :] = block
+        dtype = getattr(args[self.argnum], "dtype", None)  # the input's, in either mode
+        if dtype is not None and J.dtype != dtype and J.dtype.kind == dtype.kind == "f":
+            J = J.astype(dtype)
         return pool.handed(J.reshape(shape), flatten(args)[0])

@@ -72,3 +72,13 @@ def test_a_float64_input_stays_float64_through_a_float32_constant():
     g = dd.grad(lambda x: np.sum(x * np.float32(3.0)))(x)
     assert g.dtype == np.float64
     np.testing.assert_array_equal(g, np.full(5, 3.0))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+@pytest.mark.parametrize("chunk_size", [None, 1])
+def test_jacobian_keeps_float32_in_every_mode_and_chunking(x32, mode, chunk_size):
+    x = x32 if mode == "reverse" or x32.size < 100 else x32[:64]  # forward: n passes
+    J = dd.jacobian(pair, mode=mode, chunk_size=chunk_size)(x)
+    assert J.dtype == np.float32 and J.shape == (2, x.size)
+    np.testing.assert_allclose(J, dd.jacrev(pair)(x.astype(np.float64)), rtol=2e-5, atol=1e-5)
+    assert not np.shares_memory(J, x)
