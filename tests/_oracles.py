@@ -337,11 +337,13 @@ def _optional(name):
 
 
 def arrays_of(*values):
-    """The ndarrays among ``values`` (nested in tuples and lists)."""
+    """The ndarrays among ``values`` (nested in tuples, lists and dicts)."""
     out = []
     for v in values:
         if isinstance(v, tuple | list):
             out.extend(arrays_of(*v))
+        elif isinstance(v, dict):
+            out.extend(arrays_of(*v.values()))
         elif isinstance(v, np.ndarray):
             out.append(v)
     return out
