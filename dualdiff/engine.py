@@ -70,11 +70,6 @@ class Recording:
             result.append((size, max(map(np.size, args), default=0)))
         return result
 
-    def output(self, held=()):
-        """f's output with plain values, the caller's own (see :func:`primal`)."""
-        leaves, unflatten = flatten(self.out)
-        return unflatten([primal(o, self.level, held) for o in leaves])
-
     def out_shape(self):
         """The shape of a single-array output, read without computing a deferred value."""
         out = self.out
