@@ -26,6 +26,20 @@ estimates are within ``TRIAL_RATIO`` of each other and large enough for a wrong 
 matter, the first call times one chunk of directions in each mode and keeps the faster; the
 plan (and its reason) is kept for later calls with the same shapes.
 
+The model's constants are the same for every function, so a close call below that threshold
+can still go the wrong way (a reduction over a broadcast product, for one). A Jacobian called
+again and again (inside a solver) settles it from its own calls: while the estimates are
+within ``LEARN_RATIO`` of each other, its first calls alternate the two modes, ``LEARN_CALLS``
+of each, and it keeps the one timed faster. ``jac.plan(x)`` shows the plan in force.
+
+In auto mode a large Jacobian, or Hessian, whose structural pattern needs few colors is
+computed by compressed passes and returned dense (``dualdiff._auto_sparse`` says when the
+detection pays and how every compressed answer is checked).
+
+The passes of a Jacobian estimated cheaper than ``BLAS_ONE_THREAD_COST`` run with BLAS on one
+thread (``dualdiff._blas``): the matrix products of a small batched pass gain nothing from a
+second thread and, on a busy machine, wait a scheduler time slice for it.
+
 A sparse Jacobian's mode is the side with fewer colors (:func:`sparse_mode`): its passes
 carry one direction per color.
 """
@@ -33,12 +47,14 @@ carry one direction per color.
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from dualdiff import _checks
+from dualdiff._auto_sparse import SPARSE_MIN_DIRECTIONS, SparseChoice, timed
+from dualdiff._blas import one_thread
 from dualdiff._coloring import color_columns, color_rows
 from dualdiff._jacobian import (
     DEFAULT_MAX_MEMORY,
@@ -67,6 +83,13 @@ ELEMENT_REVERSE = 1.2e-9
 TRIAL_RATIO = 2.0
 TRIAL_MIN_COST = 0.02
 TRIAL_DIRECTIONS = 256
+# A close call below TRIAL_MIN_COST is settled by the calls themselves: a Jacobian called again
+# and again (inside a solver) alternates the two modes for its first LEARN_CALLS calls of each,
+# then keeps the one timed faster. Beyond LEARN_RATIO the model is trusted.
+LEARN_RATIO = 4.0
+LEARN_CALLS = 2
+# Passes of a Jacobian estimated cheaper than this run with BLAS on one thread (dualdiff._blas).
+BLAS_ONE_THREAD_COST = 0.05
 
 
 @dataclass(frozen=True)
@@ -84,16 +107,20 @@ class JacobianPlan:
     ops: int
     work: int
     reason: str
+    one_thread: bool = False
+    sparsity: str = "not considered"
 
     def __str__(self):
+        threads = "BLAS on one thread (a small Jacobian)" if self.one_thread else "BLAS as set"
         return (
             f"Jacobian plan: {self.mode} mode, {self.passes} pass(es) of up to {self.chunk_size} "
             f"direction(s)\n"
             f"  input size n = {self.n}, output size m = {self.m}, {self.ops} ops on the tape, "
             f"work {self.work} elements per direction\n"
             f"  estimated cost: forward {self.cost_forward * 1e3:.3g} ms, "
-            f"reverse {self.cost_reverse * 1e3:.3g} ms\n"
+            f"reverse {self.cost_reverse * 1e3:.3g} ms; {threads}\n"
             f"  estimated memory per pass: {self.memory / 2**20:.3g} MiB\n"
+            f"  sparsity: {self.sparsity}\n"
             f"  why: {self.reason}"
         )
 
@@ -151,10 +178,12 @@ def _choose(probe, mode, chunk_size, max_memory, reason=None):
     limit = "chunk_size" if chunk_size else f"max_memory={max_memory / 2**20:.3g} MiB"
     if passes > 1:
         reason += f"; chunked to {k} directions per pass by {limit}"
+    cheaper = min(costs["forward"][0], costs["reverse"][0])
     return JacobianPlan(
         mode=chosen, n=probe.n, m=probe.m, chunk_size=k, passes=passes,
         memory=k * probe.per_direction, cost_forward=costs["forward"][0],
         cost_reverse=costs["reverse"][0], ops=probe.ops, work=probe.work, reason=reason,
+        one_thread=cheaper < BLAS_ONE_THREAD_COST,
     )  # fmt: skip
 
 
@@ -184,28 +213,28 @@ def plan_jacobian(
         )
     (argnum,) = _checks.resolve(nums, len(args), "plan_jacobian")
     args = tuple(as_input(a) if i == argnum else a for i, a in enumerate(args))
-    return _plan(f, args, argnum, mode, chunk_size, max_memory)[0]
+    return _Dense(f, args, argnum, mode, chunk_size, max_memory).plan
 
 
-def _plan(f, args, argnum, mode, chunk_size, max_memory):
-    """The plan and the probe it came from; a close call in auto mode is measured."""
-    probe = _probe(f, args, argnum)
-    plan = _choose(probe, mode, chunk_size, max_memory)
+def _measured(plan, probe, f, args, argnum, mode, chunk_size, max_memory):
+    """The plan; a close call in auto mode, dear enough, settled by a trial."""
     lo, hi = sorted((plan.cost_forward, plan.cost_reverse))
-    if mode == "auto" and hi >= TRIAL_MIN_COST and hi < TRIAL_RATIO * lo:
-        k = min(TRIAL_DIRECTIONS, plan.chunk_size, probe.n, probe.m)
+    if not (mode == "auto" and hi >= TRIAL_MIN_COST and hi < TRIAL_RATIO * lo):
+        return plan
+    k = min(TRIAL_DIRECTIONS, plan.chunk_size, probe.n, probe.m)
+    with one_thread(plan.one_thread):
         forward, reverse = _trial(probe, f, args, argnum, k)
-        forward, reverse = forward / k * probe.n, reverse / k * probe.m
-        chosen = "forward" if forward <= reverse else "reverse"
-        reason = (
-            f"{chosen} mode measured cheaper on {k} directions of each ("
-            f"{min(forward, reverse) * 1e3:.3g} ms vs {max(forward, reverse) * 1e3:.3g} ms "
-            f"for all), the model's estimates being within {TRIAL_RATIO:g}x of each other"
-        )
-        plan = _choose(probe, chosen, chunk_size, max_memory, reason)
-        if chosen == "forward":  # the reverse trial's buffers, kept for reuse, would sit idle
-            pool.release_memory()
-    return plan, probe
+    forward, reverse = forward / k * probe.n, reverse / k * probe.m
+    chosen = "forward" if forward <= reverse else "reverse"
+    reason = (
+        f"{chosen} mode measured cheaper on {k} directions of each ("
+        f"{min(forward, reverse) * 1e3:.3g} ms vs {max(forward, reverse) * 1e3:.3g} ms "
+        f"for all), the model's estimates being within {TRIAL_RATIO:g}x of each other"
+    )
+    plan = _choose(probe, chosen, chunk_size, max_memory, reason)
+    if chosen == "forward":  # the reverse trial's buffers, kept for reuse, would sit idle
+        pool.release_memory()
+    return plan
 
 
 def _trial(probe, f, args, argnum, k):
@@ -252,7 +281,7 @@ def sparse_mode(pattern, mode):
 
 def dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor):
     """``jacobian(f, argnums)`` without sparsity: the probe runs once per argument shapes,
-    later calls reuse its plan and seeds."""
+    later calls reuse its plan and seeds (and learn from their own timings, in auto mode)."""
     plans = PerShape(lambda args, i: _Dense(f, args, i, mode, chunk_size, max_memory))
 
     def jac(*args, **kwargs):
@@ -266,44 +295,220 @@ def dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor):
             jacs = [plans(args, i)(f, args, executor) for i in nums_]
         return jacs[0] if single else tuple(jacs)
 
+    def plan(*args) -> JacobianPlan:
+        """The plan the next call at arguments of these shapes follows (what earlier calls
+        learned included); one plan per differentiated argument, as the Jacobians."""
+        nums_ = _checks.resolve(nums, len(args), "jacobian")
+        args = tuple(as_input(a) if i in nums_ else a for i, a in enumerate(args))
+        found = [plans(args, i).plan for i in nums_]
+        return found[0] if single else tuple(found)
+
+    jac.plan = plan
     return jac
 
 
 class _Dense:
-    """One argument's plan and seeds; the probe's recording serves the first reverse call."""
+    """One argument's plans and seeds, kept per shapes. The probe's recording serves the first
+    reverse call. In auto mode a close call is settled by timing the calls themselves, and a
+    large Jacobian may be computed by compressed passes (``dualdiff._auto_sparse``)."""
 
     def __init__(self, f, args, argnum, mode, chunk_size, max_memory):
-        self.plan, probe = _plan(f, args, argnum, mode, chunk_size, max_memory)
-        self.argnum = argnum
-        self.out_shape = probe.out_shape
-        forward = self.plan.mode == "forward"
-        self.seeds = Seeds(self.plan.n if forward else self.plan.m, max_memory=max_memory)
+        probe = _probe(f, args, argnum)
+        self.plan = _choose(probe, mode, chunk_size, max_memory)
+        self.argnum, self.out_shape = argnum, probe.out_shape
+        self.chunk_size, self.max_memory = chunk_size, max_memory
+        lo, hi = sorted((self.plan.cost_forward, self.plan.cost_reverse))
+        self.sparse = None
+        if mode == "auto":  # first: a compressed Jacobian needs no trial of the dense modes
+            self.sparse = SparseChoice(min(probe.n, probe.m), probe.ops, probe.work, lo)
+            if self.sparse.due():
+                self.sparse.detect(f, args, argnum, chunk_size, max_memory)
+        compressed = self.sparse is not None and self.sparse.compressed is not None
+        if not compressed:  # a trial, timed cold, picks the first mode; the calls confirm it
+            self.plan = _measured(self.plan, probe, f, args, argnum, mode, chunk_size, max_memory)
+        self.plans = {self.plan.mode: self.plan}
+        self.seeds = {}
+        self.times = None  # while learning: seconds of each mode's calls
+        if mode == "auto" and not compressed and hi < LEARN_RATIO * lo and min(probe.n, probe.m):
+            other = "reverse" if self.plan.mode == "forward" else "forward"
+            self.plans[other] = _choose(probe, other, chunk_size, max_memory, "learning")
+            self.times = {"forward": [], "reverse": []}
+        self._describe()
         # else the probe's values go before the passes run
-        self.recording = None if forward else probe.recording
+        self.recording = None if self.plan.mode == "forward" else probe.recording
+
+    def _describe(self):
+        if self.sparse is not None:
+            self.plan = replace(self.plan, sparsity=self.sparse.describe())
 
     def __call__(self, f, args, executor):
-        plan = self.plan
         shape = tuple(self.out_shape) + tuple(np.shape(args[self.argnum]))
         recording, self.recording = self.recording, None
-        if plan.n == 0 or plan.m == 0:  # nothing to push or pull
+        if self.plan.n == 0 or self.plan.m == 0:  # nothing to push or pull
             return np.zeros(shape)
-        forward = plan.mode == "forward"
-        blocks = run(f, args, (self.argnum,), True, plan.mode, self.seeds, plan.chunk_size,
-                     executor=executor, recording=recording)  # fmt: skip
-        J = None
-        for start, stop, block in blocks:
-            if start == 0 and stop == self.seeds.count and block.ndim == 2:
-                if block.flags.writeable:  # one pass over vectors: the block is the Jacobian
-                    J = block.T if forward else block  # (a read-only one is a kept seed: f = x)
-                    break
-            if J is None:  # rows: outputs, columns: inputs; blocks land in place
-                J = np.empty((plan.m, plan.n))
-            block = np.reshape(block, (stop - start, -1))
-            if forward:
-                J[:, start:stop] = block.T
-            else:
-                J[start:stop, :] = block
+        J = self._compressed(f, args, executor)
+        if J is None:
+            mode = self._next_mode()
+            recording = recording if mode == "reverse" else None
+            plan = self.plans[mode]
+            J, seconds = timed(lambda: self._passes(plan, f, args, executor, recording))
+            self._learn(mode, seconds)
         dtype = getattr(args[self.argnum], "dtype", None)  # the input's, in either mode
         if dtype is not None and J.dtype != dtype and J.dtype.kind == dtype.kind == "f":
             J = J.astype(dtype)
         return pool.handed(J.reshape(shape), flatten(args)[0])
+
+    def _compressed(self, f, args, executor):
+        """J by compressed passes when the sparsity choice says so (never with an executor:
+        its passes are spread as dense ones)."""
+        sparse = self.sparse
+        if sparse is None or executor is not None:
+            return None
+        if sparse.due():
+            sparse.detect(f, args, self.argnum, self.chunk_size, self.max_memory)
+            self._describe()
+        if sparse.compressed is None:
+            return None
+        with one_thread(True):  # a pass per color: small products
+            J = sparse(f, args, self.argnum)
+        if sparse.compressed is None:  # the check failed: dense from now on
+            self._describe()
+        return J
+
+    def _next_mode(self):
+        """The plan's mode; while learning, the mode with fewer timed calls (the plan's first)."""
+        if self.times is None:
+            return self.plan.mode
+        other = "reverse" if self.plan.mode == "forward" else "forward"
+        return other if len(self.times[other]) < len(self.times[self.plan.mode]) else self.plan.mode
+
+    def _learn(self, mode, seconds):
+        if self.sparse is not None:
+            self.sparse.dense_call(seconds)
+        if self.times is None:
+            return
+        self.times[mode].append(seconds)
+        if min(len(t) for t in self.times.values()) < LEARN_CALLS:
+            return
+        best = {name: min(t) for name, t in self.times.items()}
+        chosen = min(best, key=best.get)
+        self.times = None
+        reason = (
+            f"{chosen} mode timed faster over {LEARN_CALLS} calls of each "
+            f"({best[chosen] * 1e3:.3g} ms vs {max(best.values()) * 1e3:.3g} ms), the model's "
+            f"estimates being within {LEARN_RATIO:g}x of each other"
+        )
+        self.plan = replace(self.plans[chosen], reason=reason, sparsity=self.plan.sparsity)
+
+    def _seeds(self, plan):
+        if plan.mode not in self.seeds:
+            count = plan.n if plan.mode == "forward" else plan.m
+            self.seeds[plan.mode] = Seeds(count, max_memory=self.max_memory)
+        return self.seeds[plan.mode]
+
+    def _passes(self, plan, f, args, executor, recording):
+        """J as an (m, n) array from the plan's batched passes."""
+        forward = plan.mode == "forward"
+        seeds = self._seeds(plan)
+        with one_thread(plan.one_thread):
+            blocks = run(f, args, (self.argnum,), True, plan.mode, seeds, plan.chunk_size,
+                         executor=executor, recording=recording)  # fmt: skip
+            J = None
+            for start, stop, block in blocks:
+                if start == 0 and stop == seeds.count and block.ndim == 2:
+                    if block.flags.writeable:  # one pass over vectors: the block is J itself
+                        return block.T if forward else block  # (a read-only one: a kept seed)
+                if J is None:  # rows: outputs, columns: inputs; blocks land in place
+                    J = np.empty((plan.m, plan.n))
+                block = np.reshape(block, (stop - start, -1))
+                if forward:
+                    J[:, start:stop] = block.T
+                else:
+                    J[start:stop, :] = block
+        return J
+
+
+# -- dense Hessians: compressed passes when their pattern is sparse ------------------------------
+
+ELEMENT_HESSIAN = 5e-9  # seconds per element of the tape per direction, forward over reverse
+
+
+@dataclass(frozen=True)
+class HessianPlan:
+    """What ``dd.hessian`` does at one argument shape, and why (``print(plan)`` explains)."""
+
+    n: int
+    method: str  # "dense" (forward over reverse, n directions) or "compressed"
+    sparsity: str
+
+    def __str__(self):
+        return f"Hessian plan: {self.method}, n = {self.n}\n  sparsity: {self.sparsity}"
+
+
+def dense_hessian(f, argnum, dense):
+    """``dd.hessian(f, argnum)`` for one array argument and a scalar f: ``dense`` (forward over
+    reverse) until the pattern, detected once it pays, needs few colors; then compressed."""
+    plans = PerShape(lambda args, i: _Hessian(f, args, i))
+
+    def hess(*args, **kwargs):
+        (i,) = _checks.resolve((argnum,), len(args), "hessian")
+        if kwargs or not isinstance(args[i], np.ndarray | float | int | np.number):
+            return dense(*args, **kwargs)  # structures and bound keywords: no kept plan
+        args = tuple(as_input(a) if j == i else a for j, a in enumerate(args))
+        return plans(args, i)(args, dense)
+
+    def plan(*args) -> HessianPlan:
+        """The plan the next call at arguments of these shapes follows."""
+        (i,) = _checks.resolve((argnum,), len(args), "hessian")
+        args = tuple(as_input(a) if j == i else a for j, a in enumerate(args))
+        return plans(args, i).plan()
+
+    hess.plan = plan
+    return hess
+
+
+class _Hessian:
+    """One argument shape's Hessian: dense, or compressed once the pattern pays."""
+
+    def __init__(self, f, args, argnum):
+        self.f, self.argnum = f, argnum
+        self.n = int(np.size(args[argnum]))
+        self.sparse = None
+        if self.n < SPARSE_MIN_DIRECTIONS:
+            return
+        try:
+            recording = record(f, args, (argnum,))
+            scalar = recording.out_shape() == ()
+        except Exception:  # the dense path raises it again, named as a Hessian's error
+            return
+        if not scalar:
+            return
+        work = sum(max(size, args_size) for size, args_size in recording.op_sizes())
+        estimate = self.n * (work * ELEMENT_HESSIAN + recording.ops * OP_FORWARD)
+        self.sparse = SparseChoice(self.n, recording.ops, work, estimate, hessian=True)
+
+    def plan(self):
+        sparse = self.sparse
+        if sparse is None:
+            return HessianPlan(self.n, "dense", "not considered: a small or non-scalar problem")
+        method = "dense" if sparse.compressed is None else "compressed"
+        return HessianPlan(self.n, method, sparse.describe())
+
+    def __call__(self, args, dense):
+        sparse = self.sparse
+        if sparse is not None:
+            if sparse.due():
+                sparse.detect(self.f, args, self.argnum, None, DEFAULT_MAX_MEMORY)
+            if sparse.compressed is not None:
+                with one_thread(True):
+                    H = sparse(self.f, args, self.argnum)
+                if H is not None:
+                    x = args[self.argnum]
+                    H = H.reshape(np.shape(x) * 2)
+                    if x.dtype.kind == "f" and H.dtype != x.dtype:
+                        H = H.astype(x.dtype)
+                    return pool.handed(H, flatten(args)[0])
+        H, seconds = timed(lambda: dense(*args))
+        if sparse is not None:
+            sparse.dense_call(seconds)
+        return H

@@ -36,7 +36,7 @@ from dualdiff._jacobian import (
 )
 from dualdiff._tracer import Tracer, innermost, strip
 from dualdiff._tree import flatten
-from dualdiff.dispatch import dense_jacobian
+from dualdiff.dispatch import dense_hessian, dense_jacobian
 from dualdiff.engine import as_input, primal, push, record
 from dualdiff.large import pool
 from dualdiff.sparse import sparse_hessian, sparse_jacobian
@@ -673,7 +673,10 @@ def hessian(
         return sparse_hessian(f, argnums)
     # with has_aux, the inner gradient returns (gradient, aux), its aux already plain
     gradient = _grad(f, argnums, "hessian", has_aux)
-    return _jacfwd_transform(gradient, argnums, "hessian", has_aux)
+    dense = _jacfwd_transform(gradient, argnums, "hessian", has_aux)
+    if has_aux or not isinstance(argnums, int):
+        return dense
+    return dense_hessian(f, argnums, dense)
 
 
 def hvp(f: Callable, x: Any, v: Any, /, *args: Any, **kwargs: Any) -> Any:
