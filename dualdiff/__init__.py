@@ -4,6 +4,7 @@ from numpy import sum  # noqa: A004  (dd.sum, as torch.sum: the seed post's snip
 
 from dualdiff import autograd, nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
 from dualdiff._registry import defconstant, defjvp, defvjp
+from dualdiff._structured import ravel_pytree
 from dualdiff._tracer import primitive
 from dualdiff.dispatch import JacobianPlan, plan_jacobian
 from dualdiff.dual import Dual
@@ -54,6 +55,7 @@ __all__ = [
     "optimize",
     "plan_jacobian",
     "primitive",
+    "ravel_pytree",
     "release_memory",
     "sparse",
     "sparse_hessian",

@@ -101,7 +101,9 @@ def output(out, name, supported=TREE):
     if isinstance(out, Tracer):  # the common case, first: one traced array
         return
     what = None
-    if supported is not TREE and isinstance(out, tuple | list | dict):
+    if out is None:  # a None inside a structure is an empty one (as in JAX); f itself, a bug
+        what = "None (a missing return?)"
+    elif supported is not TREE and isinstance(out, tuple | list | dict):
         what = f"a {type(out).__name__}"
     for leaf in () if what else flatten(out)[0]:
         if not (isinstance(leaf, Tracer) or _is_real(leaf)):
@@ -150,6 +152,10 @@ def like(tree, model, name, what, path=""):
         if type(tree) is not dict or tree.keys() != model.keys():
             _mismatch(tree, model, name, what, path)
         return [c for k in model for c in like(tree[k], model[k], name, what, f"{path}[{k!r}]")]
+    if model is None:  # an empty structure (as in JAX): its tangent or cotangent is None too
+        if tree is not None:
+            _mismatch(tree, model, name, what, path)
+        return []
     return [_leaf(tree, model, name, what, path)]
 
 
@@ -193,6 +199,14 @@ def _leaf(t, model, name, what, path):
             f"shape {shape}"
         )
     return t
+
+
+def not_none(args, nums):
+    """Refuse a differentiated argument that is None: inside a structure None is an empty one
+    (as in JAX), but a whole argument of None is a mistake."""
+    for i in nums:
+        if args[i] is None:
+            as_input(None)  # the named TypeError
 
 
 def as_input(x):

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from dualdiff._checks import as_input  # noqa: F401  (the engine API: one input check)
+from dualdiff._checks import as_input, not_none  # noqa: F401  (as_input: the engine API)
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
@@ -128,6 +128,7 @@ def record(f, args, argnums):
     tape = []
     args = list(args)
     rebuild = []
+    not_none(args, argnums)
     for i in argnums:
         leaves, unflatten = flatten(args[i])
         rebuild.append((unflatten, [np.shape(value_of(x)) for x in leaves]))

@@ -18,6 +18,13 @@ the whole indexed axis. Where the structure itself follows the values (Python ``
 values, boolean masks and ``nonzero``, which set a shape), the pattern is detected again at
 every call (the coloring is kept while the pattern does not change); ``reason`` says why.
 Pass ``pattern=`` to supply one yourself.
+
+``sparse_jacobian`` and ``sparse_hessian`` (``dd.jacobian(f, sparse=True)``,
+``dd.hessian(f, sparse=True)``) also take structures (tuples, lists and dicts of arrays) as
+arguments and outputs: they are flattened in the order of ``dualdiff.ravel_pytree`` (leaves
+raveled in C order, depth first, dict entries in insertion order), and the one matrix has a row
+per output element and a column per input element in that order. ``unravel_jacobian`` cuts it
+into the dense Jacobian's nested blocks.
 """
 
 from collections.abc import Callable
@@ -27,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dualdiff import _pattern_linalg, _pattern_ops  # noqa: F401  (they fill the op table)
+from dualdiff._checks import argnums as checked_argnums
 from dualdiff._checks import positional
 from dualdiff._coloring import (
     color_columns,
@@ -47,6 +55,7 @@ from dualdiff._jacobian import (
     run,
 )
 from dualdiff._pattern import canonical, check_argnum, trace
+from dualdiff._structured import structured, unravel_jacobian
 from dualdiff.dispatch import sparse_mode
 from dualdiff.engine import as_input, record
 
@@ -60,6 +69,7 @@ __all__ = [
     "sparse_hessian",
     "sparse_jacobian",
     "star_coloring",
+    "unravel_jacobian",
 ]
 
 def jacobian_sparsity(f: Callable, *args, argnums: int = 0) -> sp.csr_array:
@@ -412,7 +422,14 @@ def sparse_jacobian(
 
     The pattern and the coloring are found at the first call and reused for every later call
     with arguments of the same shapes (see :class:`SparseJacobian`). Output and input are
-    flattened (C order); a tuple ``argnums`` gives a tuple of matrices.
+    flattened (C order); a tuple ``argnums`` gives a tuple of matrices, one per argument.
+
+    The output and the differentiated arguments may be structures (tuples, lists and dicts of
+    arrays and numbers; ``None`` is an empty one). Each is flattened as
+    :func:`dualdiff.ravel_pytree` flattens it: every leaf raveled in C order, the leaves one
+    after the other, depth first, dict entries in insertion order. The matrix has one row per
+    output element and one column per element of the argument, in that order;
+    :func:`unravel_jacobian` cuts it into the nested blocks of the dense Jacobian.
 
     Examples
     --------
@@ -422,23 +439,30 @@ def sparse_jacobian(
     >>> jac(np.array([1.0, 2.0, 3.0])).toarray()
     array([[-2.,  1.,  0.],
            [ 0., -4.,  1.]])
+    >>> jac = dd.sparse_jacobian(lambda p: (p["w"] * p["b"], np.sum(p["w"])))
+    >>> jac({"w": np.array([1.0, 2.0]), "b": 3.0}).toarray()  # columns: w[0], w[1], b
+    array([[3., 0., 1.],
+           [0., 3., 2.],
+           [1., 1., 0.]])
     """
     check_options(mode, chunk_size, max_memory, "dd.sparse_jacobian")
-    if not isinstance(argnums, int):
-        jacs = [sparse_jacobian(f, i, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
-                for i in argnums]  # fmt: skip
-        return lambda *args, **kwargs: tuple(jac(*args, **kwargs) for jac in jacs)
-    built = PerShape(
-        lambda args: SparseJacobian(
-            f, *args, argnums=argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory
+    nums, single = checked_argnums(f, argnums, "sparse_jacobian")
+
+    def of_arrays(g):  # g: f of flat vectors (structured does the flattening)
+        if not single:
+            jacs = [of_arrays_at(g, i) for i in nums]
+            return lambda *args: tuple(jac(*args) for jac in jacs)
+        return of_arrays_at(g, nums[0])
+
+    def of_arrays_at(g, i):
+        built = PerShape(
+            lambda args: SparseJacobian(
+                g, *args, argnums=i, mode=mode, chunk_size=chunk_size, max_memory=max_memory
+            )
         )
-    )
+        return lambda *args: built(args)(*args)
 
-    def sparse_jacobian_f(*args, **kwargs):
-        positional(kwargs, "sparse_jacobian")
-        return built(args)(*args)
-
-    return sparse_jacobian_f
+    return structured(f, nums, single, of_arrays, "sparse_jacobian", kwargs_name="sparse_jacobian")
 
 
 def sparse_hessian(
@@ -452,7 +476,9 @@ def sparse_hessian(
 
     The pattern and the star coloring are found at the first call and reused for every later
     call with arguments of the same shapes (see :class:`SparseHessian`); the input is
-    flattened (C order).
+    flattened (C order). A structure of arrays as the argument is flattened as
+    :func:`dualdiff.ravel_pytree` flattens it (leaves raveled, depth first, dict entries in
+    insertion order): rows and columns are its elements in that order.
 
     Examples
     --------
@@ -465,14 +491,20 @@ def sparse_hessian(
            [ 0.,  0., 18.]])
     """
     check_options("auto", chunk_size, max_memory, "dd.sparse_hessian")
-    built = PerShape(
-        lambda args: SparseHessian(
-            f, *args, argnums=argnums, chunk_size=chunk_size, max_memory=max_memory
+    nums, single = checked_argnums(f, argnums, "sparse_hessian")
+    if not single:
+        raise TypeError(
+            f"dd.sparse_hessian: argnums must be one int (one argument, a structure of arrays "
+            f"if need be); got {argnums!r}"
         )
-    )
 
-    def sparse_hessian_f(*args, **kwargs):
-        positional(kwargs, "sparse_hessian")
-        return built(args)(*args)
+    def of_arrays(g):  # g: f of a flat vector (structured does the flattening)
+        built = PerShape(
+            lambda args: SparseHessian(
+                g, *args, argnums=argnums, chunk_size=chunk_size, max_memory=max_memory
+            )
+        )
+        return lambda *args: built(args)(*args)
 
-    return sparse_hessian_f
+    return structured(f, nums, True, of_arrays, "sparse_hessian", flatten_out=False,
+                      kwargs_name="sparse_hessian")  # fmt: skip

@@ -34,6 +34,7 @@ from dualdiff._jacobian import (
     tangent_of,
     with_seeded,
 )
+from dualdiff._structured import structured
 from dualdiff._tracer import Tracer, innermost, strip
 from dualdiff._tree import flatten
 from dualdiff.dispatch import dense_hessian, dense_jacobian
@@ -547,6 +548,7 @@ def _jacrev(f, args, nums, single):
 
 def _inputs(args, nums, single):
     """``args`` with the differentiated leaves made inputs (floats)."""
+    _checks.not_none(args, nums)
     leaves, unflatten = flatten(seeded(args, nums, single))
     return with_seeded(args, nums, single, unflatten([as_input(x) for x in leaves]))
 
@@ -581,12 +583,24 @@ def jacobian(
 ) -> Callable:
     """Jacobian of ``f`` with shape ``out.shape + in.shape``, by the cheaper mode, in chunks.
 
+    Outputs and differentiated arguments may be structures: (nested) tuples, lists and dicts of
+    arrays, Python or NumPy numbers and 0-d arrays, with ``None`` an empty structure. The result
+    nests as :func:`jacfwd`'s and :func:`jacrev`'s (and JAX's): f's output structure outside,
+    the argument's inside, a tuple over ``argnums`` between them when it is a tuple, each leaf
+    of shape ``out_leaf.shape + in_leaf.shape`` and the floating dtype of its input leaf
+    (float64 for integers and numbers), and ``None`` where f's output has ``None``. Every mode,
+    chunking and executor computes it from one flat vector per structured argument (its
+    leaves raveled, as :func:`ravel_pytree` lays them out), so a structure costs a few slices,
+    reshapes and one concatenation per pass.
+
     Parameters
     ----------
     f : callable
-        Function of arrays with one array output, written with ``numpy``.
+        Function written with ``numpy``, of arrays or structures of them, returning an array
+        or a structure of them.
     argnums : int or tuple of int
-        Arguments to differentiate; a tuple gives a tuple of Jacobians.
+        Arguments to differentiate; a tuple gives a tuple of Jacobians (inside each output
+        leaf, for a structured output).
     mode : {"auto", "forward", "reverse"}
         ``"forward"`` pushes the input basis, ``"reverse"`` pulls the output basis; ``"auto"``
         lets the cost model choose (see :func:`plan_jacobian` to see the choice and why).
@@ -605,7 +619,10 @@ def jacobian(
         ``scipy.sparse.csr_array`` of shape ``(out.size, in.size)`` computed in one batched
         pass per chunk of colors; pattern and coloring are kept per argument shapes and
         reused at every new x (see :mod:`dualdiff.sparse`). ``mode="auto"`` then takes the
-        side with fewer colors.
+        side with fewer colors. Structures are flattened as :func:`ravel_pytree` flattens
+        them (leaves raveled in C order, depth first, dict entries in insertion order): one
+        matrix per argument, rows and columns in that order;
+        :func:`dualdiff.sparse.unravel_jacobian` cuts it into the nested blocks.
     has_aux : bool
         f returns a pair ``(out, aux)``: the result is ``(jacobian, aux)``, aux without this
         transform's tracers (arrays copied). Not with ``sparse=True``.
@@ -617,6 +634,11 @@ def jacobian(
     >>> dd.jacobian(lambda x: np.array([1.0, 2.0]) * np.sum(x ** 2))(np.array([1.0, 3.0]))
     array([[ 2.,  6.],
            [ 4., 12.]])
+    >>> J = dd.jacobian(lambda p: {"y": p["w"] * p["b"], "s": np.sum(p["w"])})(
+    ...     {"w": np.array([1.0, 2.0]), "b": 3.0})
+    >>> J["y"]["w"], J["y"]["b"], J["s"]["w"]
+    (array([[3., 0.],
+           [0., 3.]]), array([1., 2.]), array([1., 1.]))
     """
     check_options(mode, chunk_size, max_memory)
     nums, single = _checks.argnums(f, argnums, "jacobian")
@@ -628,10 +650,14 @@ def jacobian(
         _no_sparse_aux(has_aux, "jacobian")
         return sparse_jacobian(f, argnums, mode=mode, chunk_size=chunk_size, max_memory=max_memory)
     check_executor(executor)
+
+    def dense(g):
+        return dense_jacobian(g, nums, single, mode, chunk_size, max_memory, executor)
+
     if not has_aux:
-        return dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor)
+        return structured(f, nums, single, dense, "jacobian")
     aux_f = _Aux(f, "jacobian")
-    jac = dense_jacobian(aux_f, nums, single, mode, chunk_size, max_memory, executor)
+    jac = structured(aux_f, nums, single, dense, "jacobian")
 
     def jac_aux(*args, **kwargs):
         return aux_f.collect(lambda: jac(*args, **kwargs), args, kwargs)
@@ -658,7 +684,9 @@ def hessian(
 
     With ``sparse=True`` the Hessian's structural pattern is detected and star-colored, and a
     ``scipy.sparse.csr_array`` of shape ``(x.size, x.size)`` comes from one batch of
-    Hessian-vector products per chunk of colors (pattern and coloring reused across x).
+    Hessian-vector products per chunk of colors (pattern and coloring reused across x). A
+    structure of arrays as x is flattened as :func:`ravel_pytree` flattens it (leaves raveled,
+    depth first, dict entries in insertion order): rows and columns in that order.
 
     Examples
     --------

@@ -32,14 +32,15 @@ def x(request, deferring):
 NOT_OUTPUTS = [
     (lambda x: None, "None"),
     (lambda x: "abc", "str"),
-    (lambda x: (np.sin(x), None), "containing None"),
+    (lambda x: (np.sin(x), "label"), "containing a str"),
     (lambda x: {"a": np.sum(x), "b": "label"}, "containing a str"),
 ]
 
 
 # the transforms that push an input basis get a small input (the basis is n x n); the others a
-# large one; those that take one array (or one scalar) refuse any container first
-ONE_ARRAY = {"grad", "value_and_grad", "hessian", "jacobian"}
+# large one; those that take one scalar refuse any container first (None inside a structure is
+# an empty structure, as in JAX: tests/test_jacobian_structures.py)
+ONE_ARRAY = {"grad", "value_and_grad", "hessian"}
 
 
 @pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
@@ -371,9 +372,11 @@ def test_jacobian_options_are_checked_when_given(option, message):
         dd.plan_jacobian(np.sin, np.ones(3), **option)
 
 
-def test_jacobian_of_a_tree_output_points_to_jacfwd_and_jacrev(x):
-    with pytest.raises(TypeError, match=r"dd\.jacobian: f returned a dict; .*dd\.jacfwd"):
-        dd.jacobian(lambda v: {"a": v})(x[:3])
+def test_jacobian_of_a_tree_output_nests_as_jacfwd(x):
+    # the full contract of structures in dd.jacobian: tests/test_jacobian_structures.py
+    J = dd.jacobian(lambda v: {"a": v, "b": None})(x[:3])
+    assert list(J) == ["a", "b"] and J["b"] is None
+    np.testing.assert_array_equal(J["a"], np.eye(3))
 
 
 def scaled(a, *, b, scale=1.0):

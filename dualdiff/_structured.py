@@ -1,0 +1,392 @@
+"""Jacobians of structures: ``dd.jacobian`` (dense or sparse) and ``dd.hessian(sparse=True)`` on
+tuples, lists and dicts of arrays, and the helpers that map flat vectors and flat Jacobians back.
+
+The Jacobian machinery (``dualdiff.dispatch``, ``dualdiff.sparse``) differentiates functions of
+arrays with one array output. For structures, :func:`structured` hands it a function of flat
+vectors instead: each differentiated argument that is a tuple, list or dict is laid end to end
+in one vector (:func:`ravel_pytree`: its leaves raveled in C order, one after the other in the
+order of ``dualdiff._tree.flatten``: depth first, dict entries in insertion order, ``None`` an
+empty structure), f is called on the leaves cut back out of the traced vector (cheap slice and
+reshape nodes, each leaf in its own dtype), and an output that is a structure is concatenated
+the same way. A dense result is then cut into the blocks of JAX's nesting (output structure
+outside, input structure inside); a sparse one is returned flat, rows and columns in that
+ravel order, and :func:`unravel_jacobian` cuts it when wanted.
+
+Each input structure (its tree, leaf shapes and dtypes, and the other arguments' shapes) gets a
+transform of its own, so two structures of one flat size never share a plan. The output's
+structure is learned from f's calls, and must be the same at every call with one input
+structure (as its shape must for a plain array).
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+from dualdiff import _checks
+from dualdiff._tracer import Tracer, shape_of
+from dualdiff._tree import flatten
+
+_LEAF = "leaf"
+
+
+def _is_tree(x):
+    return isinstance(x, tuple | list | dict)
+
+
+def _treedef(tree):
+    """A hashable description of ``tree``'s structure (``_LEAF`` for each leaf)."""
+    if isinstance(tree, tuple | list):
+        return type(tree), tuple(_treedef(x) for x in tree)
+    if type(tree) is dict:
+        return dict, tuple((k, _treedef(v)) for k, v in tree.items())
+    return None if tree is None else _LEAF
+
+
+def _float_dtype(leaf):
+    """The dtype a leaf is differentiated in: its own floating one, else float64."""
+    dtype = getattr(leaf, "dtype", None)
+    return dtype if dtype is not None and dtype.kind == "f" else np.dtype(np.float64)
+
+
+class _Layout:
+    """A structure's leaves laid end to end: where each sits in the flat vector, its shape and
+    dtype, and the function that rebuilds the structure from new leaves."""
+
+    def __init__(self, tree, leaves=None, dtypes=True):
+        if leaves is None:
+            leaves, self.unflatten = flatten(tree)
+        else:
+            self.unflatten = flatten(tree)[1]
+        self.shapes = [tuple(shape_of(x)) for x in leaves]
+        self.dtypes = [_float_dtype(x) for x in leaves] if dtypes else None
+        stops = list(itertools.accumulate(math.prod(s) for s in self.shapes))
+        self.bounds = list(zip([0] + stops[:-1], stops))
+        self.size = stops[-1] if stops else 0
+        self.key = (_treedef(tree), tuple(self.shapes), tuple(self.dtypes or ()))
+        self.dtype = np.result_type(*self.dtypes) if self.dtypes else np.dtype(np.float64)
+
+    def ravel(self, leaves):
+        """The leaves (arrays, numbers or tracers) raveled and concatenated, in ``dtype``."""
+        if not leaves:
+            return np.zeros(0, self.dtype)
+        flat = np.concatenate([np.ravel(x) for x in leaves])  # a copy: never the caller's
+        return flat if flat.dtype == self.dtype else flat.astype(self.dtype)
+
+    def unravel(self, flat, copy=False):
+        """The structure with its leaves cut out of ``flat`` (an array or a tracer), each in its
+        shape and dtype; ``copy``: each leaf a new array, never a view of ``flat``."""
+        leaves = []
+        for (a, b), shape, dtype in zip(self.bounds, self.shapes, self.dtypes):
+            leaf = flat[a:b].reshape(shape)
+            if leaf.dtype != dtype:
+                leaf = leaf.astype(dtype)
+            elif copy:
+                leaf = leaf.copy()
+            leaves.append(leaf)
+        return self.unflatten(leaves)
+
+
+# -- the public helpers ------------------------------------------------------------------------
+
+
+def ravel_pytree(tree):
+    """Flatten a structure of arrays into one vector, and the function that maps it back.
+
+    As JAX's ``jax.flatten_util.ravel_pytree``: the leaves of ``tree`` (arrays, Python and NumPy
+    numbers, nested in tuples, lists and dicts; ``None`` is an empty structure) are raveled in C
+    order and concatenated, depth first, dict entries in insertion order. This is the order of
+    the rows and columns of ``dd.jacobian(f, sparse=True)`` and ``dd.hessian(f, sparse=True)``
+    on structures.
+
+    Parameters
+    ----------
+    tree : array, number, or (nested) tuple, list or dict of them
+        The leaves must be real; traced values (inside a transformed function) are accepted.
+
+    Returns
+    -------
+    flat : ndarray, shape (total size,)
+        A new array, of the leaves' common floating dtype (float32 when every leaf is float32;
+        integer and bool leaves count as float64, as dualdiff promotes them).
+    unravel : callable
+        ``unravel(flat)`` rebuilds the structure from a vector of ``flat``'s shape, each leaf a
+        new array of its shape and floating dtype (integer and bool leaves come back float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> flat, unravel = dd.ravel_pytree({"w": np.array([[1.0, 2.0]]), "b": 3.0})
+    >>> flat
+    array([1., 2., 3.])
+    >>> unravel(np.array([4.0, 5.0, 6.0]))
+    {'w': array([[4., 5.]]), 'b': array(6.)}
+    """
+    leaves, _ = flatten(tree)
+    leaves = [x if isinstance(x, Tracer) else _real(x, "ravel_pytree") for x in leaves]
+    layout = _Layout(tree, leaves)
+    flat = layout.ravel(leaves)
+
+    def unravel(flat):
+        """The structure of ``tree`` with its leaves cut out of the vector ``flat``."""
+        shape = tuple(shape_of(flat))
+        if shape != (layout.size,):
+            raise ValueError(
+                f"dd.ravel_pytree: unravel takes a flat vector of shape ({layout.size},), as "
+                f"ravel_pytree returned; got shape {shape}"
+            )
+        if not isinstance(flat, Tracer):
+            flat = _real(flat, "ravel_pytree: unravel")
+        return layout.unravel(flat, copy=True)
+
+    return flat, unravel
+
+
+def _real(x, name):
+    """``x`` as a real array (integers and bools as they are), or a TypeError naming it."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"dd.{name}: the leaves of a structure must be real arrays or numbers; got "
+            f"{_checks.describe(x)}"
+        )
+    return a
+
+
+def unravel_jacobian(J, out_tree, in_tree):
+    """Cut a flat Jacobian into the nested blocks of the dense ``dd.jacobian``'s layout.
+
+    ``J`` has one row per element of ``out_tree`` and one column per element of ``in_tree``,
+    each side in the order of :func:`dualdiff.ravel_pytree` (what ``dd.jacobian(f,
+    sparse=True)`` returns on structures). The result nests as JAX's Jacobians: ``out_tree``'s
+    structure outside, ``in_tree``'s inside. For a tuple ``argnums``, cut each argument's
+    matrix with its own ``in_tree``.
+
+    Parameters
+    ----------
+    J : scipy.sparse array or matrix, or ndarray, of shape (out size, in size)
+    out_tree, in_tree : structures
+        f's output and the differentiated argument (or anything of their structures and leaf
+        shapes: only those are read); ``None`` is an empty structure and comes back as ``None``.
+
+    Returns
+    -------
+    The blocks, nested. A dense ``J`` gives arrays of shape ``out_leaf.shape + in_leaf.shape``;
+    a sparse one gives ``csr_array`` blocks of shape ``(out_leaf.size, in_leaf.size)`` (sparse
+    arrays have two dimensions). Every block is a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> f = lambda p: {"y": p["a"] * p["b"], "s": np.sum(p["a"])}
+    >>> p = {"a": np.array([1.0, 2.0]), "b": 3.0}
+    >>> J = dd.jacobian(f, sparse=True)(p)
+    >>> J.toarray()
+    array([[3., 0., 1.],
+           [0., 3., 2.],
+           [1., 1., 0.]])
+    >>> blocks = dd.sparse.unravel_jacobian(J, f(p), p)
+    >>> blocks["y"]["b"].toarray()
+    array([[1.],
+           [2.]])
+    """
+    if not (hasattr(J, "tocsr") or isinstance(J, np.ndarray)):
+        raise TypeError(
+            "dd.sparse.unravel_jacobian: J must be a scipy.sparse matrix or array, or an ndarray; "
+            f"got {_checks.describe(J)}"
+        )
+    out, into = (_Layout(t, [_real(x, "sparse.unravel_jacobian") if not isinstance(x, Tracer)
+                             else x for x in flatten(t)[0]], dtypes=False)
+                 for t in (out_tree, in_tree))  # fmt: skip
+    if J.shape != (out.size, into.size):
+        raise ValueError(
+            f"dd.sparse.unravel_jacobian: J has shape {J.shape}, but out_tree has {out.size} "
+            f"element(s) and in_tree {into.size}: J must be ({out.size}, {into.size}), one row "
+            "per output element and one column per input element"
+        )
+    sparse = not isinstance(J, np.ndarray)
+    if sparse:
+        J = J.tocsr()
+    rows = []
+    for (a, b), s in zip(out.bounds, out.shapes):
+        if sparse:
+            rows.append([_csr(J[a:b, c:d]) for c, d in into.bounds])
+        else:
+            rows.append([J[a:b, c:d].reshape(s + t).copy()
+                         for (c, d), t in zip(into.bounds, into.shapes)])  # fmt: skip
+    return out.unflatten([into.unflatten(row) for row in rows])
+
+
+def _csr(block):
+    import scipy.sparse as sp
+
+    return sp.csr_array(block, copy=True)
+
+
+# -- transforms on structures ------------------------------------------------------------------
+
+
+def structured(f, nums, single, make, name, *, flatten_out=True, kwargs_name=None):
+    """``make(g)``, a Jacobian transform of functions of arrays (``dense_jacobian``,
+    ``sparse_jacobian``, ``sparse_hessian`` of ``g``), made to take structures.
+
+    ``flatten_out``: an output that is a structure is concatenated (else it reaches the
+    transform as f returned it). ``kwargs_name``: keyword arguments are refused under that
+    name (a sparse transform keeps its pattern per f); else they are bound to f at each call.
+    The result is split into nested blocks when ``make``'s is a dense array (or a tuple of
+    them), and returned as it is otherwise.
+    """
+    kept = {}
+
+    def entry(args, kwargs):
+        """The flat form of f for these arguments' structure, and the flat arguments."""
+        nums_ = _checks.resolve(nums, len(args), name)
+        _checks.not_none(args, nums_)
+        layouts = {}
+        key = [nums_]
+        for i, a in enumerate(args):
+            if i in nums_:
+                if _is_tree(a):
+                    leaves = [_checks.as_input(x) for x in flatten(a)[0]]
+                    layouts[i] = layout = _Layout(a, leaves)
+                    args = args[:i] + (layout.ravel(leaves),) + args[i + 1 :]
+                    key.append(layout.key)
+                    continue
+            key.append(_treedef(a) if _is_tree(a) else None)
+            key.append(tuple(shape_of(x) for x in flatten(a)[0]) if _is_tree(a) else shape_of(a))
+        if kwargs:
+            if kwargs_name is not None:
+                _checks.positional(kwargs, kwargs_name)
+            # another f at each call: its transform is made for the call, never kept
+            g = _checks.bound(f, kwargs)
+            return _Flat(g, nums_, layouts, make, name, flatten_out), args
+        key = tuple(key)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = _Flat(f, nums_, layouts, make, name, flatten_out)
+        return found, args
+
+    def transform(*args, **kwargs):
+        flat, args = entry(args, kwargs)
+        return flat.finish(flat.inner(*args), single)
+
+    def plan(*args, **kwargs):
+        """The plan (``dd.plan_jacobian``'s) for f on these arguments, flattened as above."""
+        flat, args = entry(args, kwargs)
+        return flat.inner.plan(*args)
+
+    transform.plan = plan
+    return transform
+
+
+_UNSEEN = object()
+
+
+class _Flat:
+    """f as a function of flat vectors for one input structure (``layouts``: the structured
+    arguments' layouts, by position), the transform made of it, and f's output structure
+    (``None`` for an output that is not a structure), learned from its calls."""
+
+    def __init__(self, f, nums, layouts, make, name, flatten_out):
+        self.f, self.nums, self.layouts, self.name = f, nums, layouts, name
+        self.flatten_out = flatten_out
+        self.out = _UNSEEN
+        self.inner = make(self.flat_f)
+
+    def flat_f(self, *args):
+        if self.layouts:
+            args = list(args)
+            for i, layout in self.layouts.items():
+                args[i] = layout.unravel(args[i])
+        out = self.f(*args)
+        if not self.flatten_out:  # the transform checks f's output (a scalar)
+            return out
+        _checks.output(out, self.name)
+        if not _is_tree(out):
+            self._seen(None)
+            return out
+        leaves = flatten(out)[0]
+        layout = _Layout(out, leaves, dtypes=False)
+        self._seen(layout)
+        return layout.ravel(leaves)
+
+    def _seen(self, layout):
+        """Keep the output's structure, refusing one that changed: the kept plan is for one."""
+        seen = self.out
+        if seen is _UNSEEN:
+            self.out = layout
+        elif (seen and seen.key) != (layout and layout.key):
+            raise ValueError(
+                f"dd.{self.name}: f's output changed structure between calls with arguments of "
+                f"the same structure and shapes ({_describe(seen)} before, {_describe(layout)} "
+                f"now); dd.{self.name} keeps one plan per argument structure. Return one "
+                "structure, or make a transform per output structure"
+            )
+
+    def finish(self, result, single):
+        """The transform's result, dense Jacobians cut into their nested blocks."""
+        jacs = (result,) if single else result
+        if not all(type(J) is np.ndarray for J in jacs):
+            return result  # sparse: flat, in ravel order
+        out = self.out
+        if out is _UNSEEN:  # the transform never called f: the output's structure is unknown
+            raise RuntimeError(f"dd.{self.name}: f was not called; its output is unknown")
+        if out is None and not self.layouts:
+            return result  # arrays in and out: the Jacobian as it is
+        per_arg = [self._blocks(J, i) for i, J in zip(self.nums, jacs)]
+        rows = [row[0] if single else tuple(row) for row in zip(*per_arg)]
+        return rows[0] if out is None else out.unflatten(rows)
+
+    def _blocks(self, J, i):
+        """Argument ``i``'s Jacobian ``J`` cut into one structure of blocks per output leaf,
+        each block a new array (or ``J`` itself reshaped, when it is the only one)."""
+        out, into = self.out, self.layouts.get(i)
+        if out is None and into is None:
+            return [J]  # another argument is a structure, this one and the output are not
+        if out is None:
+            out_shapes, out_bounds = [J.shape[:-1]], [(0, math.prod(J.shape[:-1]))]
+        else:
+            out_shapes, out_bounds = out.shapes, out.bounds
+        if into is None:
+            in_shapes, in_bounds, dtypes = [J.shape[1:]], [(0, math.prod(J.shape[1:]))], [J.dtype]
+            unflatten = _first
+        else:
+            in_shapes, in_bounds, dtypes = into.shapes, into.bounds, into.dtypes
+            unflatten = into.unflatten
+        if len(out_shapes) == len(in_shapes) == 1:
+            block = J.reshape(out_shapes[0] + in_shapes[0])
+            return [unflatten([block if block.dtype == dtypes[0] else block.astype(dtypes[0])])]
+        J = J.reshape(_size(out_bounds), _size(in_bounds))
+        return [unflatten([np.array(J[r0:r1, c0:c1].reshape(s + t), dtype=dtype)
+                           for (c0, c1), t, dtype in zip(in_bounds, in_shapes, dtypes)])
+                for (r0, r1), s in zip(out_bounds, out_shapes)]  # fmt: skip
+
+
+def _size(bounds):
+    return bounds[-1][1] if bounds else 0
+
+
+def _first(leaves):
+    return leaves[0]
+
+
+def _describe(layout):
+    """f's output as an error message shows it: its structure, with each leaf's shape."""
+    if layout is None:
+        return "one array"
+    shapes = iter(layout.shapes)
+
+    def render(treedef):
+        if treedef == _LEAF:
+            return f"<shape {next(shapes)}>"
+        if treedef is None:
+            return "None"
+        kind, children = treedef
+        if kind is dict:
+            return "{" + ", ".join(f"{k!r}: {render(c)}" for k, c in children) + "}"
+        inner = ", ".join(render(c) for c in children)
+        return f"[{inner}]" if kind is list else f"{kind.__name__}({inner})"
+
+    return render(layout.key[0])
