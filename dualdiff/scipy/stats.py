@@ -807,7 +807,7 @@ class binom_gen(_Discrete):
     def _entropy(self, n, p):
         nv = np.asarray(_plain(n))
         k = np.arange(int(nv.max()) + 1 if nv.size else 1.0, dtype=float)
-        k = k.reshape((-1,) + (1,) * np.ndim(self._shape(n, p)))
+        k = k.reshape((-1,) + (1,) * len(self._shape(n, p)))
         inside = k <= nv
         vals = np.where(inside, self._pmf(np.where(inside, k, 0.0), n, p), 1.0)
         return np.sum(sc.entr(vals), axis=0)
