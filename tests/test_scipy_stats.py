@@ -303,6 +303,45 @@ def test_large_arrays(case):
     assert_owned([grads], [x])
 
 
+def _large_other():
+    rng = np.random.default_rng(4)
+    k = rng.integers(0, 12, LARGE).astype(float)
+    xm = rng.normal(size=(LARGE // 2, 2))
+    xd = rng.dirichlet([1.5, 2.0, 3.0], size=LARGE // 3).T[:2]  # K - 1 rows
+    cov = np.array([[2.0, 0.3], [0.3, 1.0]])
+    return [
+        ("poisson", lambda m: stats.poisson.logpmf(k, m), (np.array(3.2),),
+         st.poisson.logpmf(k, 3.2)),
+        ("binom", lambda p: stats.binom.logcdf(k, 12, p), (np.array(0.4),),
+         st.binom.logcdf(k, 12, 0.4)),
+        ("mvn", lambda x, m, c: stats.multivariate_normal.logpdf(x, m, c),
+         (xm, np.array([0.1, -0.2]), cov), st.multivariate_normal.logpdf(xm, [0.1, -0.2], cov)),
+        ("dirichlet", lambda x, a: stats.dirichlet.logpdf(x, a), (xd, np.array([1.5, 2.0, 3.0])),
+         st.dirichlet.logpdf(xd, [1.5, 2.0, 3.0])),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", _large_other(), ids=lambda c: c[0])
+def test_large_arrays_discrete_and_multivariate(case):
+    _, f, params, expected = case
+    rng = np.random.default_rng(5)
+    loss = lambda *a: np.sum(f(*a))  # noqa: E731
+    argnums = tuple(range(len(params)))
+    value, grads = dd.value_and_grad(loss, argnums=argnums)(*params)
+    np.testing.assert_allclose(value, np.sum(expected), rtol=1e-12)
+    v = tuple(1e-3 * rng.normal(size=np.shape(p)) for p in params)
+    out, t = dd.jvp(f, params, v)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(sum(np.sum(g * d) for g, d in zip(grads, v)), np.sum(t), rtol=1e-9)
+    h = 1e-3
+    fd = (
+        loss(*(p + h * d for p, d in zip(params, v)))
+        - loss(*(p - h * d for p, d in zip(params, v)))
+    ) / (2 * h)
+    np.testing.assert_allclose(np.sum(t), fd, rtol=1e-5)
+    assert_owned([grads, out, t], list(params))
+
+
 # -- what raises -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "f",
@@ -383,14 +422,18 @@ def test_gradients_match_jax():
         (lambda m, s: stats.poisson.logpmf(np.arange(5), m + s),
          lambda m, s: jst.poisson.logpmf(np.arange(5), m + s)),
     ]  # fmt: skip
-    for ours, theirs in pairs:
-        p = (1.25, 0.9)  # not at a point of x: the kink of laplace
-        g = dd.grad(lambda a, b, f=ours: np.sum(f(a, b)), argnums=(0, 1))(*p)
-        gj = jax.grad(lambda a, b, f=theirs: f(a, b).sum(), argnums=(0, 1))(*p)
-        np.testing.assert_allclose(g, np.array(gj), rtol=1e-10, err_msg=str(ours))
+
+    # One function of all the parameters, so that JAX compiles once.
+    def total(fns, p):
+        return sum(np.sum(f(p[2 * i], p[2 * i + 1])) for i, f in enumerate(fns))
+
+    p = np.tile([1.25, 0.9], len(pairs))  # loc 1.25 is not a point of x: the kink of laplace
+    g = dd.grad(lambda p: total([a for a, _ in pairs], p))(p)
+    gj = jax.jit(jax.grad(lambda p: total([b for _, b in pairs], p)))(p)
+    np.testing.assert_allclose(g, np.array(gj), rtol=1e-10)
     cov = np.array([[2.0, 0.3], [0.3, 1.0]])
     xm = np.array([[0.3, -0.2], [1.0, 0.5]])
     g = dd.grad(lambda c: np.sum(stats.multivariate_normal.logpdf(xm, np.zeros(2), c)))(cov)
-    gj = jax.grad(lambda c: jst.multivariate_normal.logpdf(xm, np.zeros(2), c).sum())(cov)
+    gj = jax.jit(jax.grad(lambda c: jst.multivariate_normal.logpdf(xm, np.zeros(2), c).sum()))(cov)
     sym = np.array([[0.7, -0.4], [-0.4, 1.2]])  # a symmetric direction: both read it the same
     np.testing.assert_allclose(np.sum(g * sym), np.sum(np.array(gj) * sym), rtol=1e-10)

@@ -110,6 +110,17 @@ CASES += [
          name="t.logpdf[df-range]"),
     Case(sc.beta, lambda d: stats.t.entropy(d), (np.array([0.7, 5.0, 150.0]),),
          name="t.entropy[df-asymptotic]"),
+    # Outside the support the value is a constant: zero derivatives, at every order, no NaN.
+    Case(sc.gammainc, lambda a: stats.gamma.cdf(a, 2.0), (np.array([-1.0, -0.5, 0.5, 2.0]),),
+         name="gamma.cdf[outside]"),
+    Case(sc.betaincc, lambda a: stats.beta.sf(a, 2.0, 3.0), (np.array([-0.3, 0.4, 1.4]),),
+         name="beta.sf[outside]"),
+    Case(np.divide, lambda s: stats.uniform.cdf(np.array([-1.0, 0.5, 3.0]), 0.0, s), (2.0,),
+         name="uniform.cdf[outside]"),
+    Case(np.exp, lambda a: stats.expon.pdf(a, 0.0, 1.5), (np.array([-2.0, 0.5, 3.0]),),
+         name="expon.pdf[outside]"),
+    Case(sc.chdtrc, lambda a: stats.chi2.logsf(a, 3.0), (np.array([-2.0, 0.5, 3.0]),),
+         name="chi2.logsf[outside]"),
 ]  # fmt: skip
 
 # Discrete distributions: differentiable in p (binom, bernoulli) and mu (poisson).
