@@ -128,6 +128,9 @@ def test_multivariate_values_equal_scipy():
         assert_same(getattr(mvn, method)(x[:, 0, 0]), getattr(smvn, method)(x[:, 0, 0]))
     assert_same(mvn.entropy(mean, cov), smvn.entropy(mean, cov))
     assert_same(mvn(mean, cov).logpdf(x), smvn(mean, cov).logpdf(x))
+    assert_same(mvn(mean, cov).entropy(), smvn(mean, cov).entropy())
+    assert_same(stats.dirichlet(alpha := np.array([0.5, 2.0, 3.0])).entropy(),
+                st.dirichlet(alpha).entropy())  # fmt: skip
     with pytest.raises(np.linalg.LinAlgError):
         mvn.logpdf(x, mean, np.ones((3, 3)))  # singular, as SciPy
     singular = np.diag([1.0, 0.0, 2.0])
@@ -228,6 +231,19 @@ def test_support_edges_and_outside():
         np.testing.assert_allclose(g, [0.0, st.beta.pdf(0.5, 2.0, 3.0), 0.0], rtol=1e-14)
         g = grad(lambda s: np.sum(stats.uniform.pdf(np.array([0.0, 0.5, 3.0]), 0.0, s)))(2.0)
         np.testing.assert_allclose(g, -2 / 4.0, rtol=1e-14)  # two points inside [0, 2]
+    # a density or mass at the end of its support where the xlogy term vanishes identically
+    edges = [
+        (lambda x: stats.gamma.logpdf(x, 1.0), 0.0, -1.0, 0.0),  # -x
+        (lambda x: stats.chi2.logpdf(x, 2.0), 0.0, -0.5, 0.0),  # -x / 2 - log 2
+        (lambda x: stats.beta.logpdf(x, 1.0, 2.0), 0.0, -1.0, -1.0),  # log 2 + log(1 - x)
+        (lambda x: stats.beta.logpdf(x, 2.0, 1.0), 1.0, 1.0, -1.0),  # log 2 + log x
+        (lambda p: stats.bernoulli.logpmf(0, p), 0.0, -1.0, -1.0),  # log(1 - p)
+        (lambda p: stats.binom.logpmf(3, 3, p), 1.0, 3.0, -3.0),  # 3 log p
+        (lambda m: stats.poisson.logpmf(0, m), 0.0, -1.0, 0.0),  # -mu
+    ]
+    for f, at, first, second in edges:
+        assert dd.grad(f)(at) == first and dd.jacfwd(f)(at) == first
+        assert dd.hessian(f)(at) == second
     # invalid scale: nan value, zero derivative
     value, g = dd.value_and_grad(lambda s: stats.norm.logpdf(1.0, 0.0, s))(-1.0)
     assert np.isnan(value) and g == 0.0
@@ -394,6 +410,10 @@ def test_frozen_and_signatures():
     assert_same(stats.binom(5, 0.3).pmf([0, 2]), st.binom(5, 0.3).pmf([0, 2]))
     assert_same(stats.gamma(2.0).entropy(), st.gamma(2.0).entropy())
     assert stats.norm(1.0, 2.0).mean() == 1.0
+    with pytest.raises(NotImplementedError, match="SciPy's own method"):
+        dd.grad(lambda s: stats.norm(0.0, s).ppf(0.3))(1.5)  # not a silently dropped derivative
+    with pytest.raises(TypeError, match="traced array"):
+        dd.grad(lambda s: stats.norm.ppf(0.3, 0.0, s))(1.5)  # SciPy's np.asarray refuses it
     g = dd.grad(lambda s: np.sum(stats.norm(0.0, s).logpdf(x)))(1.5)
     np.testing.assert_allclose(g, np.sum(-1 / 1.5 + x**2 / 1.5**3), rtol=1e-14)
     assert_same(stats.gamma.logpdf(x, a=2.0, scale=3.0), st.gamma.logpdf(x, a=2.0, scale=3.0))

@@ -108,6 +108,19 @@ def _branch(cond, x, fill, if_true, if_false, *args):
     return np.where(cond, if_true(xt, *args), if_false(xf, *args))
 
 
+def _xlogy(fn, c, y):
+    """``fn(c, y)`` for ``fn`` = ``sc.xlogy`` or ``sc.xlog1py``, with ``y`` masked where a plain
+    ``c`` is 0: the term is 0 there whatever ``y`` is, so its derivative in ``y`` is 0 too (the
+    rule's ``c / y`` would be 0 / 0 at ``y = 0``: the density of gamma(a=1) at x = 0, the
+    binomial's mass at p = 0). The value is SciPy's."""
+    if isinstance(c, Tracer):
+        return fn(c, y)
+    zero = np.asarray(c) == 0
+    if not zero.any():
+        return fn(c, y)
+    return fn(c, np.where(zero, 1.0 if fn is sc.xlogy else 0.0, y))
+
+
 def _no_derivative(name, value, why):
     if isinstance(value, Tracer):
         raise NotImplementedError(
@@ -174,13 +187,15 @@ class _Frozen:
             raise AttributeError(name)
         if name in self.dist._methods:
             method = getattr(self.dist, name)
-            if name == "entropy":
-                return functools.partial(method, *self.args, **self.kwds)
+            if name == "entropy":  # of the parameters alone (allow_singular is not one)
+                kwds = {k: v for k, v in self.kwds.items() if k != "allow_singular"}
+                return functools.partial(method, *self.args, **kwds)
             return lambda x: method(x, *self.args, **self.kwds)
-        plain = [innermost(a) for a in self.args]
-        return getattr(
-            self.dist._scipy(*plain, **{k: innermost(v) for k, v in self.kwds.items()}), name
-        )
+        # SciPy's own method (ppf, rvs, mean, ...): plain parameters only, never a silently
+        # dropped derivative.
+        for v in (*self.args, *self.kwds.values()):
+            _no_derivative(f"{self.dist.name}(...).{name}", v, "it is SciPy's own method")
+        return getattr(self.dist._scipy(*self.args, **self.kwds), name)
 
 
 # -- continuous distributions ----------------------------------------------------------------------
@@ -386,7 +401,12 @@ class chi2_gen(_Continuous):
     a, inner = 0.0, 1.0
 
     def _logpdf(self, z, df):
-        return sc.xlogy(df / 2.0 - 1, z) - z / 2.0 - sc.gammaln(df / 2.0) - (np.log(2) * df) / 2.0
+        return (
+            _xlogy(sc.xlogy, df / 2.0 - 1, z)
+            - z / 2.0
+            - sc.gammaln(df / 2.0)
+            - (np.log(2) * df) / 2.0
+        )
 
     def _cdf(self, z, df):
         return sc.chdtr(df, z)
@@ -416,7 +436,7 @@ class beta_gen(_Continuous):
             return scu._beta_pdf(z, a, b)
 
     def _logpdf(self, z, a, b):
-        lpx = sc.xlog1py(b - 1.0, -z) + sc.xlogy(a - 1.0, z)
+        lpx = _xlogy(sc.xlog1py, b - 1.0, -z) + _xlogy(sc.xlogy, a - 1.0, z)
         return lpx - sc.betaln(a, b)
 
     def _cdf(self, z, a, b):
@@ -479,7 +499,7 @@ class gamma_gen(_Continuous):
     a, inner = 0.0, 1.0
 
     def _logpdf(self, z, a):
-        return sc.xlogy(a - 1.0, z) - z - sc.gammaln(a)
+        return _xlogy(sc.xlogy, a - 1.0, z) - z - sc.gammaln(a)
 
     def _cdf(self, z, a):
         return sc.gammainc(a, z)
@@ -765,7 +785,7 @@ class poisson_gen(_Discrete):
         return mu >= 0
 
     def _logpmf(self, k, mu):
-        return sc.xlogy(k, mu) - sc.gammaln(k + 1) - mu
+        return _xlogy(sc.xlogy, k, mu) - sc.gammaln(k + 1) - mu
 
     def _cdf(self, k, mu):
         return sc.pdtr(np.floor(k), mu)
@@ -796,7 +816,7 @@ class binom_gen(_Discrete):
     def _logpmf(self, k, n, p):
         k = np.floor(k)
         combiln = sc.gammaln(n + 1) - (sc.gammaln(k + 1) + sc.gammaln(n - k + 1))
-        return combiln + sc.xlogy(k, p) + sc.xlog1py(n - k, -p)
+        return combiln + _xlogy(sc.xlogy, k, p) + _xlogy(sc.xlog1py, n - k, -p)
 
     def _cdf(self, k, n, p):
         return scu._binom_cdf(np.floor(k), n, p)
@@ -958,7 +978,7 @@ class dirichlet_gen(_Distribution):
 
     def _logpdf(self, x, alpha):
         lnb = np.sum(sc.gammaln(alpha)) - sc.gammaln(np.sum(alpha))
-        return -lnb + np.sum(sc.xlogy(alpha - 1, x.T).T, 0)
+        return -lnb + np.sum(_xlogy(sc.xlogy, alpha - 1, x.T).T, 0)
 
     def logpdf(self, x, alpha):
         """Log-density at ``x`` (shape ``(K,)`` or ``(K, N)``, or ``K - 1`` rows).
