@@ -150,8 +150,8 @@ class _Distribution:
     """What continuous and discrete distributions share: SciPy's object behind, freezing."""
 
     name = ""
-    shapes = ()
-    fills = ()  # a valid value of each shape parameter, put where the caller's is invalid
+    _shape_names = ()
+    _fills = ()  # a valid value of each shape parameter, put where the caller's is invalid
     _methods = ()
 
     def __init__(self):
@@ -204,7 +204,7 @@ class _Continuous(_Distribution):
     of the standardized variable ``z = (x - loc) / scale``, as SciPy writes them."""
 
     a, b = -np.inf, np.inf  # support of z
-    inner = 0.0  # a point inside the support
+    _inner = 0.0  # a point inside the support
     _methods = ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "entropy")
 
     # SciPy's defaults for what a distribution does not define.
@@ -236,11 +236,11 @@ class _Continuous(_Distribution):
 
     def _prepare(self, kind, x, args, kwds):
         shapes, (loc, scale) = _parse(
-            f"{self.name}.{kind}", self.shapes, {"loc": 0.0, "scale": 1.0}, args, kwds
+            f"{self.name}.{kind}", self._shape_names, {"loc": 0.0, "scale": 1.0}, args, kwds
         )
         x = _float(x)
         ok = np.asarray(self._argcheck(*map(_plain, shapes)) & (_plain(scale) > 0))
-        *shapes, scale = _valid(ok, [*shapes, scale], [*self.fills, 1.0])
+        *shapes, scale = _valid(ok, [*shapes, scale], [*self._fills, 1.0])
         z = (x - loc) / scale
         zv = _plain(z)
         bad = ~ok | np.isnan(zv)
@@ -249,7 +249,7 @@ class _Continuous(_Distribution):
     def _density(self, kind, x, args, kwds):
         z, zv, ok, bad, shapes, scale = self._prepare(kind, x, args, kwds)
         inside = ok & (self.a <= zv) & (zv <= self.b)
-        zs = z if inside.all() else np.where(inside, z, self.inner)
+        zs = z if inside.all() else np.where(inside, z, self._inner)
         if kind == "pdf":
             val, outside = self._pdf(zs, *shapes) / scale, 0.0
         else:
@@ -259,7 +259,7 @@ class _Continuous(_Distribution):
     def _tail(self, kind, x, args, kwds):
         z, zv, ok, bad, shapes, _ = self._prepare(kind, x, args, kwds)
         inside = ok & (self.a < zv) & (zv < self.b)
-        zs = z if inside.all() else np.where(inside, z, self.inner)
+        zs = z if inside.all() else np.where(inside, z, self._inner)
         val = getattr(self, "_" + kind)(zs, *shapes)
         edge = ok & ((zv >= self.b) if kind in ("cdf", "logcdf") else (zv <= self.a))
         log = kind.startswith("log")
@@ -311,11 +311,11 @@ class _Continuous(_Distribution):
     def entropy(self, *args, **kwds):
         """Differential entropy; ``entropy(*shapes, loc=0, scale=1)``."""
         shapes, (loc, scale) = _parse(
-            f"{self.name}.entropy", self.shapes, {"loc": 0.0, "scale": 1.0}, args, kwds
+            f"{self.name}.entropy", self._shape_names, {"loc": 0.0, "scale": 1.0}, args, kwds
         )
         lv = _plain(loc)
         ok = np.asarray(self._argcheck(*map(_plain, shapes)) & (_plain(scale) > 0) & (lv == lv))
-        *shapes, scale = _valid(ok, [*shapes, scale], [*self.fills, 1.0])
+        *shapes, scale = _valid(ok, [*shapes, scale], [*self._fills, 1.0])
         return _finish(np.where(ok, self._entropy(*shapes) + np.log(scale), np.nan))
 
 
@@ -345,7 +345,7 @@ class norm_gen(_Continuous):
 
 
 class t_gen(_Continuous):
-    name, shapes, fills = "t", ("df",), (1.0,)
+    name, _shape_names, _fills = "t", ("df",), (1.0,)
 
     def _logpdf(self, z, df):
         def t_logpdf(df):
@@ -397,8 +397,8 @@ class t_gen(_Continuous):
 
 
 class chi2_gen(_Continuous):
-    name, shapes, fills = "chi2", ("df",), (1.0,)
-    a, inner = 0.0, 1.0
+    name, _shape_names, _fills = "chi2", ("df",), (1.0,)
+    a, _inner = 0.0, 1.0
 
     def _logpdf(self, z, df):
         return (
@@ -428,8 +428,8 @@ class chi2_gen(_Continuous):
 
 
 class beta_gen(_Continuous):
-    name, shapes, fills = "beta", ("a", "b"), (1.0, 1.0)
-    a, b, inner = 0.0, 1.0, 0.5
+    name, _shape_names, _fills = "beta", ("a", "b"), (1.0, 1.0)
+    a, b, _inner = 0.0, 1.0, 0.5
 
     def _pdf(self, z, a, b):
         with np.errstate(over="ignore"):
@@ -495,8 +495,8 @@ class beta_gen(_Continuous):
 
 
 class gamma_gen(_Continuous):
-    name, shapes, fills = "gamma", ("a",), (1.0,)
-    a, inner = 0.0, 1.0
+    name, _shape_names, _fills = "gamma", ("a",), (1.0,)
+    a, _inner = 0.0, 1.0
 
     def _logpdf(self, z, a):
         return _xlogy(sc.xlogy, a - 1.0, z) - z - sc.gammaln(a)
@@ -521,7 +521,7 @@ class gamma_gen(_Continuous):
 
 
 class expon_gen(_Continuous):
-    name, a, inner = "expon", 0.0, 1.0
+    name, a, _inner = "expon", 0.0, 1.0
 
     def _pdf(self, z):
         return np.exp(-z)
@@ -617,7 +617,7 @@ class cauchy_gen(_Continuous):
 
 
 class uniform_gen(_Continuous):
-    name, a, b, inner = "uniform", 0.0, 1.0, 0.5
+    name, a, b, _inner = "uniform", 0.0, 1.0, 0.5
 
     def _pdf(self, z):
         return 1.0 * (z == z)
@@ -633,8 +633,8 @@ class uniform_gen(_Continuous):
 
 
 class lognorm_gen(_Continuous):
-    name, shapes, fills = "lognorm", ("s",), (1.0,)
-    a, inner = 0.0, 1.0
+    name, _shape_names, _fills = "lognorm", ("s",), (1.0,)
+    a, _inner = 0.0, 1.0
 
     def _logpdf(self, z, s):
         zero = _plain(z) == 0
@@ -666,8 +666,8 @@ class _Discrete(_Distribution):
     """
 
     a = 0
-    inner = 0.0
-    integer_shapes = ()  # shape parameters that are integers (binom's n): never traced
+    _inner = 0.0
+    _integer_shapes = ()  # shape parameters that are integers (binom's n): never traced
     _methods = ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf", "entropy")
 
     def _pmf(self, k, *s):
@@ -683,21 +683,21 @@ class _Discrete(_Distribution):
         return self.b
 
     def _prepare(self, kind, k, args, kwds):
-        shapes, (loc,) = _parse(f"{self.name}.{kind}", self.shapes, {"loc": 0}, args, kwds)
+        shapes, (loc,) = _parse(f"{self.name}.{kind}", self._shape_names, {"loc": 0}, args, kwds)
         _no_derivative(f"{self.name}.{kind} in k", k, "k is discrete")
         _no_derivative(f"{self.name}.{kind} in loc", loc, "loc is an integer shift")
-        for name, v in zip(self.shapes, shapes):
-            if name in self.integer_shapes:
+        for name, v in zip(self._shape_names, shapes):
+            if name in self._integer_shapes:
                 _no_derivative(f"{self.name}.{kind} in {name}", v, f"{name} is an integer")
         sv = [_plain(v) for v in shapes]
         k = np.asarray(_plain(k) - _plain(loc))
         ok = np.asarray(self._argcheck(*sv))
         b = self._support_b(*sv)
-        shapes = _valid(ok, shapes, self.fills)
+        shapes = _valid(ok, shapes, self._fills)
         return k, ok, b, shapes, ok | ~ok
 
     def _masked(self, inside, k, shapes, formula):
-        ks = k if inside.all() else np.where(inside, k, self.inner)
+        ks = k if inside.all() else np.where(inside, k, self._inner)
         return formula(ks, *shapes)
 
     def pmf(self, k, *args, **kwds):
@@ -764,13 +764,13 @@ class _Discrete(_Distribution):
 
     def entropy(self, *args, **kwds):
         """Entropy of the distribution; ``entropy(*shapes, loc=0)``."""
-        shapes, (loc,) = _parse(f"{self.name}.entropy", self.shapes, {"loc": 0}, args, kwds)
-        for name, v in zip(self.shapes, shapes):
-            if name in self.integer_shapes:
+        shapes, (loc,) = _parse(f"{self.name}.entropy", self._shape_names, {"loc": 0}, args, kwds)
+        for name, v in zip(self._shape_names, shapes):
+            if name in self._integer_shapes:
                 _no_derivative(f"{self.name}.entropy in {name}", v, f"{name} is an integer")
         lv = _plain(loc)
         ok = np.asarray(self._argcheck(*map(_plain, shapes)) & (lv == lv))
-        shapes = _valid(ok, shapes, self.fills)
+        shapes = _valid(ok, shapes, self._fills)
         return _finish(np.where(ok, self._entropy(*shapes) + np.log(1.0), np.nan))
 
 
@@ -779,7 +779,7 @@ def _integral(n):
 
 
 class poisson_gen(_Discrete):
-    name, shapes, fills, b = "poisson", ("mu",), (1.0,), np.inf
+    name, _shape_names, _fills, b = "poisson", ("mu",), (1.0,), np.inf
 
     def _argcheck(self, mu):
         return mu >= 0
@@ -801,8 +801,8 @@ class poisson_gen(_Discrete):
 
 
 class binom_gen(_Discrete):
-    name, shapes, fills, b = "binom", ("n", "p"), (1.0, 0.5), np.inf
-    integer_shapes = ("n",)
+    name, _shape_names, _fills, b = "binom", ("n", "p"), (1.0, 0.5), np.inf
+    _integer_shapes = ("n",)
 
     def _argcheck(self, n, p):
         return (n >= 0) & _integral(n) & (p >= 0) & (p <= 1)
@@ -838,8 +838,8 @@ class binom_gen(_Discrete):
 
 
 class bernoulli_gen(binom_gen):
-    name, shapes, fills, b = "bernoulli", ("p",), (0.5,), 1
-    integer_shapes = ()
+    name, _shape_names, _fills, b = "bernoulli", ("p",), (0.5,), 1
+    _integer_shapes = ()
 
     def _argcheck(self, p):
         return (p >= 0) & (p <= 1)

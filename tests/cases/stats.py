@@ -85,7 +85,7 @@ def _line(dist, method, ops, point, i, label):
 CASES = []
 for dist, (x, lc, sc_, shapes, ops) in CONTINUOUS.items():
     for method in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "entropy"):
-        names = getattr(stats, dist).shapes
+        names = getattr(stats, dist)._shape_names
         if method == "entropy":  # in the shapes and the scale (it does not depend on loc)
             point = (*shapes, lc, sc_)
             for i, label in enumerate((*names, "loc", "scale")):
