@@ -686,15 +686,18 @@ class _Discrete(_Distribution):
         shapes, (loc,) = _parse(f"{self.name}.{kind}", self._shape_names, {"loc": 0}, args, kwds)
         _no_derivative(f"{self.name}.{kind} in k", k, "k is discrete")
         _no_derivative(f"{self.name}.{kind} in loc", loc, "loc is an integer shift")
-        for name, v in zip(self._shape_names, shapes):
-            if name in self._integer_shapes:
-                _no_derivative(f"{self.name}.{kind} in {name}", v, f"{name} is an integer")
+        self._integers(kind, shapes)
         sv = [_plain(v) for v in shapes]
         k = np.asarray(_plain(k) - _plain(loc))
         ok = np.asarray(self._argcheck(*sv))
         b = self._support_b(*sv)
         shapes = _valid(ok, shapes, self._fills)
-        return k, ok, b, shapes, ok | ~ok
+        return k, ok, b, shapes
+
+    def _integers(self, kind, shapes):
+        for name, v in zip(self._shape_names, shapes):
+            if name in self._integer_shapes:
+                _no_derivative(f"{self.name}.{kind} in {name}", v, f"{name} is an integer")
 
     def _masked(self, inside, k, shapes, formula):
         ks = k if inside.all() else np.where(inside, k, self._inner)
@@ -717,7 +720,7 @@ class _Discrete(_Distribution):
         return self._mass("logpmf", k, args, kwds)
 
     def _mass(self, kind, k, args, kwds):
-        k, ok, b, shapes, full = self._prepare(kind, k, args, kwds)
+        k, ok, b, shapes = self._prepare(kind, k, args, kwds)
         inside = ok & (k >= self.a) & (k <= b) & (np.floor(k) == k)
         if kind == "pmf":
             val = np.clip(self._masked(inside, k, shapes, self._pmf), 0, 1)
@@ -725,49 +728,47 @@ class _Discrete(_Distribution):
         else:
             val, outside = self._masked(inside, k, shapes, self._logpmf), -np.inf
         bad = ~ok | np.isnan(k)
-        return _finish(np.where(inside, val, np.where(bad & full, np.nan, outside)))
+        return _finish(np.where(inside, val, np.where(bad, np.nan, outside)))
 
     def cdf(self, k, *args, **kwds):
         """Cumulative distribution function ``P(X <= k)``."""
-        k, ok, b, shapes, full = self._prepare("cdf", k, args, kwds)
+        k, ok, b, shapes = self._prepare("cdf", k, args, kwds)
         k = np.floor(k)
         inside = ok & (k >= self.a) & (k < b) & np.isfinite(k)
         val = np.clip(self._masked(inside, k, shapes, self._cdf), 0, 1)
-        out = np.where(~ok | np.isnan(k), np.nan, np.where((k >= b) & full, 1.0, 0.0))
+        out = np.where(~ok | np.isnan(k), np.nan, np.where(k >= b, 1.0, 0.0))
         return _finish(np.where(inside, val, out))
 
     def logcdf(self, k, *args, **kwds):
         """Log of the cumulative distribution function."""
-        k, ok, b, shapes, full = self._prepare("logcdf", k, args, kwds)
+        k, ok, b, shapes = self._prepare("logcdf", k, args, kwds)
         inside = ok & (k >= self.a) & (k < b)
         val = self._masked(inside, k, shapes, self._logcdf)
-        out = np.where((k >= b) & full, 0.0, np.where(~ok | np.isnan(k), np.nan, -np.inf))
+        out = np.where(k >= b, 0.0, np.where(~ok | np.isnan(k), np.nan, -np.inf))
         return _finish(np.where(inside, val, out))
 
     def sf(self, k, *args, **kwds):
         """Survival function ``P(X > k)``."""
-        k, ok, b, shapes, full = self._prepare("sf", k, args, kwds)
+        k, ok, b, shapes = self._prepare("sf", k, args, kwds)
         inside = ok & (k >= self.a) & (k < b) & np.isfinite(k)
         val = np.clip(self._masked(inside, k, shapes, self._sf), 0, 1)
         below = ((k < self.a) | np.isneginf(k)) & ok
-        out = np.where(below, 1.0, np.where(~ok | np.isnan(k), np.nan, 0.0 * full))
+        out = np.where(below, 1.0, np.where(~ok | np.isnan(k), np.nan, 0.0))
         return _finish(np.where(inside, val, out))
 
     def logsf(self, k, *args, **kwds):
         """Log of the survival function."""
-        k, ok, b, shapes, full = self._prepare("logsf", k, args, kwds)
+        k, ok, b, shapes = self._prepare("logsf", k, args, kwds)
         inside = ok & (k >= self.a) & (k < b)
         val = self._masked(inside, k, shapes, self._logsf)
         below = (k < self.a) & ok
-        out = np.where(below, 0.0, np.where(~ok | np.isnan(k), np.nan, -np.inf * full))
+        out = np.where(below, 0.0, np.where(~ok | np.isnan(k), np.nan, -np.inf))
         return _finish(np.where(inside, val, out))
 
     def entropy(self, *args, **kwds):
         """Entropy of the distribution; ``entropy(*shapes, loc=0)``."""
         shapes, (loc,) = _parse(f"{self.name}.entropy", self._shape_names, {"loc": 0}, args, kwds)
-        for name, v in zip(self._shape_names, shapes):
-            if name in self._integer_shapes:
-                _no_derivative(f"{self.name}.entropy in {name}", v, f"{name} is an integer")
+        self._integers("entropy", shapes)
         lv = _plain(loc)
         ok = np.asarray(self._argcheck(*map(_plain, shapes)) & (lv == lv))
         shapes = _valid(ok, shapes, self._fills)
