@@ -273,6 +273,22 @@ class _Continuous(_Distribution):
     def logpdf(self, x, *args, **kwds):
         """Log of the density at ``x``: ``-inf`` outside the support, ``nan`` for bad parameters.
 
+        Parameters
+        ----------
+        x : array_like
+            Quantiles.
+        *args : array_like
+            The shape parameters (``df`` of ``t``, ``a`` and ``b`` of ``beta``, ...), then
+            ``loc`` and ``scale``, positionally or by name as in SciPy; all broadcast with ``x``.
+        loc, scale : array_like
+            Location (default 0) and scale (default 1).
+
+        Returns
+        -------
+        ndarray or float64
+            SciPy's value, traced in ``x``, ``loc``, ``scale`` and the shape parameters; a
+            NumPy scalar for scalar arguments.
+
         Examples
         --------
         >>> import numpy as np
@@ -286,6 +302,21 @@ class _Continuous(_Distribution):
 
     def cdf(self, x, *args, **kwds):
         """Cumulative distribution function at ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            Quantiles.
+        *args : array_like
+            Shape parameters, then ``loc`` and ``scale``, as for :meth:`logpdf`.
+
+        Returns
+        -------
+        ndarray or float64
+            SciPy's value, traced in ``x``, ``loc`` and ``scale``; in the shape parameters too,
+            except for ``t`` and ``chi2`` (``df``), ``gamma`` (``a``) and ``beta`` (``a``,
+            ``b``), whose cdf, sf, logcdf and logsf raise ``NotImplementedError`` for a traced
+            shape parameter (no closed-form derivative).
 
         Examples
         --------
@@ -710,6 +741,20 @@ class _Discrete(_Distribution):
     def logpmf(self, k, *args, **kwds):
         """Log of the probability mass at ``k``: ``-inf`` off the support.
 
+        Parameters
+        ----------
+        k : array_like
+            Quantiles (a constant: ``k`` has no derivative).
+        *args : array_like
+            The shape parameters (``mu``; ``n`` and ``p``; ``p``), then ``loc``, positionally
+            or by name as in SciPy; all broadcast with ``k``.
+
+        Returns
+        -------
+        ndarray or float64
+            SciPy's value, traced in ``mu`` and ``p``; a traced ``k``, ``loc`` or ``n`` raises
+            ``NotImplementedError``.
+
         Examples
         --------
         >>> import dualdiff as dd
@@ -924,6 +969,22 @@ class multivariate_normal_gen(_Distribution):
     def logpdf(self, x, mean=None, cov=1, allow_singular=False):
         """Log-density of the multivariate normal at ``x`` (the last axis holds the components).
 
+        Parameters
+        ----------
+        x : array_like
+            Quantiles, the components along the last axis.
+        mean : array_like, optional
+            Mean vector (default zero).
+        cov : array_like
+            Covariance matrix; a scalar or a vector stand for ``cov * I`` and ``diag(cov)``.
+        allow_singular : bool
+            Accept a singular ``cov`` (then SciPy's own computation, plain arrays only).
+
+        Returns
+        -------
+        ndarray or float64
+            SciPy's value, squeezed as SciPy does, traced in ``x``, ``mean`` and ``cov``.
+
         Examples
         --------
         >>> import numpy as np
@@ -982,7 +1043,20 @@ class dirichlet_gen(_Distribution):
         return -lnb + np.sum(_xlogy(sc.xlogy, alpha - 1, x.T).T, 0)
 
     def logpdf(self, x, alpha):
-        """Log-density at ``x`` (shape ``(K,)`` or ``(K, N)``, or ``K - 1`` rows).
+        """Log-density of the Dirichlet distribution at ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            Points of the simplex, shape ``(K,)`` or ``(K, N)``; with ``K - 1`` rows the last
+            component is ``1 - sum``.
+        alpha : array_like
+            Concentration parameters, shape ``(K,)``.
+
+        Returns
+        -------
+        ndarray or float64
+            SciPy's value, traced in ``x`` and ``alpha``.
 
         Examples
         --------
