@@ -47,6 +47,7 @@ from scipy.special import _ufuncs as scu
 
 import dualdiff.rules.stats_special  # noqa: F401  (the rules of stdtr, chdtr, pdtr, ...)
 from dualdiff._tracer import Tracer, innermost
+from dualdiff.scipy._fallback import fallback
 
 __all__ = [
     "bernoulli",
@@ -1102,13 +1103,5 @@ multivariate_normal = multivariate_normal_gen()
 dirichlet = dirichlet_gen()
 
 
-def __getattr__(name):
-    # Everything not served here is SciPy's own.
-    try:
-        return getattr(scipy.stats, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
-def __dir__():
-    return sorted(set(globals()) | set(dir(scipy.stats)))
+# Everything not served here is SciPy's own.
+__getattr__, __dir__ = fallback(__name__, scipy.stats)
