@@ -27,7 +27,11 @@ reads the band of its packed storage, and the other entries get zero derivatives
   reads; ``eigh`` also for the generalized problem ``A v = w B v`` (``type=1``).
 
 Degenerate points follow NumPy's rules: singular matrices give inf / NaN where an inverse is
-needed (``det`` stays exact), and at repeated eigenvalues ``eigh``'s eigenvector derivatives are
+needed or SciPy raises (``det`` stays exact); where SciPy answers a singular problem with a
+perturbed, finite value (``solve_sylvester`` when an eigenvalue of ``a`` is minus one of ``b``,
+``logm`` and ``sqrtm`` of a singular matrix) the derivative is NaN, never a finite number of
+size ``1 / eps``. ``lu_factor`` of a singular matrix raises LinAlgError in its rules (they
+solve with ``U``). At repeated eigenvalues ``eigh``'s eigenvector derivatives are
 infinite or NaN (the eigenvectors are not unique) while functions of the eigenvalues alone stay
 exact (their rules never read the eigenvector terms).
 """
@@ -429,13 +433,52 @@ def _frechet(fn, a, e):
     return fn(np.concatenate([top, bottom], axis=-2))[..., :n, n:]
 
 
-def _def_frechet(fn):
-    defjvp(fn)(lambda t, ans, a, **kw: _frechet(fn, a, t))
-    defvjp(fn)(lambda g, ans, a, **kw: _frechet(fn, _mT(a), g))
+def _def_frechet(fn, singular=None):
+    """Both rules of a matrix function from its Frechet derivative; NaN where ``singular(a)``
+    says the derivative is infinite (SciPy then returns a perturbed, finite value)."""
+
+    def jvp(t, ans, a, **kw):
+        return _nan_where(_frechet(fn, a, t), singular and singular(a))
+
+    def vjp(g, ans, a, **kw):
+        return _nan_where(_frechet(fn, _mT(a), g), singular and singular(a))
+
+    defjvp(fn)(jvp)
+    defvjp(fn)(vjp)
+
+
+def _nan_where(x, singular):
+    """``x`` with NaN in the matrices of the stack where ``singular`` (None: nowhere)."""
+    if singular is None or not np.any(singular):
+        return x
+    return np.where(np.reshape(singular, np.shape(singular) + (1, 1)), np.nan, x)
+
+
+def _eigenvalues_meet(a, b):
+    """Per matrix of the stack: whether an eigenvalue of ``a`` is minus one of ``b`` (to
+    rounding), where ``a x + x b = q`` has no unique solution; None for size-0 matrices."""
+    pa, pb = np.asarray(innermost(a)), np.asarray(innermost(b))
+    if pa.size == 0 or pb.size == 0:
+        return None
+    la, lb = np.linalg.eigvals(pa), np.linalg.eigvals(pb)
+    gap = np.min(np.abs(la[..., :, None] + lb[..., None, :]), axis=(-2, -1))
+    scale = max(np.max(np.abs(pa)), np.max(np.abs(pb)), np.finfo(float).tiny)
+    return gap <= 10 * np.finfo(float).eps * scale
+
+
+def _singular(a):
+    return _eigenvalues_meet(a, np.zeros((1, 1)))
+
+
+def _sylvester(a, b, q):
+    """``solve_sylvester`` for a rule: NaN where the equation is singular, for which SciPy
+    returns a perturbed, finite solution (``sqrtm`` of a singular matrix: an infinite
+    derivative)."""
+    return _nan_where(solve_sylvester(a, b, q), _eigenvalues_meet(a, b))
 
 
 _def_frechet(expm)
-_def_frechet(logm)
+_def_frechet(logm, _singular)
 
 
 @primitive
@@ -446,12 +489,12 @@ def sqrtm(a, **kw):
 
 @defjvp(sqrtm)
 def sqrtm_jvp(t, ans, a, **kw):
-    return solve_sylvester(ans, ans, t)  # X dX + dX X = dA
+    return _sylvester(ans, ans, t)  # X dX + dX X = dA
 
 
 @defvjp(sqrtm)
 def sqrtm_vjp(g, ans, a, **kw):
-    return solve_sylvester(_mT(ans), _mT(ans), g)
+    return _sylvester(_mT(ans), _mT(ans), g)
 
 
 # -- Sylvester and Lyapunov equations -----------------------------------------------------------
@@ -469,21 +512,21 @@ def _times(t, x, left=True):
 
 @defjvp(solve_sylvester, argnum=0)
 def solve_sylvester_jvp_a(t, ans, a, b, q):
-    return solve_sylvester(a, b, -_times(t, ans))
+    return _sylvester(a, b, -_times(t, ans))
 
 
 @defjvp(solve_sylvester, argnum=1)
 def solve_sylvester_jvp_b(t, ans, a, b, q):
-    return solve_sylvester(a, b, -_times(t, ans, left=False))
+    return _sylvester(a, b, -_times(t, ans, left=False))
 
 
 @defjvp(solve_sylvester, argnum=2)
 def solve_sylvester_jvp_q(t, ans, a, b, q):
-    return solve_sylvester(a, b, t)
+    return _sylvester(a, b, t)
 
 
 def _adjoint_sylvester(g, a, b):
-    return solve_sylvester(_mT(a), _mT(b), g)
+    return _sylvester(_mT(a), _mT(b), g)
 
 
 @defvjp(solve_sylvester, argnum=0)
@@ -510,23 +553,23 @@ def solve_continuous_lyapunov(a, q):
 @defjvp(solve_continuous_lyapunov, argnum=0)
 def lyapunov_jvp_a(t, ans, a, q):
     tx = _times(t, ans)
-    return solve_sylvester(a, _mT(a), -(tx + _mT(tx)))
+    return _sylvester(a, _mT(a), -(tx + _mT(tx)))
 
 
 @defjvp(solve_continuous_lyapunov, argnum=1)
 def lyapunov_jvp_q(t, ans, a, q):
-    return solve_sylvester(a, _mT(a), t)
+    return _sylvester(a, _mT(a), t)
 
 
 @defvjp(solve_continuous_lyapunov, argnum=0)
 def lyapunov_vjp_a(g, ans, a, q):
-    w = solve_sylvester(_mT(a), a, g)
+    w = _sylvester(_mT(a), a, g)
     return -(np.matmul(w, _mT(ans)) + np.matmul(_mT(w), ans))
 
 
 @defvjp(solve_continuous_lyapunov, argnum=1)
 def lyapunov_vjp_q(g, ans, a, q):
-    return solve_sylvester(_mT(a), a, g)
+    return _sylvester(_mT(a), a, g)
 
 
 # -- solve_banded -------------------------------------------------------------------------------
