@@ -16,8 +16,8 @@ reads the band of its packed storage, and the other entries get zero derivatives
   input's own (SciPy leaves it there), so its derivative there is the identity.
 - ``cho_solve`` and ``lu_solve``: differentiate ``A x = b`` with ``A`` rebuilt from the factors
   (``L L^T``, ``U^T U``, ``P^T L U``); the solves are the ops themselves.
-- ``lu_factor`` (square): ``F = L^-1 P dA U^-1``, ``dL = L tril(F, -1)``, ``dU = triu(F) U``;
-  the pivots are integers and carry no derivative.
+- ``lu_factor`` (square): ``G = L^-1 P dA``, ``S = tril(G U^-1, -1)``, ``dL = L S``,
+  ``dU = G - S U``; the pivots are integers and carry no derivative.
 - ``expm`` and ``logm``: the Frechet derivative ``L(A, E)``, the top-right block of
   ``f([[A, E], [0, A]])``; its adjoint is ``L(A^T, G)``.
 - ``sqrtm``: ``X dX + dX X = dA``, a Sylvester equation (adjoint: the same with ``X^T``).
@@ -30,8 +30,9 @@ Degenerate points follow NumPy's rules: singular matrices give inf / NaN where a
 needed or SciPy raises (``det`` stays exact); where SciPy answers a singular problem with a
 perturbed, finite value (``solve_sylvester`` when an eigenvalue of ``a`` is minus one of ``b``,
 ``logm`` and ``sqrtm`` of a singular matrix) the derivative is NaN, never a finite number of
-size ``1 / eps``. ``lu_factor`` of a singular matrix raises LinAlgError in its rules (they
-solve with ``U``). At repeated eigenvalues ``eigh``'s eigenvector derivatives are
+size ``1 / eps``. ``lu_factor`` is differentiated at singular matrices whose last pivot alone
+is zero (rank n - 1, where the factors are still differentiable); at lower rank its rules
+raise LinAlgError. At repeated eigenvalues ``eigh``'s eigenvector derivatives are
 infinite or NaN (the eigenvectors are not unique) while functions of the eigenvalues alone stay
 exact (their rules never read the eigenvector terms).
 """
@@ -240,19 +241,29 @@ def _lu_parts(lu):
     return low, up, lu * low + np.eye(n), lu * up
 
 
-def _inner_solves(lu, x, transpose):
-    """``L^-1 x U^-1`` (``transpose``: ``L^-T x U^-T``) with the packed factors."""
-    y = solve_triangular(lu, x, trans=int(transpose), lower=True, unit_diagonal=True)
-    return _mT(solve_triangular(lu, _mT(y), trans=int(not transpose), lower=False))
+def _right_solve(lu, x, transpose):
+    """``x[:, :n-1] U1^-1`` (``transpose``: ``U1^-T``), ``U1`` the leading ``n - 1`` block of
+    ``U``, with a zero last column: the strictly lower part of ``x U^-1`` needs no more, so a
+    zero last pivot (a singular matrix of rank n - 1) is no obstacle."""
+    n = shape_of(lu)[-1]
+    zero = np.zeros(shape_of(x)[:-1] + (1,))
+    if n == 1:
+        return zero
+    u1 = lu[..., : n - 1, : n - 1]
+    y = solve_triangular(u1, _mT(x[..., :, : n - 1]), trans=int(not transpose), lower=False)
+    return np.concatenate([_mT(y), zero], axis=-1)
 
 
+# P A = L U with the pivots' P. With G = L^-1 P dA and S the strictly lower part of G U^-1:
+# dL = L S and dU = G - S U, so d(lu) = L S + G - S U.
 @defjvp(lu_factor)
 def lu_factor_jvp(t, ans, a, **kw):
     _square(a, "scipy.linalg.lu_factor")
     lu, piv = ans
     low, up, lower, upper = _lu_parts(lu)
-    f = _inner_solves(lu, np.matmul(_permutation(piv), t), False)
-    return np.matmul(lower, f * low) + np.matmul(f * up, upper), None
+    g = solve_triangular(lu, np.matmul(_permutation(piv), t), lower=True, unit_diagonal=True)
+    s = _right_solve(lu, g, False) * low
+    return np.matmul(lower, s) + g - np.matmul(s, upper), None
 
 
 @defvjp(lu_factor)
@@ -263,8 +274,10 @@ def lu_factor_vjp(g, ans, a, **kw):
     if glu is None:
         return None
     low, up, lower, upper = _lu_parts(lu)
-    fbar = np.matmul(_mT(lower), glu * low) * low + np.matmul(glu * up, _mT(upper)) * up
-    return np.matmul(_mT(_permutation(piv)), _inner_solves(lu, fbar, True))
+    r = (np.matmul(_mT(lower), glu) - np.matmul(glu, _mT(upper))) * low
+    gg = glu + _right_solve(lu, r, True)
+    ga = solve_triangular(lu, gg, trans=1, lower=True, unit_diagonal=True)
+    return np.matmul(_mT(_permutation(piv)), ga)
 
 
 @primitive

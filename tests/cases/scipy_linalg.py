@@ -64,6 +64,13 @@ CASES = [
     # -- lu_factor, lu_solve ---------------------------------------------------------------------
     Case(ops.lu_factor, lambda a: sla.lu_factor(a)[0], (A,)),
     Case(ops.lu_factor, lambda a: sla.lu_factor(a)[0], (rand(4, 4, seed=32),), name="pivots"),
+    Case(ops.lu_factor, lambda a: sla.lu_factor(a)[0], (stack,), name="batched"),
+    Case(
+        ops.lu_factor,
+        lambda a: sla.lu_factor(a)[0],
+        (np.arange(1.0, 10.0).reshape(3, 3),),
+        name="rank-2",
+    ),
     Case(
         ops.lu_solve,
         lambda lu: sla.lu_solve((lu, sla.lu_factor(A)[1]), v3),
