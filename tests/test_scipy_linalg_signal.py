@@ -446,3 +446,28 @@ def test_against_jax_scipy_signal(name, mode):
     )(x, k)  # fmt: skip
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-9, atol=1e-12)
+
+
+def test_gaussian_log_likelihood_hessian_matches_numpys():
+    # the idiom the issue names: cho_factor / cho_solve inside a likelihood, to second order
+    x, y = np.linspace(0.0, 1.0, 6), np.sin(np.linspace(0.0, 3.0, 6))
+
+    def nll(theta, la):
+        k = theta[0] * np.exp(-((x[:, None] - x[None, :]) ** 2) / theta[1]) + 0.1 * np.eye(6)
+        if la is np.linalg:
+            c = np.linalg.cholesky(k)
+            return 0.5 * y @ np.linalg.solve(k, y) + np.sum(np.log(np.diagonal(c)))
+        c, lower = la.cho_factor(k, lower=True)
+        return 0.5 * y @ la.cho_solve((c, lower), y) + np.sum(np.log(np.diagonal(c)))
+
+    theta = np.array([1.3, 0.4])
+    np.testing.assert_allclose(nll(theta, sla), nll(theta, np.linalg), rtol=1e-12)
+    for transform in (dd.grad, dd.hessian):
+        np.testing.assert_allclose(
+            transform(lambda t: nll(t, sla))(theta),
+            transform(lambda t: nll(t, np.linalg))(theta),
+            rtol=1e-9,
+        )
+    v = np.array([0.3, -1.0])
+    hv = dd.hvp(lambda t: nll(t, sla), theta, v)
+    np.testing.assert_allclose(hv, dd.hessian(lambda t: nll(t, np.linalg))(theta) @ v, rtol=1e-9)
