@@ -21,28 +21,35 @@ same method (``method=`` / FFT) as the answer.
 import functools
 
 import numpy as np
-import scipy.signal as ss
 
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import primitive, shape_of
 
 
+# scipy.signal is imported at the first call: it takes a second or more to import, which
+# importing dualdiff (and so this table) should not cost.
 @primitive
 def convolve(in1, in2, mode="full", method="auto"):
     """``scipy.signal.convolve`` as a dualdiff op."""
-    return ss.convolve(in1, in2, mode=mode, method=method)
+    from scipy import signal
+
+    return signal.convolve(in1, in2, mode=mode, method=method)
 
 
 @primitive
 def correlate(in1, in2, mode="full", method="auto"):
     """``scipy.signal.correlate`` as a dualdiff op."""
-    return ss.correlate(in1, in2, mode=mode, method=method)
+    from scipy import signal
+
+    return signal.correlate(in1, in2, mode=mode, method=method)
 
 
 @primitive
 def fftconvolve(in1, in2, mode="full", axes=None):
     """``scipy.signal.fftconvolve`` as a dualdiff op."""
-    return ss.fftconvolve(in1, in2, mode=mode, axes=axes)
+    from scipy import signal
+
+    return signal.fftconvolve(in1, in2, mode=mode, axes=axes)
 
 
 def _conv_axes(ndim, axes):
