@@ -61,6 +61,7 @@ from dualdiff._pattern import (
     wrap_outputs,
 )
 from dualdiff._tracer import astype, getitem, setitem
+from dualdiff.rules.numpy_extra import like
 from dualdiff.rules.reductions import pad_zeros
 from dualdiff.rules.shape import index_add, scatter
 from dualdiff.scipy import special as dsp
@@ -522,3 +523,56 @@ _register(_scan(nonlinear=True), *_np("cumprod", "nancumprod", "cumulative_prod"
 _register(_diff, np.diff)
 _register(_ediff1d, np.ediff1d)
 _register(_trace, np.trace)
+
+
+def _new_like(tr, fn, impl, vals, traced, kwargs):
+    """np.zeros_like and kin (numpy_extra's ``like``): new values, or the fill value's rows."""
+    ans = impl(*vals, **kwargs)
+    shape = np.shape(ans)
+    parts = [broadcast_rows(p.deps, p.shape, shape) for p in traced_patterns(traced, (2,))]
+    return tr.wrap(ans, union(parts) if parts else tr.empty(int(np.size(ans))))
+
+
+_register(_new_like, like)
+
+
+def _output_of(j, positions=(0, 1), nonlinear=False):
+    """An elementwise op with several outputs (np.modf, np.divmod): output ``j`` depends on the
+    traced inputs at ``positions``, element by element; the others are constants."""
+
+    def handler(tr, fn, impl, vals, traced, kwargs):
+        ans = impl(*vals, **kwargs)
+        shape = np.shape(ans[j])
+        parts = [broadcast_rows(p.deps, p.shape, shape) for p in traced_patterns(traced, positions)]
+        if not parts:
+            return ans
+        deps = union(parts)
+        if nonlinear:
+            tr.second(deps)
+        return wrap_outputs(tr, ans, lambda k, a: deps if k == j else None)
+
+    return handler
+
+
+def _elementwise_in(position, nonlinear=True):
+    """Elementwise in the argument at ``position`` (np.interp's x, np.polyval's x); any other
+    traced argument reaches every element (the fallback)."""
+
+    def handler(tr, fn, impl, vals, traced, kwargs):
+        if [pos for pos, _ in traced] != [position]:
+            return fallback(tr, fn, impl, vals, traced, kwargs)
+        return _union((position,), nonlinear)(tr, fn, impl, vals, traced, kwargs)
+
+    return handler
+
+
+_register(_output_of(0, (0,)), np.modf, np.frexp)
+_register(_output_of(1), np.divmod)
+_register(_identity, np.nan_to_num)
+_register(_elementwise_in(0), np.interp)
+_register(_elementwise_in(1), np.polyval)
+_register(_lane(), np.partition)
+_register(_move((0, 2)), np.insert)
+# every output element may depend on every input element
+_register(fallback, *_np("cov", "corrcoef", "polyfit", "linspace", "geomspace", "logspace"))
+_register(fallback, np.gradient, np.convolve, np.correlate)

@@ -35,6 +35,7 @@ UFUNC_KEEP: dict = {}  # ufunc -> {mask of traced inputs: (keep ans?, keep input
 JVP: dict = {}  # fn -> {argnum: jvp} (an EveryArgument for ops declared with argnum=...)
 VJP: dict = {}  # fn -> {argnum: vjp}
 CONSTANT: set = set()  # ops whose output carries no derivative (comparisons, floor, argmax)
+COMPOSITE: dict = {}  # fn -> its implementation in ops that have rules (np.piecewise)
 
 
 def defpartials(ufunc, *partials) -> None:
@@ -363,8 +364,15 @@ def defconstant(*fns) -> None:
     CONSTANT.update(fns)
 
 
+def defcomposite(fn, impl) -> None:
+    """Declare that ``fn`` called on traced values runs ``impl``, the same computation written
+    in ops that have rules (for a function that calls the user's functions, as np.piecewise)."""
+    COMPOSITE[fn] = impl
+
+
 def registered_ops() -> set:
-    """Every callable with a derivative rule in at least one mode."""
+    """Every callable with a derivative rule in at least one mode (composites not counted:
+    they are made of these)."""
     return set(UFUNC_PARTIALS) | set(JVP) | set(VJP)
 
 
@@ -387,8 +395,11 @@ def missing_rule(fn, argnum, mode: str) -> NotImplementedError:
         "log_softmax",
     ):
         hint = " dualdiff.scipy.special provides differentiable versions of these."
+    short = getattr(fn, "__name__", "fn")
     return NotImplementedError(
         f"dualdiff has no {mode}-mode rule for {name} with respect to argument {argnum}. "
-        f"Register one with @dualdiff.{decl}({getattr(fn, '__name__', 'fn')}, argnum={argnum}) "
-        f"(or wrap your own function with @dualdiff.primitive and give it rules).{hint}"
+        f"Register one with @dualdiff.{decl}({short}, argnum={argnum}) "
+        f"(or wrap your own function with @dualdiff.primitive and give it rules); if {short} "
+        f"is piecewise constant (its derivative is zero wherever it exists, as for rounding "
+        f"or counting), declare it with dualdiff.defconstant({short}).{hint}"
     )

@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from dualdiff._registry import (
+    COMPOSITE,
     CONSTANT,
     JVP,
     UFUNC_PARTIALS,
@@ -204,9 +205,27 @@ def _no_conversion(self, *args, **kwargs):
         f"A dualdiff {type(self).__name__} (a traced array) cannot become a plain NumPy array "
         "or Python number: that would silently drop its derivative. Keep it traced: use "
         "dualdiff.numpy.array / dualdiff.numpy.stack to build arrays from traced values, "
-        "np.where / y = x.copy(); y[i] = v instead of writing into a NumPy array, and "
-        "dualdiff.scipy.special (logsumexp, softmax, ...) for SciPy functions that call "
+        "np.where / y = x.copy(); y[i] = v instead of writing into a NumPy array (an array "
+        "made by np.zeros_like(x) of a traced x is traced: dy = np.zeros_like(x); dy[0] = v), "
+        "and dualdiff.scipy.special (logsumexp, softmax, ...) for SciPy functions that call "
         "np.asarray. Use .value to read the primal value on purpose."
+    )
+
+
+# NumPy functions that write their traced arguments into a plain array (np.full_like's fill
+# value goes through np.copyto): the plain array cannot hold a derivative
+_WRITES = frozenset(
+    getattr(np, name)
+    for name in ("copyto", "put", "place", "putmask", "put_along_axis", "fill_diagonal")
+)
+
+
+def _write_into_plain(func):
+    return TypeError(
+        f"numpy.{func.__name__} would write a traced value into a plain NumPy array, which "
+        "cannot hold its derivative. Make the array from the traced value instead: "
+        "np.full_like(x, v) or np.zeros_like(x) of a traced x is traced (dy = np.zeros_like(x); "
+        "dy[0] = v), as are x.copy(), np.where(mask, v, x) and np.broadcast_to(v, shape)."
     )
 
 
@@ -270,6 +289,10 @@ class Tracer:
     def __array_function__(self, func, types, args, kwargs):
         if func in JVP or func in VJP or func in CONSTANT:
             return apply_function(func, args, kwargs)
+        if func in COMPOSITE:  # written in ops that have rules (np.piecewise)
+            return COMPOSITE[func](*args, **kwargs)
+        if func in _WRITES and not isinstance(args[0], Tracer):
+            raise _write_into_plain(func)
         top = top_tracer(args)
         if top is None:  # tracers nested deeper than one list level (np.block)
             raise NotImplementedError(

@@ -154,6 +154,9 @@ def _refresh(root):
 def inplace(target, op, other):
     """``target <op>= other`` (``op`` from :mod:`operator`): NumPy's in-place operator."""
     new = op(target, other)
+    if not isinstance(new, Tracer) or new.level < target.level:
+        # a piecewise-constant op (y //= 2): the new values, with a zero derivative
+        new = setitem(target, Ellipsis, new)
     _check_shape(target, new, op.__name__)
     dtype = getattr(innermost(target), "dtype", None)
     if dtype is not None and getattr(innermost(new), "dtype", dtype) != dtype:

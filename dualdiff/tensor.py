@@ -137,7 +137,8 @@ def _leaf_node(t):
 # Ops whose VJP rules read only the shapes of their inputs and answer (and the indices): their
 # nodes save no versions, so changing those values in place afterwards is harmless, as in
 # PyTorch (a slice, a reshape or a sum saves no tensor).
-_SHAPES_ONLY = frozenset((getitem, setitem, np.reshape, np.transpose, np.sum, np.mean))
+_SHAPES_ONLY = frozenset((getitem, setitem, np.reshape, np.transpose, np.sum, np.mean, np.copy))
+_NEW = frozenset((np.zeros_like, np.ones_like, np.empty_like, np.full_like))
 
 
 def _compare(ufunc):
@@ -395,7 +396,8 @@ class Tensor(Tracer):
             return Tracer.__array_function__(self, func, types, args, kwargs)
         if func in VJP or func in JVP:
             return self.apply(func, func, args, kwargs)
-        if func in CONSTANT or not _tracked(args):
+        if func in CONSTANT or not _tracked(args) or func in _NEW and not _tracked(args[1:]):
+            # np.zeros_like(t) and kin are new tensors outside the graph, as PyTorch's are
             return _plain(func, args, kwargs)
         return Tracer.__array_function__(self, func, types, args, kwargs)  # the missing rule
 
@@ -495,7 +497,7 @@ class Tensor(Tracer):
     # -- in-place updates -------------------------------------------------------------------
     def _inplace(self, ufunc, other):
         if _recorded(self, (other,)):
-            _write(self, lambda t: t.ufunc(ufunc, (t, other), _NO_KWARGS))
+            _write(self, functools.partial(_inplace_value, ufunc, other))
             return self
         ufunc(self.value, other.value if isinstance(other, Tensor) else other, out=self.value)
         self._version[0] += 1
@@ -707,6 +709,17 @@ def _in_graph(t):
         if t._node is not None:
             return True
     return False
+
+
+def _inplace_value(ufunc, other, t):
+    """``t <ufunc> other`` recorded on ``t``: a piecewise-constant ufunc (``t //= 2``) gives the
+    new values with a zero derivative; a ufunc without a rule, the named error."""
+    if ufunc in UFUNC_PARTIALS:
+        return t.ufunc(ufunc, (t, other), _NO_KWARGS)
+    if ufunc not in CONSTANT:
+        raise missing_rule(ufunc, 0, "reverse")
+    new = ufunc(t.value, _value_of(other))
+    return t.apply(setitem, setitem, (t, Ellipsis, new), _NO_KWARGS)
 
 
 def _write(t, compute):

@@ -22,9 +22,10 @@ def test_unsupported_function_names_function_argument_mode_and_the_way_out(trans
     assert "primitive" in msg
 
 
+@pytest.mark.skipif(not hasattr(np, "matvec"), reason="np.matvec is NumPy 2.2's")
 def test_unsupported_ufunc_is_named():
-    with pytest.raises(NotImplementedError, match="numpy.frexp"):
-        dd.grad(lambda x: np.sum(np.frexp(x)[0]))(X)
+    with pytest.raises(NotImplementedError, match="numpy.matvec"):
+        dd.grad(lambda x: np.sum(np.matvec(np.eye(3), x)))(X)
 
 
 def test_missing_rule_raises_during_the_forward_pass():

@@ -37,8 +37,8 @@ from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
 # Queries about a value's layout or order: they carry no derivative.
 defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero)
 defconstant(np.argwhere, np.flatnonzero, np.searchsorted, np.count_nonzero, np.argpartition)
-# Arrays shaped like a value but independent of it; the imaginary part of a real array is 0.
-defconstant(np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.imag)
+# The imaginary part of a real array is 0. (np.zeros_like and kin are traced: numpy_extra.py.)
+defconstant(np.imag)
 
 
 def _identity(t, ans, *args, **kwargs):
