@@ -281,58 +281,24 @@ def structured(f, nums, single, make, name, *, flatten_out=True, kwargs_name=Non
     return transform
 
 
-_UNSEEN = object()
-
-
 class _Flat:
-    """f as a function of flat vectors for one input structure (``layouts``: the structured
-    arguments' layouts, by position), the transform made of it, and f's output structure
-    (``None`` for an output that is not a structure), learned from its calls."""
+    """One input structure's transform: f as a function of flat vectors (``call``), the
+    transform made of it (``inner``), and the positions differentiated (``nums``)."""
 
     def __init__(self, f, nums, layouts, make, name, flatten_out):
-        self.f, self.nums, self.layouts, self.name = f, nums, layouts, name
-        self.flatten_out = flatten_out
-        self.out = _UNSEEN
-        self.inner = make(self.flat_f)
-
-    def flat_f(self, *args):
-        if self.layouts:
-            args = list(args)
-            for i, layout in self.layouts.items():
-                args[i] = layout.unravel(args[i])
-        out = self.f(*args)
-        if not self.flatten_out:  # the transform checks f's output (a scalar)
-            return out
-        _checks.output(out, self.name)
-        if not _is_tree(out):
-            self._seen(None)
-            return out
-        leaves = flatten(out)[0]
-        layout = _Layout(out, leaves, dtypes=False)
-        self._seen(layout)
-        return layout.ravel(leaves)
-
-    def _seen(self, layout):
-        """Keep the output's structure, refusing one that changed: the kept plan is for one."""
-        seen = self.out
-        if seen is _UNSEEN:
-            self.out = layout
-        elif (seen and seen.key) != (layout and layout.key):
-            raise ValueError(
-                f"dd.{self.name}: f's output changed structure between calls with arguments of "
-                f"the same structure and shapes ({_describe(seen)} before, {_describe(layout)} "
-                f"now); dd.{self.name} keeps one plan per argument structure. Return one "
-                "structure, or make a transform per output structure"
-            )
+        self.nums, self.layouts, self.name = nums, layouts, name
+        # what the transform runs (and an executor may pickle): nothing of the transform itself
+        self.call = _Flattened(f, layouts, name, flatten_out)
+        self.inner = make(self.call)
 
     def finish(self, result, single):
         """The transform's result, dense Jacobians cut into their nested blocks."""
         jacs = (result,) if single else result
         if not all(type(J) is np.ndarray for J in jacs):
             return result  # sparse: flat, in ravel order
-        out = self.out
-        if out is _UNSEEN:  # the transform never called f: the output's structure is unknown
+        if not self.call.seen:  # the transform never called f: the output is unknown
             raise RuntimeError(f"dd.{self.name}: f was not called; its output is unknown")
+        out = self.call.out
         if out is None and not self.layouts:
             return result  # arrays in and out: the Jacobian as it is
         per_arg = [self._blocks(J, i) for i, J in zip(self.nums, jacs)]
@@ -342,7 +308,7 @@ class _Flat:
     def _blocks(self, J, i):
         """Argument ``i``'s Jacobian ``J`` cut into one structure of blocks per output leaf,
         each block a new array (or ``J`` itself reshaped, when it is the only one)."""
-        out, into = self.out, self.layouts.get(i)
+        out, into = self.call.out, self.layouts.get(i)
         if out is None and into is None:
             return [J]  # another argument is a structure, this one and the output are not
         if out is None:
@@ -362,6 +328,45 @@ class _Flat:
         return [unflatten([np.array(J[r0:r1, c0:c1].reshape(s + t), dtype=dtype)
                            for (c0, c1), t, dtype in zip(in_bounds, in_shapes, dtypes)])
                 for (r0, r1), s in zip(out_bounds, out_shapes)]  # fmt: skip
+
+
+class _Flattened:
+    """f of the flat vectors of the structured arguments (``layouts``, by position), returning
+    a structured output concatenated (when ``flatten_out``); the output's structure is learned
+    from its calls (``seen``, ``out``: its layout, None for one array) and must not change."""
+
+    def __init__(self, f, layouts, name, flatten_out):
+        self.f, self.layouts, self.name, self.flatten_out = f, layouts, name, flatten_out
+        self.seen, self.out = False, None
+
+    def __call__(self, *args):
+        if self.layouts:
+            args = list(args)
+            for i, layout in self.layouts.items():
+                args[i] = layout.unravel(args[i])
+        out = self.f(*args)
+        if not self.flatten_out:  # the transform checks f's output (a scalar)
+            return out
+        _checks.output(out, self.name)
+        if not _is_tree(out):
+            self._keep(None)
+            return out
+        leaves = flatten(out)[0]
+        layout = _Layout(out, leaves, dtypes=False)
+        self._keep(layout)
+        return layout.ravel(leaves)
+
+    def _keep(self, layout):
+        """Keep the output's structure, refusing one that changed: the kept plan is for one."""
+        if not self.seen:
+            self.out, self.seen = layout, True
+        elif (self.out and self.out.key) != (layout and layout.key):
+            raise ValueError(
+                f"dd.{self.name}: f's output changed structure between calls with arguments of "
+                f"the same structure and shapes ({_describe(self.out)} before, "
+                f"{_describe(layout)} now); dd.{self.name} keeps one plan per argument "
+                "structure. Return one structure, or make a transform per output structure"
+            )
 
 
 def _size(bounds):

@@ -699,3 +699,24 @@ def test_an_output_whose_structure_changes_at_one_input_structure_is_refused():
     # keyword arguments make a transform for the call: the structure may follow them
     kw = dd.jacobian(lambda x, flag: (x, [x[:2]]) if flag else {"a": x, "b": x[:2]})
     assert type(kw(x, flag=True)) is tuple and type(kw(x, flag=False)) is dict
+
+
+def test_structures_on_a_dask_cluster_of_processes():
+    # what the executor runs (f of flat vectors) is pickled to other processes: it must hold
+    # nothing of the transform (the executor itself among it)
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(37)
+    p = {"a": rng.uniform(size=(2, 3)), "b": (0.5, rng.uniform(size=4))}
+
+    def f(p):
+        return {"y": np.sin(p["a"]) * p["b"][0], "z": [np.sum(p["b"][1] ** 2)]}
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        for mode in ("forward", "reverse"):
+            J = dd.jacobian(f, mode=mode, chunk_size=3, executor=client.get_executor())(p)
+            assert_same(J, dd.jacrev(f)(p))
