@@ -5,6 +5,7 @@ import numpy as np
 from dualdiff._batch import IN_PLACE_MIN, align, negative, times
 from dualdiff._checks import as_input
 from dualdiff._quiet import IGNORE, STATE
+from dualdiff._real import complex_result, is_complex
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
 from dualdiff.large import pool
@@ -81,6 +82,8 @@ class Dual(Tracer):
             ans = pool.call(ufunc, vals)
         else:  # ** costs even when empty
             ans = ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
+        if len(tangents) < len(inputs) and ans.dtype.kind == "c":  # a complex constant
+            raise complex_result(ufunc)
         if len(tangents) == 1 and type(partials[tangents[0][0]]) is float:
             # x + c, c - x: the tangent itself or its negation, with no arithmetic to err
             t = tangents[0][1]
@@ -117,6 +120,8 @@ class Dual(Tracer):
             if pos not in rules:
                 raise missing_rule(fn, pos, "forward")
         ans = impl(*vals, **kwargs)
+        if is_complex(ans):
+            raise complex_result(fn)
         out = None
         token = STATE.set(IGNORE)
         try:

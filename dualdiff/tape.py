@@ -17,6 +17,7 @@ import numpy as np
 from dualdiff._batch import IN_PLACE_MIN as LARGE
 from dualdiff._batch import basic_slices, plain_dual, slice_scatter
 from dualdiff._quiet import loud, quiet
+from dualdiff._real import complex_result, is_complex
 from dualdiff._registry import TAKES_ZEROS, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._snapshot import constants_kept, snapshot
 from dualdiff._tracer import Tracer, getitem, unwrap
@@ -272,6 +273,8 @@ class Var(Tracer):
                 if out is not None:
                     return out
             ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
+            if mask != 3 and ans.dtype.kind == "c":  # a complex constant
+                raise complex_result(ufunc)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
             keep_ans, keep_x, keep_y = keep
             if mask == 1:  # one operand is a constant: keep its contents of now
@@ -298,6 +301,8 @@ class Var(Tracer):
                 parents.append((i, x.index, v.shape))
                 mask |= 1 << i
         ans = ufunc(*vals, **kwargs)
+        if is_complex(ans):
+            raise complex_result(ufunc)
         keep = UFUNC_KEEP[ufunc][mask]
         args = [
             (v if mask >> i & 1 else snapshot(v)) if k else None
@@ -343,6 +348,8 @@ class Var(Tracer):
             p = [e.index if e is not None else None for e in x] if type(x) is list else x.index
             parents.append((pos, p, rules[pos]))
         ans = impl(*vals, **kwargs)
+        if is_complex(ans):
+            raise complex_result(fn)
         vals, kwargs = constants_kept(vals, traced, kwargs)
         if not isinstance(ans, tuple | list):
             return self._append(Function(vals, kwargs, ans, parents), ans)
