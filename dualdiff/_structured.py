@@ -241,44 +241,71 @@ def structured(f, nums, single, make, name, *, flatten_out=True, kwargs_name=Non
     kept = {}
 
     def entry(args, kwargs):
-        """The flat form of f for these arguments' structure, and the flat arguments."""
+        """The key of these arguments' structure and shapes, the flat arguments, and the flat
+        form of f for them (kept per key; made for the call with keyword arguments)."""
         nums_ = _checks.resolve(nums, len(args), name)
         _checks.not_none(args, nums_)
         layouts = {}
         key = [nums_]
+        args = list(args)
         for i, a in enumerate(args):
-            if i in nums_:
-                if _is_tree(a):
-                    leaves = [_checks.as_input(x) for x in flatten(a)[0]]
-                    layouts[i] = layout = _Layout(a, leaves)
-                    args = args[:i] + (layout.ravel(leaves),) + args[i + 1 :]
-                    key.append(layout.key)
-                    continue
-            key.append(_treedef(a) if _is_tree(a) else None)
-            key.append(tuple(shape_of(x) for x in flatten(a)[0]) if _is_tree(a) else shape_of(a))
+            if i in nums_ and _is_tree(a):
+                leaves = [_checks.as_input(x) for x in flatten(a)[0]]
+                layouts[i] = layout = _Layout(a, leaves)
+                args[i] = layout.ravel(leaves)
+                key.append(layout.key)
+            elif _is_tree(a):  # not differentiated: it reaches f as it is, whatever its leaves
+                key.append((_treedef(a), tuple(shape_of(x) for x in flatten(a)[0])))
+                args[i] = _Opaque(a)
+            else:
+                key.append(shape_of(a))
+        key = tuple(key)
         if kwargs:
             if kwargs_name is not None:
                 _checks.positional(kwargs, kwargs_name)
             # another f at each call: its transform is made for the call, never kept
             g = _checks.bound(f, kwargs)
-            return _Flat(g, nums_, layouts, make, name, flatten_out), args
-        key = tuple(key)
+            return key, args, _Flat(g, nums_, layouts, make, name, flatten_out)
         found = kept.get(key)
         if found is None:
             found = kept[key] = _Flat(f, nums_, layouts, make, name, flatten_out)
-        return found, args
+        return key, args, found
 
     def transform(*args, **kwargs):
-        flat, args = entry(args, kwargs)
-        return flat.finish(flat.inner(*args), single)
+        key, args, flat = entry(args, kwargs)
+        try:
+            return flat.finish(flat.inner(*args), single, args)
+        except _Changed:  # an argument outside argnums changed f's output: a plan for it
+            pass
+        flat = _Flat(flat.call.f, flat.nums, flat.layouts, make, name, flatten_out)
+        if not kwargs:
+            kept[key] = flat
+        return flat.finish(flat.inner(*args), single, args)
 
     def plan(*args, **kwargs):
         """The plan (``dd.plan_jacobian``'s) for f on these arguments, flattened as above."""
-        flat, args = entry(args, kwargs)
+        _, args, flat = entry(args, kwargs)
         return flat.inner.plan(*args)
 
     transform.plan = plan
     return transform
+
+
+class _Opaque:
+    """An argument outside argnums that is a structure, boxed on its way through the Jacobian
+    machinery (which keys its plans by ``np.shape`` of every argument: ragged leaves have none,
+    and NumPy would copy them all to find it); the key here has its structure and shapes."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _Changed(ValueError):
+    """f's output differs in structure or shape from the one its kept plan was made for (a
+    ValueError when it happens again in a plan made for the call: f's output then changed
+    within one Jacobian)."""
 
 
 class _Flat:
@@ -291,13 +318,15 @@ class _Flat:
         self.call = _Flattened(f, layouts, name, flatten_out)
         self.inner = make(self.call)
 
-    def finish(self, result, single):
-        """The transform's result, dense Jacobians cut into their nested blocks."""
+    def finish(self, result, single, args):
+        """The transform's result, dense Jacobians cut into their nested blocks (``args``: the
+        flat arguments it was computed at)."""
         jacs = (result,) if single else result
         if not all(type(J) is np.ndarray for J in jacs):
             return result  # sparse: flat, in ravel order
-        if not self.call.seen:  # the transform never called f: the output is unknown
-            raise RuntimeError(f"dd.{self.name}: f was not called; its output is unknown")
+        if not self.call.seen or any(J.size == 0 for J in jacs):
+            # an empty Jacobian is answered without calling f: check its output once more
+            self.call(*args)
         out = self.call.out
         if out is None and not self.layouts:
             return result  # arrays in and out: the Jacobian as it is
@@ -337,11 +366,11 @@ class _Flattened:
 
     def __init__(self, f, layouts, name, flatten_out):
         self.f, self.layouts, self.name, self.flatten_out = f, layouts, name, flatten_out
-        self.seen, self.out = False, None
+        self.seen, self.out, self.out_key = False, None, None
 
     def __call__(self, *args):
-        if self.layouts:
-            args = list(args)
+        if self.layouts or any(type(a) is _Opaque for a in args):
+            args = [a.value if type(a) is _Opaque else a for a in args]
             for i, layout in self.layouts.items():
                 args[i] = layout.unravel(args[i])
         out = self.f(*args)
@@ -349,23 +378,24 @@ class _Flattened:
             return out
         _checks.output(out, self.name)
         if not _is_tree(out):
-            self._keep(None)
+            self._keep(None, tuple(shape_of(out)))
             return out
         leaves = flatten(out)[0]
         layout = _Layout(out, leaves, dtypes=False)
-        self._keep(layout)
+        self._keep(layout, layout.key)
         return layout.ravel(leaves)
 
-    def _keep(self, layout):
-        """Keep the output's structure, refusing one that changed: the kept plan is for one."""
+    def _keep(self, layout, key):
+        """Keep the output's structure and shapes (``key``) at the first call; at a later one,
+        an output of another raises :class:`_Changed`: the kept plan was made for the first."""
         if not self.seen:
-            self.out, self.seen = layout, True
-        elif (self.out and self.out.key) != (layout and layout.key):
-            raise ValueError(
-                f"dd.{self.name}: f's output changed structure between calls with arguments of "
-                f"the same structure and shapes ({_describe(self.out)} before, "
-                f"{_describe(layout)} now); dd.{self.name} keeps one plan per argument "
-                "structure. Return one structure, or make a transform per output structure"
+            self.out, self.out_key, self.seen = layout, key, True
+        elif key != self.out_key:
+            raise _Changed(
+                f"dd.{self.name}: f's output changed between two calls at arguments of the "
+                f"same structure and shapes ({_describe(self.out, self.out_key)}, then "
+                f"{_describe(layout, key)}): a Jacobian needs one output structure and shape "
+                "at one point"
             )
 
 
@@ -377,10 +407,10 @@ def _first(leaves):
     return leaves[0]
 
 
-def _describe(layout):
+def _describe(layout, key):
     """f's output as an error message shows it: its structure, with each leaf's shape."""
     if layout is None:
-        return "one array"
+        return f"one array of shape {key}"
     shapes = iter(layout.shapes)
 
     def render(treedef):

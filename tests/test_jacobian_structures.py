@@ -689,16 +689,49 @@ def test_bad_structures_get_named_errors():
         dd.hessian(lambda a, b: np.sum(a * b), argnums=(0, 1), sparse=True)
 
 
-def test_an_output_whose_structure_changes_at_one_input_structure_is_refused():
-    jac = dd.jacobian(lambda x, flag: (x, [x[:2]]) if flag else {"a": x, "b": x[:2]})
-    x = np.ones(3)
-    jac(x, True)
-    with pytest.raises(ValueError, match=r"changed structure .*tuple\(<shape \(3,\)>, "
-                                         r"\[<shape \(2,\)>\]\) before, \{'a'"):  # fmt: skip
-        jac(x, False)
-    # keyword arguments make a transform for the call: the structure may follow them
-    kw = dd.jacobian(lambda x, flag: (x, [x[:2]]) if flag else {"a": x, "b": x[:2]})
-    assert type(kw(x, flag=True)) is tuple and type(kw(x, flag=False)) is dict
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_an_argument_outside_argnums_may_change_the_output_between_calls(mode):
+    # the plan kept for one argument structure is made again when f's output changes with an
+    # argument that is not differentiated (a flag, a length): never a stale structure or shape
+    def f(x, flag, n):
+        return (x[:n], [x[:2] * 2]) if flag else {"a": x[:n] ** 2, "b": None}
+
+    x = np.array([0.5, 1.0, 2.0])
+    jac = dd.jacobian(f, mode=mode)
+    for flag, n in [(True, 3), (False, 3), (True, 3), (True, 2), (False, 0), (False, 1)]:
+        assert_same(jac(x, flag, n), dd.jacrev(f)(x, flag, n))
+        assert_same(jac(x, flag=flag, n=n), dd.jacrev(f)(x, flag, n))
+    sparse = dd.jacobian(f, mode=mode, sparse=True)
+    for flag, n in [(True, 3), (False, 2), (True, 1)]:
+        want = flat_matrix(dd.jacrev(f)(x, flag, n), f(x, flag, n), x)
+        np.testing.assert_array_equal(sparse(x, flag, n).toarray(), want)
+    plain = dd.jacobian(lambda x, n: np.sin(x[:n]), mode=mode)
+    for n in (2, 3, 0, 2, 0):  # an empty Jacobian is answered without a pass: f is asked
+        np.testing.assert_array_equal(plain(x, n), np.eye(n, 3) * np.cos(x[:n])[:, None])
+
+
+def test_an_output_that_changes_within_one_jacobian_is_a_named_error():
+    calls = iter(range(100))
+
+    def f(x):  # another structure at every call (reverse mode calls f once: no conflict)
+        return (x,) if next(calls) % 2 else {"a": x}
+
+    with pytest.raises(ValueError, match=r"f's output changed between two calls .*"
+                                         r"a Jacobian needs one output"):  # fmt: skip
+        dd.jacobian(f, mode="forward", chunk_size=1)(np.ones(3))
+
+
+def test_arguments_outside_argnums_may_be_ragged_structures():
+    x, c = np.array([0.5, 1.0]), (np.ones(3), 2.0, {"k": [np.zeros((2, 2))]})
+
+    def f(x, c):
+        return {"y": np.sin(x) * np.sum(c[0]) * c[1] + np.sum(c[2]["k"][0])}
+
+    for sparse in (False, True):
+        J = dd.jacobian(f, sparse=sparse)(x, c)
+        J = J.toarray() if sparse else J["y"]
+        np.testing.assert_allclose(J, np.diag(np.cos(x) * 6.0), rtol=1e-12)
+    assert_same(dd.jacobian(f, argnums=(0, 1))(x, c), dd.jacrev(f, argnums=(0, 1))(x, c))
 
 
 def test_structures_on_a_dask_cluster_of_processes():
