@@ -20,6 +20,8 @@ structure (as its shape must for a plain array).
 
 import itertools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +92,7 @@ class _Layout:
 # -- the public helpers ------------------------------------------------------------------------
 
 
-def ravel_pytree(tree):
+def ravel_pytree(tree: Any) -> tuple[np.ndarray, Callable[[Any], Any]]:
     """Flatten a structure of arrays into one vector, and the function that maps it back.
 
     As JAX's ``jax.flatten_util.ravel_pytree``: the leaves of ``tree`` (arrays, Python and NumPy
@@ -154,7 +156,7 @@ def _real(x, name):
     return a
 
 
-def unravel_jacobian(J, out_tree, in_tree):
+def unravel_jacobian(J: Any, out_tree: Any, in_tree: Any) -> Any:
     """Cut a flat Jacobian into the nested blocks of the dense ``dd.jacobian``'s layout.
 
     ``J`` has one row per element of ``out_tree`` and one column per element of ``in_tree``,
