@@ -61,7 +61,7 @@ from dualdiff._pattern import (
     wrap_outputs,
 )
 from dualdiff._tracer import astype, getitem, setitem
-from dualdiff.rules.numpy_extra import like
+from dualdiff.rules.numpy_extra import like, nan_to_num
 from dualdiff.rules.reductions import pad_zeros
 from dualdiff.rules.shape import index_add, scatter
 from dualdiff.scipy import special as dsp
@@ -352,16 +352,22 @@ def _union(data=None, nonlinear=False):
 
     def handler(tr, fn, impl, vals, traced, kwargs):
         ans = impl(*vals, **kwargs)
-        shape = np.shape(ans)
-        parts = [broadcast_rows(p.deps, p.shape, shape) for p in traced_patterns(traced, data)]
-        if not parts:
-            return ans
-        deps = union(parts)
-        if nonlinear:
-            tr.second(deps)
-        return tr.wrap(ans, deps)
+        deps = _union_rows(tr, traced, data, np.shape(ans), nonlinear)
+        return ans if deps is None else tr.wrap(ans, deps)
 
     return handler
+
+
+def _union_rows(tr, traced, data, shape, nonlinear):
+    """The union of the rows of the traced arguments at ``data``, broadcast to ``shape`` (None
+    when none is traced); a nonlinear op records them as a second-order factor."""
+    parts = [broadcast_rows(p.deps, p.shape, shape) for p in traced_patterns(traced, data)]
+    if not parts:
+        return None
+    deps = union(parts)
+    if nonlinear:
+        tr.second(deps)
+    return deps
 
 
 # -- reductions, lanes, scans, stencils ----------------------------------------------------------
@@ -528,9 +534,8 @@ _register(_trace, np.trace)
 def _new_like(tr, fn, impl, vals, traced, kwargs):
     """np.zeros_like and kin (numpy_extra's ``like``): new values, or the fill value's rows."""
     ans = impl(*vals, **kwargs)
-    shape = np.shape(ans)
-    parts = [broadcast_rows(p.deps, p.shape, shape) for p in traced_patterns(traced, (2,))]
-    return tr.wrap(ans, union(parts) if parts else tr.empty(int(np.size(ans))))
+    deps = _union_rows(tr, traced, (2,), np.shape(ans), False)
+    return tr.wrap(ans, tr.empty(int(np.size(ans))) if deps is None else deps)
 
 
 _register(_new_like, like)
@@ -542,13 +547,9 @@ def _output_of(j, positions=(0, 1), nonlinear=False):
 
     def handler(tr, fn, impl, vals, traced, kwargs):
         ans = impl(*vals, **kwargs)
-        shape = np.shape(ans[j])
-        parts = [broadcast_rows(p.deps, p.shape, shape) for p in traced_patterns(traced, positions)]
-        if not parts:
+        deps = _union_rows(tr, traced, positions, np.shape(ans[j]), nonlinear)
+        if deps is None:
             return ans
-        deps = union(parts)
-        if nonlinear:
-            tr.second(deps)
         return wrap_outputs(tr, ans, lambda k, a: deps if k == j else None)
 
     return handler
@@ -568,7 +569,7 @@ def _elementwise_in(position, nonlinear=True):
 
 _register(_output_of(0, (0,)), np.modf, np.frexp)
 _register(_output_of(1), np.divmod)
-_register(_identity, np.nan_to_num)
+_register(_identity, nan_to_num)
 _register(_elementwise_in(0), np.interp)
 _register(_elementwise_in(1), np.polyval)
 _register(_lane(), np.partition)

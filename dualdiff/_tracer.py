@@ -494,6 +494,9 @@ class Tracer:
     def clip(self, min=None, max=None):
         return np.clip(self, min, max)
 
+    def round(self, decimals=0):
+        return np.round(self, decimals)  # piecewise constant: a plain array
+
     def repeat(self, repeats, axis=None):
         return np.repeat(self, repeats, axis=axis)
 

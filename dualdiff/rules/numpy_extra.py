@@ -81,11 +81,25 @@ for _argnum in range(2):
 
 
 # nan_to_num replaces NaN and infinities by constants: the derivative passes where x is finite.
+# On traced values it always makes a new array (copy=False would write into a traced value's
+# memory, which may be the caller's): an op of its own, without the copy argument.
+def _nan_to_num_value(x, nan=0.0, posinf=None, neginf=None):
+    return np.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+
+
+nan_to_num = primitive(_nan_to_num_value)
+nan_to_num.__name__ = "nan_to_num"
+
+
 def _finite_part(t, ans, x, *args, **kwargs):
     return np.where(np.isfinite(x), t, 0.0)
 
 
-defselfadjoint(np.nan_to_num, _finite_part)
+defselfadjoint(nan_to_num, _finite_part)
+defcomposite(
+    np.nan_to_num,
+    lambda x, copy=True, nan=0.0, posinf=None, neginf=None: nan_to_num(x, nan, posinf, neginf),
+)
 
 
 # -- arrays shaped like a value: traced, so that writing traced values into them traces ----------
@@ -206,37 +220,49 @@ def interp_vjp_fp(g, ans, x, xp, fp, left=None, right=None, period=None):
 
 
 # -- polynomials -----------------------------------------------------------------------------------
+def _array(v):
+    """A plain argument as an array, a traced one as it is, a list holding traced values stacked
+    (np.polyval([a, 1.0], x))."""
+    if isinstance(v, Tracer):
+        return v
+    if (type(v) is list or type(v) is tuple) and any(isinstance(e, Tracer) for e in v):
+        return np.stack(v)
+    return np.asarray(v)
+
+
 def _horner(c, x):
     """``polyval`` of batched coefficients ``c`` (k, n) at ``x``: (k, *shape(x))."""
-    y = 0.0
+    x, y = _array(x), 0.0
     for j in range(np.shape(c)[1]):
         y = y * x + align(c[:, j], np.ndim(x))
     return y
 
 
 def _derivative_coefficients(p):
-    n = np.shape(p)[0]
-    return p[:-1] * np.arange(n - 1, 0, -1.0)
+    n = _nested_shape(p)[0]
+    return _array(p)[:-1] * np.arange(n - 1, 0, -1.0)
 
 
 @defjvp(np.polyval, argnum=0)
 def polyval_jvp_p(t, ans, p, x):
+    t = _stacked(t, p)
     return np.broadcast_to(_horner(t, x), t.shape[:1] + np.shape(ans))
 
 
 @defvjp(np.polyval, argnum=0)
 def polyval_vjp_p(g, ans, p, x):
-    if np.shape(p)[0] == 0:
+    n = _nested_shape(p)[0]
+    if n == 0:
         return np.zeros(g.shape[:1] + (0,), dtype=g.dtype)
-    power, out = 1.0, []
-    for _ in range(np.shape(p)[0]):  # x ** (n - 1 - j), from the constant term up
+    x, power, out = _array(x), 1.0, []
+    for _ in range(n):  # x ** (n - 1 - j), from the constant term up
         out.append(np.sum(np.reshape(g * power, g.shape[:1] + (-1,)), axis=1))
         power = power * x
-    return np.stack(out[::-1], axis=1)
+    return _listed(np.stack(out[::-1], axis=1), p)
 
 
 def _polyval_slope(p, x):
-    if np.shape(p)[0] < 2:
+    if _nested_shape(p)[0] < 2:
         return np.zeros(np.shape(x))
     return np.polyval(_derivative_coefficients(p), x)
 

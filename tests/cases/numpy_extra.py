@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dualdiff.rules.numpy_extra import like
+from dualdiff.rules.numpy_extra import like, nan_to_num
 from tests._table import Case, pos, rand
 
 v6 = rand(6, seed=11)
@@ -55,6 +55,7 @@ CASES = [
     Case(np.divmod, lambda y: np.divmod(fractions, y)[1], (pos(5, seed=3),), name="y"),
     Case(np.divmod, lambda x, y: np.divmod(x, y)[1] * x, (fractions, pos(5, seed=4)), name="xy"),
     Case(np.nan_to_num, lambda x: np.nan_to_num(x * x), (v4,)),
+    Case(nan_to_num, lambda x: nan_to_num(np.log(x), 0.0, 1.0), (pos(4),)),
     # -- arrays shaped like a value --------------------------------------------------------------
     Case(np.zeros_like, _filled, (v4,)),
     Case(np.ones_like, _ones_filled, (v4,)),
@@ -85,6 +86,7 @@ CASES = [
     Case(np.polyval, lambda x: np.polyval(v4, x), (queries,), name="x"),
     Case(np.polyval, np.polyval, (v3, v6), name="both"),
     Case(np.polyval, lambda x: np.polyval(np.array([0.5]), x), (v3,), name="constant"),
+    Case(np.polyval, lambda x: np.polyval([x[0], 1.0, x[1]], x), (v3,), name="listed-both"),
     Case(np.polyfit, lambda y: np.polyfit(np.linspace(0, 1, 6), y, 2), (v6,), name="y"),
     Case(np.polyfit, lambda y: np.polyfit(np.linspace(0, 1, 4), y, 1), (m34.T,), name="columns"),
     Case(
