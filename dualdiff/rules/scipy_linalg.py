@@ -43,6 +43,7 @@ import numpy as np
 import scipy.linalg as sl
 
 from dualdiff._batch import align
+from dualdiff._pattern import HANDLERS, fallback
 from dualdiff._registry import JVP, VJP, defjvp, defvjp
 from dualdiff._tracer import innermost, primitive, shape_of
 from dualdiff.rules import linalg as nl
@@ -538,6 +539,17 @@ def solve_sylvester_jvp_q(t, ans, a, b, q):
     return _sylvester(a, b, t)
 
 
+def _fits(a, b, q):
+    """SciPy solves ``a x + x b = q`` whatever the shapes, returning uninitialized memory when
+    they do not fit (SciPy 1.17: ``a`` 0 x 0 with ``q`` 3 x 2): no derivative there."""
+    (n, n2), (m, m2), (qn, qm) = shape_of(a)[-2:], shape_of(b)[-2:], shape_of(q)[-2:]
+    if (n, m) != (qn, qm) or n != n2 or m != m2:
+        raise NotImplementedError(
+            f"scipy.linalg.solve_sylvester: a {shape_of(a)}, b {shape_of(b)} and q "
+            f"{shape_of(q)} do not fit (SciPy returns uninitialized memory); no derivative."
+        )
+
+
 def _adjoint_sylvester(g, a, b):
     return _sylvester(_mT(a), _mT(b), g)
 
@@ -836,48 +848,65 @@ def qr_vjp(g, ans, a, lwork=None, mode="full", pivoting=False, **kw):
     return ga
 
 
-# -- no directions ----------------------------------------------------------------------------
+# -- nothing to move ---------------------------------------------------------------------------
 # jacfwd of a size-0 input (or jacrev of a size-0 output) pushes k = 0 directions, a batch SciPy
-# refuses ("does not support zero-size batches"): every rule answers those with empty arrays.
-def _empty_answer(ans):
-    if isinstance(ans, tuple):
+# refuses ("does not support zero-size batches"); and an empty answer (a solve for no right-hand
+# sides, where SciPy does not look at a) has nothing to differentiate, where the rules' own
+# solves could fail (a singular a). Every rule answers both with zeros.
+def _empty(x):
+    leaves = x if isinstance(x, tuple | list) else (x,)
+    return all(np.size(v) == 0 for v in leaves if v is not None)
+
+
+def _zeros_like_answer(k, ans):
+    if isinstance(ans, tuple | list):  # the integer outputs (pivots) carry no tangent
         return tuple(
-            np.zeros((0,) + np.shape(x)) if np.issubdtype(np.result_type(x), np.floating) else None
+            np.zeros((k,) + np.shape(x)) if np.result_type(innermost(x)).kind == "f" else None
             for x in ans
         )
-    return np.zeros((0,) + np.shape(ans))
+    return np.zeros((k,) + np.shape(ans))
 
 
 def _directions(x):
-    leaves = x if isinstance(x, tuple) else (x,)
+    leaves = x if isinstance(x, tuple | list) else (x,)
     return next(shape_of(v)[0] for v in leaves if v is not None)
 
 
-def _guard_jvp(rule):
+def _guard_jvp(rule, check):
     @functools.wraps(rule)
     def jvp(t, ans, *args, **kwargs):
-        if shape_of(t)[0] == 0:
-            return _empty_answer(ans)
+        check(*args)
+        k = shape_of(t)[0]
+        if k == 0 or _empty(ans):
+            return _zeros_like_answer(k, ans)
         return rule(t, ans, *args, **kwargs)
 
     return jvp
 
 
-def _guard_vjp(rule, argnum):
+def _guard_vjp(rule, argnum, check):
     @functools.wraps(rule)
     def vjp(g, ans, *args, **kwargs):
-        if _directions(g) == 0:
-            return np.zeros((0,) + shape_of(args[argnum]))
+        check(*args)
+        k = _directions(g)
+        if k == 0 or _empty(ans):
+            return np.zeros((k,) + shape_of(args[argnum]))
         return rule(g, ans, *args, **kwargs)
 
     return vjp
 
 
-for _op in (
+_OPS = (
     solve_triangular, cholesky, cho_factor, cho_solve, lu_factor, lu_solve, solve, inv, det,
     expm, logm, sqrtm, solve_sylvester, solve_continuous_lyapunov, solve_banded, eigh, svd, qr,
-):  # fmt: skip
+)  # fmt: skip
+for _op in _OPS:
+    _check = _fits if _op is solve_sylvester else lambda *args: None
     for _argnum, _rule in list(JVP[_op].items()):
-        JVP[_op][_argnum] = _guard_jvp(_rule)
+        JVP[_op][_argnum] = _guard_jvp(_rule, _check)
     for _argnum, _rule in list(VJP[_op].items()):
-        VJP[_op][_argnum] = _guard_vjp(_rule, _argnum)
+        VJP[_op][_argnum] = _guard_vjp(_rule, _argnum, _check)
+
+
+# Sparsity detection (dualdiff.sparse): every output element may depend on every input element.
+HANDLERS.update(dict.fromkeys(_OPS, fallback))

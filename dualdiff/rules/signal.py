@@ -22,6 +22,7 @@ import functools
 
 import numpy as np
 
+from dualdiff._pattern import HANDLERS, fallback
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import primitive, shape_of
 
@@ -98,6 +99,12 @@ def _pad(g, windows):
     return np.pad(g, pad)
 
 
+def _nothing_to_move(direction, ans, in1, in2):
+    """No directions, or an empty operand: every entry of the answer (if any: SciPy gives
+    zeros in mode 'valid') is an empty sum, whose derivative is zero."""
+    return not (direction.shape[0] and np.size(ans) and np.size(in1) and np.size(in2))
+
+
 class _Conv:
     """The rules of a convolution-like op, from the op itself on batched arrays.
 
@@ -125,7 +132,7 @@ class _Conv:
         return np.flip(x, axis=tuple(a + batched for a in axes)) if axes else x
 
     def jvp(self, argnum, t, ans, in1, in2, mode="full", *args, **kwargs):
-        if not (t.shape[0] and np.size(ans)):  # no directions, or SciPy's empty answer
+        if _nothing_to_move(t, ans, in1, in2):
             return np.zeros(t.shape[:1] + np.shape(ans))
         extra = self.extra(args, kwargs)
         s1, s2, axes, windows = self.setup(in1, in2, mode, extra)
@@ -136,7 +143,7 @@ class _Conv:
         return _crop(self.conv(t, in1, "full", axes, extra), windows)
 
     def vjp(self, argnum, g, ans, in1, in2, mode="full", *args, **kwargs):
-        if not (g.shape[0] and np.size(ans)):
+        if _nothing_to_move(g, ans, in1, in2):
             return np.zeros(g.shape[:1] + shape_of((in1, in2)[argnum]))
         extra = self.extra(args, kwargs)
         s1, s2, axes, windows = self.setup(in1, in2, mode, extra)
@@ -152,8 +159,13 @@ class _Conv:
         return {name: args[0]} if args else dict(kwargs)
 
 
-for _op, _flipped in ((convolve, False), (correlate, True), (fftconvolve, False)):
+_OPS = (convolve, correlate, fftconvolve)
+for _op, _flipped in zip(_OPS, (False, True, False)):
     _rules = _Conv(_op, _flipped)
     for _argnum in (0, 1):
         defjvp(_op, _argnum)(functools.partial(_rules.jvp, _argnum))
         defvjp(_op, _argnum)(functools.partial(_rules.vjp, _argnum))
+
+
+# Sparsity detection (dualdiff.sparse): every output element may depend on every input element.
+HANDLERS.update(dict.fromkeys(_OPS, fallback))
