@@ -45,6 +45,11 @@ def polyfit(x):
     return np.polyfit(np.linspace(0.0, 1.0, x.size), x * x, 3)
 
 
+def polyfit_in_x(x):
+    grid = np.linspace(0.0, 1.0, x.size)
+    return np.polyfit(grid + 0.01 * x, np.cos(3.0 * grid), 3)
+
+
 def grids(x):
     n = x.size
     return (
@@ -114,9 +119,9 @@ def filling(y):
     return dy + ones * full + empty - copy
 
 
-FAMILIES = [constants, interp, interp_fp, polys, polyfit, grids, gradient, partition, cov,
-            convolve, insert, piecewise, nan_to_num, index_tricks, filling]  # fmt: skip
-TENSOR = [f for f in FAMILIES if f is not polyfit]  # polyfit's x is a constant array
+FAMILIES = [constants, interp, interp_fp, polys, polyfit, polyfit_in_x, grids, gradient,
+            partition, cov, convolve, insert, piecewise, nan_to_num, index_tricks,
+            filling]  # fmt: skip
 
 
 def _direction(x, seed=1):
@@ -144,7 +149,7 @@ def test_values_ownership_and_derivatives(f, n):
     np.testing.assert_allclose(np.vdot(u, tangent), np.vdot(cot, v), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("f", TENSOR, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", FAMILIES, ids=lambda f: f.__name__)
 def test_tensor_layer_matches_reverse_mode(f):
     x = _point(SMALL)
     u = _direction(f(x), seed=2)

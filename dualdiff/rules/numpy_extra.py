@@ -5,7 +5,7 @@ Each rule is written in numpy calls on the primal values, so it is differentiabl
 takes tangents with a leading batch axis. Most are linear maps of the differentiable argument
 (``interp`` in ``fp``, ``polyfit`` in ``y``, ``gradient``, ``convolve``, ``insert``) whose
 transpose is written out; the rest multiply by a partial derivative computed from the primal
-(``interp`` in ``x``, ``polyval``, the grids' end points, ``cov``).
+(``interp`` in ``x``, ``polyval``, ``polyfit`` in ``x``, the grids' end points, ``cov``).
 """
 
 import functools
@@ -303,19 +303,51 @@ def polyfit_jvp_y(t, ans, x, y, deg, *args, **kwargs):
 
 @defvjp(np.polyfit, argnum=1)
 def polyfit_vjp_y(g, ans, x, y, deg, *args, **kwargs):
-    w = _polyfit_options(*args, **kwargs)
-    x = np.asarray(innermost(x), dtype=float)
-    lhs = np.vander(x, deg + 1)
-    if w is not None:
-        lhs = lhs * np.asarray(w)[:, None]
-    scale = np.sqrt(np.sum(lhs * lhs, axis=0))
-    q, r = np.linalg.qr(lhs / scale)
-    gs = np.moveaxis(g, 0, -1)  # (deg + 1, [K,] k): the batch as columns
-    gs = np.reshape(gs, (gs.shape[0], -1)) / scale[:, None]
-    out = q @ np.linalg.solve(r.T, gs)
-    if w is not None:
-        out = out * np.asarray(w)[:, None]
+    # columns scaled to unit norm, as NumPy's fit (written so that it is differentiable in x)
+    _, _, weight, a = _polyfit_matrix(x, deg, _polyfit_options(*args, **kwargs))
+    scale = np.sqrt(np.sum(a * a, axis=0))
+    a = a / scale
+    gs = np.reshape(np.moveaxis(g, 0, -1), (deg + 1, -1))  # (deg + 1, [K *] k)
+    out = weight * (a @ np.linalg.solve(np.transpose(a) @ a, gs / np.reshape(scale, (-1, 1))))
     return np.moveaxis(np.reshape(out, np.shape(y) + g.shape[:1]), -1, 0)
+
+
+def _polyfit_matrix(x, deg, w):
+    """Vandermonde matrix V of x, its derivative V', the weights (a column) and A = W V."""
+    powers = np.arange(deg, -1, -1.0)
+    xs = np.reshape(x, (-1, 1))
+    vander = xs**powers
+    slope_vander = powers * xs ** np.maximum(powers - 1.0, 0.0)
+    weight = np.ones((np.shape(vander)[0], 1)) if w is None else np.reshape(w, (-1, 1)) * 1.0
+    return vander, slope_vander, weight, vander * weight
+
+
+# In x: the fit c solves A^T (A c - b) = 0 with A = W V(x), b = W y, so
+# dc = -M (V'^T (W r dx) + A^T (W p' dx)) with M = (A^T A)^-1, r = A c - b, V' the Vandermonde
+# matrix's derivative and p' the fitted polynomial's; the transpose takes g, with z = M g, to
+# -(V' z) W r - (A z) W p'. Columns of a 2-D y are fits of their own (the axis K below).
+def _polyfit_x_parts(x, y, deg, c, w):
+    vander, slope_vander, weight, a = _polyfit_matrix(x, deg, w)
+    c2 = np.reshape(c, (deg + 1, -1))
+    wr = weight * weight * (vander @ c2 - np.reshape(y, (np.shape(vander)[0], -1)))
+    wp = weight * (slope_vander @ c2)
+    return a, slope_vander, wr, wp
+
+
+@defjvp(np.polyfit, argnum=0)
+def polyfit_jvp_x(t, ans, x, y, deg, *args, **kwargs):
+    a, dv, wr, wp = _polyfit_x_parts(x, y, deg, ans, _polyfit_options(*args, **kwargs))
+    rhs = np.einsum("kn,nK,nd->kdK", t, wr, dv) + np.einsum("kn,nK,nd->kdK", t, wp, a)
+    dc = -np.linalg.solve(np.transpose(a) @ a, rhs)
+    return np.reshape(dc, t.shape[:1] + np.shape(ans))
+
+
+@defvjp(np.polyfit, argnum=0)
+def polyfit_vjp_x(g, ans, x, y, deg, *args, **kwargs):
+    a, dv, wr, wp = _polyfit_x_parts(x, y, deg, ans, _polyfit_options(*args, **kwargs))
+    g = np.reshape(g, g.shape[:1] + (deg + 1, -1))
+    z = np.linalg.solve(np.transpose(a) @ a, g)
+    return -np.einsum("nd,kdK,nK->kn", dv, z, wr) - np.einsum("nd,kdK,nK->kn", a, z, wp)
 
 
 # -- grids: linspace, geomspace, logspace in their end points --------------------------------------

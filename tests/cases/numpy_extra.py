@@ -88,6 +88,13 @@ CASES = [
     Case(np.polyval, lambda x: np.polyval(np.array([0.5]), x), (v3,), name="constant"),
     Case(np.polyval, lambda x: np.polyval([x[0], 1.0, x[1]], x), (v3,), name="listed-both"),
     Case(np.polyfit, lambda y: np.polyfit(np.linspace(0, 1, 6), y, 2), (v6,), name="y"),
+    Case(np.polyfit, lambda x: np.polyfit(x, v6, 2), (np.linspace(0, 1, 6) + 0.1 * v6,), name="x"),
+    Case(
+        np.polyfit,
+        lambda x, y: np.polyfit(x, y, 1, w=pos(4)),
+        (np.arange(4.0) + 0.1 * v4, v4),
+        name="x-y-weights",
+    ),
     Case(np.polyfit, lambda y: np.polyfit(np.linspace(0, 1, 4), y, 1), (m34.T,), name="columns"),
     Case(
         np.polyfit,
