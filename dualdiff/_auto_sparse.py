@@ -47,7 +47,7 @@ class SparseChoice:
         self.spent = estimate  # dense seconds that detection would have saved, so far
         self.compressed = None
         self.reason = None if directions >= SPARSE_MIN_DIRECTIONS else "few directions"
-        self.direction = None  # the checking direction v
+        self.misses = 0  # compressed Hessians that failed their check with an unchanged pattern
 
     def due(self):
         return (
@@ -85,32 +85,54 @@ class SparseChoice:
             self.reason = f"{compressed.n_colors} colors against {self.directions} dense directions"
             return
         self.compressed = compressed
-        n = int(np.size(args[argnum]))
-        self.direction = np.random.default_rng(0).standard_normal(n)
 
     def __call__(self, f, args, argnum):
         """The dense derivative (shape ``(m, n)``) by compressed passes, checked; or None."""
         matrix = self.compressed(*args)  # CSR: the check costs O(nonzeros)
-        v = self.direction
         g = gradient(f, argnum) if self.hessian else f
-        direct = np.reshape(push_rows(g, args, (argnum,), True, v[None]), -1)
-        product = matrix @ v
-        if not (np.all(np.isfinite(direct)) and np.all(np.isfinite(product))):
-            return None  # no check without finite values: dense, for this call
-        dtype = getattr(args[argnum], "dtype", None)
-        eps = np.finfo(dtype if dtype is not None and dtype.kind == "f" else np.float64).eps
-        tolerance = np.sqrt(eps) * (abs(matrix) @ np.abs(v)) + np.abs(direct) * 1e-12
-        if np.all(np.abs(product - direct) <= tolerance):
+        agreed = agrees(matrix, g, args, argnum)
+        if agreed:
             return matrix.toarray()
+        if agreed is False:
+            self._failed(f, args, argnum)
+        return None  # dense, for this call (or from now on)
+
+    def _failed(self, f, args, argnum):
+        """A compressed result failed its check. A pattern traced again here that differs
+        from the kept one changes with the arguments not differentiated (an index array):
+        dense passes from now on. A Hessian may fail where f is not twice differentiable
+        (forward over reverse is not symmetric there): dense for such calls, and from the
+        second on for good. A Jacobian whose pattern fails where it was traced is the
+        tracer's mistake: dense from now on, with a warning."""
+        from dualdiff.sparse import _same
+
+        try:
+            changed = not _same(_pattern(f, args, argnum, self.hessian)[0],
+                                self.compressed.pattern)  # fmt: skip
+        except Exception:
+            changed = False
+        if changed:
+            self.compressed = None
+            self.reason = "the pattern changes with the arguments that are not differentiated"
+            return
+        if self.hessian:
+            self.misses += 1
+            if self.misses >= 2:
+                self.compressed = None
+                self.reason = (
+                    "the compressed Hessian differs from forward over reverse at these points "
+                    "(f is not twice differentiable there)"
+                )
+            return
+        self.compressed = None
+        self.reason = "a compressed result failed its check"
         warnings.warn(
             "dualdiff: the structural sparsity pattern missed nonzeros of this derivative "
             "(a compressed result failed its check against a direct product); it is computed "
             "densely from now on. Please report f to the dualdiff issue tracker.",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-        self.compressed, self.reason = None, "a compressed result failed its check"
-        return None
 
     def describe(self):
         """One line for a plan: what the compressed path does, or why it is not used."""
@@ -126,6 +148,25 @@ class SparseChoice:
                 f"repeated calls have paid for it"
             )
         return f"dense: {self.reason}"
+
+
+def agrees(matrix, g, args, argnum):
+    """Whether the CSR ``matrix`` (a Jacobian of ``g`` in argument ``argnum``, rows and
+    columns flattened) times a random direction v equals ``J @ v`` computed directly by one
+    forward pass of ``g``: True, False, or None when either product is not finite. A pattern
+    that missed a nonzero fails, but for a chance cancellation; rounding never does."""
+    n = matrix.shape[1]
+    v = np.random.default_rng(n).standard_normal(n)
+    direct = np.reshape(push_rows(g, args, (argnum,), True, v[None]), -1)
+    product = matrix @ v
+    if direct.shape != product.shape:
+        return False
+    if not (np.all(np.isfinite(direct)) and np.all(np.isfinite(product))):
+        return None
+    dtype = getattr(args[argnum], "dtype", None)
+    eps = np.finfo(dtype if dtype is not None and dtype.kind == "f" else np.float64).eps
+    tolerance = np.sqrt(eps) * (abs(matrix) @ np.abs(v)) + np.abs(direct) * 1e-12
+    return bool(np.all(np.abs(product - direct) <= tolerance))
 
 
 def _pattern(f, args, argnum, hessian):

@@ -228,15 +228,42 @@ def gradient(f, argnum):
 
 
 class PerShape:
-    """``make(args, *key)``, built at the first call with those argument shapes and key, and
-    kept: a Jacobian's plan (mode, chunks, seeds, pattern, coloring) depends on shapes only."""
+    """``make(args, *key)``, built at the first call with arguments of that description and
+    key, and kept: a Jacobian's plan (mode, chunks, seeds, pattern, coloring) depends on the
+    arguments' shapes, and on the Python ints, strings and flags among them (``x[:n]``: an
+    output shape set by a number). Floats count by type only: they are data, new at each call.
+    A plan found stale at a call (f's output shape changed anyway) is replaced (``rebuild``).
+    """
 
     def __init__(self, make):
         self.make = make
         self.built = {}
 
     def __call__(self, args, *key):
-        index = (key, tuple(np.shape(a) for a in args))
+        index = (key, tuple(describe(a) for a in args))
         if index not in self.built:
             self.built[index] = self.make(args, *key)
         return self.built[index]
+
+    def rebuild(self, args, *key):
+        """A new plan for ``args``, replacing the kept one."""
+        self.built[key, tuple(describe(a) for a in args)] = built = self.make(args, *key)
+        return built
+
+
+class Stale(Exception):
+    """A kept plan met an f whose output shape changed at the same argument description."""
+
+
+def describe(a):
+    """What a kept plan depends on in argument ``a`` (hashable)."""
+    if isinstance(a, tuple | list):
+        return type(a), tuple(describe(x) for x in a)
+    if type(a) is dict:
+        return dict, tuple((k, describe(v)) for k, v in a.items())
+    if a is None or isinstance(a, int | str | np.integer | np.bool_):
+        return type(a), a
+    shape = getattr(a, "shape", None)
+    if shape is not None:
+        return tuple(shape), str(getattr(a, "dtype", ""))
+    return type(a)

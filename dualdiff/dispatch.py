@@ -60,6 +60,7 @@ from dualdiff._jacobian import (
     DEFAULT_MAX_MEMORY,
     PerShape,
     Seeds,
+    Stale,
     check_options,
     chunk_directions,
     direction_bytes,
@@ -292,7 +293,7 @@ def dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor):
             jacs = [_Dense(g, args, i, mode, chunk_size, max_memory)(g, args, executor)
                     for i in nums_]  # fmt: skip
         else:
-            jacs = [plans(args, i)(f, args, executor) for i in nums_]
+            jacs = [_kept(plans, f, args, i, executor) for i in nums_]
         return jacs[0] if single else tuple(jacs)
 
     def plan(*args) -> JacobianPlan:
@@ -305,6 +306,15 @@ def dense_jacobian(f, nums, single, mode, chunk_size, max_memory, executor):
 
     jac.plan = plan
     return jac
+
+
+def _kept(plans, f, args, i, executor):
+    """Argument ``i``'s Jacobian by its kept plan, or by a new one where f's output shape
+    changed since the plan was made (an argument the description does not see set it)."""
+    try:
+        return plans(args, i)(f, args, executor)
+    except Stale:
+        return plans.rebuild(args, i)(f, args, executor)
 
 
 class _Dense:
@@ -370,9 +380,13 @@ class _Dense:
         if sparse.compressed is None:
             return None
         with one_thread(True):  # a pass per color: small products
-            J = sparse(f, args, self.argnum)
-        if sparse.compressed is None:  # the check failed: dense from now on
-            self._describe()
+            try:
+                J = sparse(f, args, self.argnum)
+            except ValueError as e:  # f's output has another size than where it was detected
+                if "sparsity pattern was detected" in str(e):
+                    raise Stale from None
+                raise
+        self._describe()  # the check may have changed the pattern, or given it up
         return J
 
     def _next_mode(self):
@@ -410,11 +424,17 @@ class _Dense:
         """J as an (m, n) array from the plan's batched passes."""
         forward = plan.mode == "forward"
         seeds = self._seeds(plan)
+        if not forward and executor is None:
+            recording = recording or record(f, args, (self.argnum,))
+            if recording.out_shape() != tuple(self.out_shape):
+                raise Stale
         with one_thread(plan.one_thread):
             blocks = run(f, args, (self.argnum,), True, plan.mode, seeds, plan.chunk_size,
                          executor=executor, recording=recording)  # fmt: skip
             J = None
             for start, stop, block in blocks:
+                if forward and np.size(block) != (stop - start) * plan.m:
+                    raise Stale  # f's output has another size than when the plan was made
                 if start == 0 and stop == seeds.count and block.ndim == 2:
                     if block.flags.writeable:  # one pass over vectors: the block is J itself
                         return block.T if forward else block  # (a read-only one: a kept seed)

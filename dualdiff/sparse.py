@@ -19,6 +19,12 @@ values, boolean masks and ``nonzero``, which set a shape), the pattern is detect
 every call (the coloring is kept while the pattern does not change); ``reason`` says why.
 Pass ``pattern=`` to supply one yourself.
 
+Every result is checked against one more direction computed directly (``J @ v`` by a forward
+pass, ``H @ v`` by a Hessian-vector product, ``v`` random), at the cost of that one direction:
+a pattern that no longer holds (an argument that is not differentiated, a closure or a Python
+branch on a constant changed it) is detected again at that call, and never gives a wrong
+number.
+
 ``sparse_jacobian`` and ``sparse_hessian`` (``dd.jacobian(f, sparse=True)``,
 ``dd.hessian(f, sparse=True)``) also take structures (tuples, lists and dicts of arrays) as
 arguments and outputs: they are flattened in the order of ``dualdiff.ravel_pytree`` (leaves
@@ -34,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dualdiff import _pattern_linalg, _pattern_ops  # noqa: F401  (they fill the op table)
+from dualdiff._auto_sparse import agrees
 from dualdiff._checks import argnums as checked_argnums
 from dualdiff._checks import positional
 from dualdiff._coloring import (
@@ -224,6 +231,32 @@ class _Planned:
     def n_colors(self):
         return int(self._plan.colors.max(initial=-1)) + 1
 
+    def _checked(self, args, g):
+        """The compressed result at ``args``, checked against one direct product (``J @ v`` by
+        a forward pass of ``g``, v random). A pattern that fails is detected again here (an
+        argument not differentiated, a closure or a Python branch changed it): the new one
+        serves from now on. A Jacobian whose pattern fails where it was detected is the
+        tracer's mistake, and raises. A Hessian may fail at a point where f is not twice
+        differentiable (a tie of ``max``): forward over reverse is not symmetric there, and
+        the compressed Hessian reads each pair from one side; it is returned."""
+        matrix = self._compute(args)
+        if agrees(matrix, g, args, self.argnums) is not False:
+            return matrix
+        pattern = self._detect(args)
+        if not _same(pattern, self._plan.pattern):
+            self._plan = self._compress(pattern)
+            matrix = self._compute(args)
+            if agrees(matrix, g, args, self.argnums) is not False:
+                return matrix
+        if isinstance(self, SparseHessian):
+            return matrix
+        raise RuntimeError(
+            "dualdiff: the structural sparsity pattern missed nonzeros of this Jacobian (its "
+            "compressed result failed a check against a direct product at the point where it "
+            "was detected). Compute it densely (dd.jacobian(f)), or pass pattern= yourself; "
+            "please report f to the dualdiff issue tracker."
+        )
+
     def _plan_at(self, args):
         """The plan for ``args``: the kept one, or one for the pattern detected at ``args``."""
         plan = self._plan
@@ -329,6 +362,9 @@ class SparseJacobian(_Planned):
         positional(kwargs, "sparse_jacobian")
         _check_input(args, self.argnums, self.in_shape, "SparseJacobian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
+        return self._checked(args, self.f)
+
+    def _compute(self, args):
         plan = self._plan_at(args)
         m, n = plan.pattern.shape
         nums = (self.argnums,)
@@ -404,6 +440,9 @@ class SparseHessian(_Planned):
         positional(kwargs, "sparse_hessian")
         _check_input(args, self.argnums, self.in_shape, "SparseHessian")
         args = tuple(as_input(a) if i == self.argnums else a for i, a in enumerate(args))
+        return self._checked(args, self._gradient)
+
+    def _compute(self, args):
         plan = self._plan_at(args)
         nums = (self.argnums,)
         blocks = run(self._gradient, args, nums, True, "forward", plan.seeds, plan.chunk_size)

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from threadpoolctl import threadpool_info
 
 import dualdiff as dd
@@ -113,17 +114,26 @@ def test_a_pattern_that_misses_nonzeros_is_caught_and_the_answer_stays_right(mon
 
     def diagonal_only(f, args, argnum, hessian):
         pattern, reason = real(f, args, argnum, hessian)
-        return pattern.multiply(np.eye(*pattern.shape, dtype=bool)).tocsr(), reason
+        return _diagonal(pattern), reason
 
     monkeypatch.setattr(_auto_sparse, "_pattern", diagonal_only)
     jac = dd.jacobian(f)
-    with pytest.warns(RuntimeWarning, match="missed nonzeros"):
-        J = jac(x)
-    np.testing.assert_array_equal(J, dd.jacfwd(f)(x))
-    assert "failed its check" in jac.plan(x).sparsity
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(jac(x), J)  # dense from now on, without a warning
+        for _ in range(2):  # the compressed Jacobian's own check traces the pattern again
+            np.testing.assert_array_equal(jac(x), dd.jacfwd(f)(x))
+    assert "2 colors" in jac.plan(x).sparsity
+
+
+def test_a_pattern_that_fails_where_it_was_traced_warns_and_goes_dense(monkeypatch):
+    f = lambda x: x[1:] * np.cos(x[:-1])  # noqa: E731
+    x = np.linspace(-1.0, 1.0, 3000)
+    choice = _auto_sparse.SparseChoice(2999, 4, 12000, 1.0)
+    choice.detect(f, (x,), 0, None, dispatch.DEFAULT_MAX_MEMORY)
+    monkeypatch.setattr(_auto_sparse, "agrees", lambda *args: False)
+    with pytest.warns(RuntimeWarning, match="missed nonzeros"):
+        assert choice(f, (x,), 0) is None
+    assert choice.compressed is None and "failed its check" in choice.describe()
 
 
 def test_a_pointwise_pattern_or_a_failed_trace_keeps_dense_passes(monkeypatch):
@@ -232,3 +242,10 @@ def test_one_thread_is_held_until_its_last_holder_leaves():
     assert _blas_threads() == before
     with _blas.one_thread(enabled=False):
         assert _blas_threads() == before
+
+
+def _diagonal(pattern):
+    """Only the diagonal of a pattern: a pattern that misses nonzeros."""
+    coo = sp.coo_array(pattern)
+    keep = coo.row == coo.col
+    return sp.csr_array((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
