@@ -327,8 +327,12 @@ class _Flat:
         if not all(type(J) is np.ndarray for J in jacs):
             return result  # sparse: flat, in ravel order
         if not self.call.seen or any(J.size == 0 for J in jacs):
-            # an empty Jacobian is answered without calling f: check its output once more
+            # an empty Jacobian is answered without calling f: check its output once more,
+            # and give it its input's floating dtype (it comes as float64 zeros)
             self.call(*args)
+            jacs = tuple(J if i in self.layouts else J.astype(_float_dtype(args[i]), copy=False)
+                         for i, J in zip(self.nums, jacs))  # fmt: skip
+            result = jacs[0] if single else jacs
         out = self.call.out
         if out is None and not self.layouts:
             return result  # arrays in and out: the Jacobian as it is

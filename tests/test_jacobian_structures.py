@@ -363,6 +363,13 @@ def test_float32_leaves_of_size_zero_stay_float32():
         assert J[0]["a"].dtype == J[1]["a"].dtype == np.float32
 
 
+def test_an_empty_jacobian_of_a_float32_array_is_float32():
+    for mode in ("auto", "forward", "reverse"):
+        for x, f in [(np.zeros(0, np.float32), np.sin), (np.ones(2, np.float32), lambda x: x[:0])]:
+            J = dd.jacobian(f, mode=mode)(x)
+            assert J.dtype == np.float32 and J.shape == np.shape(f(x)) + x.shape
+
+
 def test_a_float32_leaf_beside_float64_ones_keeps_its_dtype_as_jacrev():
     # jacfwd's block is in the output's dtype there, jacrev's in the input's; dd.jacobian takes
     # the input's in every mode, as it does for a plain array (documented in its docstring)
