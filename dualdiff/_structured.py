@@ -55,11 +55,8 @@ class _Layout:
     """A structure's leaves laid end to end: where each sits in the flat vector, its shape and
     dtype, and the function that rebuilds the structure from new leaves."""
 
-    def __init__(self, tree, leaves=None, dtypes=True):
-        if leaves is None:
-            leaves, self.unflatten = flatten(tree)
-        else:
-            self.unflatten = flatten(tree)[1]
+    def __init__(self, tree, leaves, unflatten, dtypes=True):
+        self.unflatten = unflatten
         self.shapes = [tuple(shape_of(x)) for x in leaves]
         self.dtypes = [_float_dtype(x) for x in leaves] if dtypes else None
         stops = list(itertools.accumulate(math.prod(s) for s in self.shapes))
@@ -67,6 +64,15 @@ class _Layout:
         self.size = stops[-1] if stops else 0
         self.key = (_treedef(tree), tuple(self.shapes), tuple(self.dtypes or ()))
         self.dtype = np.result_type(*self.dtypes) if self.dtypes else np.dtype(np.float64)
+
+    @classmethod
+    def of(cls, tree, convert=None, dtypes=True):
+        """``(layout, leaves)`` of ``tree``, its leaves passed through ``convert`` (which refuses
+        what cannot be a leaf) except tracers; ``dtypes``: record the leaves' floating dtypes."""
+        leaves, unflatten = flatten(tree)
+        if convert is not None:
+            leaves = [x if isinstance(x, Tracer) else convert(x) for x in leaves]
+        return cls(tree, leaves, unflatten, dtypes), leaves
 
     def ravel(self, leaves):
         """The leaves (arrays, numbers or tracers) raveled and concatenated, in ``dtype``."""
@@ -125,9 +131,7 @@ def ravel_pytree(tree: Any) -> tuple[np.ndarray, Callable[[Any], Any]]:
     >>> unravel(np.array([4.0, 5.0, 6.0]))
     {'w': array([[4., 5.]]), 'b': array(6.)}
     """
-    leaves, _ = flatten(tree)
-    leaves = [x if isinstance(x, Tracer) else _real(x, "ravel_pytree") for x in leaves]
-    layout = _Layout(tree, leaves)
+    layout, leaves = _Layout.of(tree, lambda x: _real(x, "ravel_pytree"))
     flat = layout.ravel(leaves)
 
     def unravel(flat):
@@ -199,8 +203,7 @@ def unravel_jacobian(J: Any, out_tree: Any, in_tree: Any) -> Any:
             "dd.sparse.unravel_jacobian: J must be a scipy.sparse matrix or array, or an ndarray; "
             f"got {_checks.describe(J)}"
         )
-    out, into = (_Layout(t, [_real(x, "sparse.unravel_jacobian") if not isinstance(x, Tracer)
-                             else x for x in flatten(t)[0]], dtypes=False)
+    out, into = (_Layout.of(t, lambda x: _real(x, "sparse.unravel_jacobian"), dtypes=False)[0]
                  for t in (out_tree, in_tree))  # fmt: skip
     if J.shape != (out.size, into.size):
         raise ValueError(
@@ -252,8 +255,8 @@ def structured(f, nums, single, make, name, *, flatten_out=True, kwargs_name=Non
         args = list(args)
         for i, a in enumerate(args):
             if i in nums_ and _is_tree(a):
-                leaves = [_checks.as_input(x) for x in flatten(a)[0]]
-                layouts[i] = layout = _Layout(a, leaves)
+                layout, leaves = _Layout.of(a, _checks.as_input)
+                layouts[i] = layout
                 args[i] = layout.ravel(leaves)
                 key.append(layout.key)
             elif _is_tree(a):  # not differentiated: it reaches f as it is, whatever its leaves
@@ -386,8 +389,7 @@ class _Flattened:
         if not _is_tree(out):
             self._keep(None, tuple(shape_of(out)))
             return out
-        leaves = flatten(out)[0]
-        layout = _Layout(out, leaves, dtypes=False)
+        layout, leaves = _Layout.of(out, dtypes=False)
         self._keep(layout, layout.key)
         return layout.ravel(leaves)
 

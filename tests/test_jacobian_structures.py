@@ -580,6 +580,21 @@ def test_sparse_jacobian_of_structures_is_the_dense_one_in_ravel_order(size, mod
                                rtol=1e-12, atol=1e-12)  # fmt: skip
 
 
+def test_sparse_jacobian_and_hessian_of_a_float32_leaf_beside_float64_ones():
+    # the flat vector is float64; f still computes the float32 leaf in float32
+    p = {"a": np.array([1.0, 2.0, 3.0], np.float32), "b": np.array([1.0, 2.0])}
+
+    def f(p):
+        return (p["a"][1:] * p["b"], np.sum(p["a"]))
+
+    for mode in ("auto", "forward", "reverse"):
+        J = dd.jacobian(f, sparse=True, mode=mode)(p)
+        np.testing.assert_allclose(J.toarray(), flat_matrix(dd.jacrev(f)(p), f(p), p), rtol=1e-6)
+    loss = lambda p: np.sum(p["a"][1:] ** 2 * p["b"])  # noqa: E731
+    H = dd.hessian(loss, sparse=True)(p)
+    np.testing.assert_allclose(H.toarray(), flat_matrix(dd.hessian(loss)(p), p, p), rtol=1e-6)
+
+
 def test_sparse_jacobian_with_tuple_argnums_is_one_matrix_per_argument():
     rng = np.random.default_rng(29)
     p, x = {"a": rng.uniform(size=3), "b": 2.0}, rng.uniform(size=4)
