@@ -12,10 +12,13 @@ the same way. A dense result is then cut into the blocks of JAX's nesting (outpu
 outside, input structure inside); a sparse one is returned flat, rows and columns in that
 ravel order, and :func:`unravel_jacobian` cuts it when wanted.
 
-Each input structure (its tree, leaf shapes and dtypes, and the other arguments' shapes) gets a
-transform of its own, so two structures of one flat size never share a plan. The output's
-structure is learned from f's calls, and must be the same at every call with one input
-structure (as its shape must for a plain array).
+Each input structure (its tree, leaf shapes and dtypes, and the other arguments' structures and
+shapes) gets a transform of its own, so two structures of one flat size never share a plan.
+Arguments outside argnums that are structures pass the machinery boxed (:class:`_Opaque`: its
+plans are keyed by ``np.shape`` of every argument). The output's structure and shape are
+learned from f's calls; when an argument outside argnums changes them (a flag, a length), the
+plan is made again for the new output, and an output that changes within one Jacobian is a
+named ValueError.
 """
 
 import itertools
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from dualdiff import _checks
 from dualdiff._tracer import Tracer, shape_of
@@ -212,22 +216,15 @@ def unravel_jacobian(J: Any, out_tree: Any, in_tree: Any) -> Any:
             "per output element and one column per input element"
         )
     sparse = not isinstance(J, np.ndarray)
-    if sparse:
-        J = J.tocsr()
+    J = J.tocsr() if sparse else np.asarray(J)  # (np.matrix has two dimensions only)
     rows = []
     for (a, b), s in zip(out.bounds, out.shapes):
         if sparse:
-            rows.append([_csr(J[a:b, c:d]) for c, d in into.bounds])
+            rows.append([sp.csr_array(J[a:b, c:d], copy=True) for c, d in into.bounds])
         else:
             rows.append([J[a:b, c:d].reshape(s + t).copy()
                          for (c, d), t in zip(into.bounds, into.shapes)])  # fmt: skip
     return out.unflatten([into.unflatten(row) for row in rows])
-
-
-def _csr(block):
-    import scipy.sparse as sp
-
-    return sp.csr_array(block, copy=True)
 
 
 # -- transforms on structures ------------------------------------------------------------------
