@@ -29,6 +29,7 @@ DETECT_ELEMENT = 100e-9
 DETECT_OP = 100e-6
 DETECT_RATIO = 4.0
 SAMPLES = 8  # rows and columns computed to bound the colors below before a trace
+CHECK_RTOL = 1e-5  # of |J| |v|: a missed nonzero weighs more, float32 rounding inside f less
 SPARSE_GAIN = 2  # compressed passes only with at most half the dense directions as colors
 
 
@@ -165,7 +166,9 @@ def agrees(matrix, g, args, argnum):
         return None
     dtype = getattr(args[argnum], "dtype", None)
     eps = np.finfo(dtype if dtype is not None and dtype.kind == "f" else np.float64).eps
-    tolerance = np.sqrt(eps) * (abs(matrix) @ np.abs(v)) + np.abs(direct) * 1e-12
+    # the rounding of the two products; f may compute in float32 inside a float64 input
+    relative = max(np.sqrt(eps), CHECK_RTOL)
+    tolerance = relative * (abs(matrix) @ np.abs(v)) + np.abs(direct) * 1e-12
     return bool(np.all(np.abs(product - direct) <= tolerance))
 
 

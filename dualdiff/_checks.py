@@ -209,10 +209,25 @@ def not_none(args, nums):
             as_input(None)  # the named TypeError
 
 
-def as_input(x):
-    """A differentiable input: tracers pass through, ints become float64, complex is refused."""
+def weak_dtype(leaves):
+    """The dtype a Python number among ``leaves`` is differentiated in: the floating dtype of
+    the array leaves (float32 beside float32 arrays, as NumPy and JAX combine them), or None
+    (float64) when there is none or it is float64."""
+    dtypes = [x.dtype for x in leaves if isinstance(x, np.ndarray | np.floating | Tracer)]
+    floats = [d for d in dtypes if d.kind == "f"]
+    if not floats:
+        return None
+    dtype = np.result_type(*floats)
+    return None if dtype == np.float64 else dtype
+
+
+def as_input(x, weak=None):
+    """A differentiable input: tracers pass through, ints become float64 (a Python number
+    becomes ``weak``, when given), complex is refused."""
     if isinstance(x, Tracer):
         return x
+    if weak is not None and type(x) in (float, int):
+        return np.asarray(x, weak)
     a = np.asarray(x)
     if a.dtype.kind == "c":
         raise TypeError(

@@ -209,7 +209,10 @@ def tangent_of(o, level, k):
     """The batched tangent of output ``o`` at ``level``, the caller's own; zeros for a constant."""
     if isinstance(o, Dual) and o.level == level:
         return pool.disown(o.tangent)  # the caller's: the pool forgets it
-    return np.zeros((k,) + np.shape(primal(o, level)))
+    value = primal(o, level)
+    dtype = getattr(value, "dtype", None)  # a float32 output's zeros stay float32
+    floating = dtype is not None and dtype.kind == "f"
+    return np.zeros((k, *np.shape(value)), dtype if floating else np.float64)
 
 
 def gradient(f, argnum):

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from dualdiff._checks import as_input, not_none  # noqa: F401  (as_input: the engine API)
+from dualdiff._checks import as_input, not_none, weak_dtype  # noqa: F401  (as_input: API)
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
@@ -107,8 +107,12 @@ class Recording:
 
     def zeros(self, k):
         """What :meth:`pull` returns when no cotangent reaches the inputs, for a batch of k."""
-        return [unflatten([np.zeros((k,) + s) for s in shapes]) for unflatten, shapes in
-                self._rebuild]  # fmt: skip
+        result, start = [], 0
+        for unflatten, shapes in self._rebuild:  # each leaf in its input's dtype
+            dtypes = self._dtypes[start : start + len(shapes)]
+            start += len(shapes)
+            result.append(unflatten([np.zeros((k, *s), d) for s, d in zip(shapes, dtypes)]))
+        return result
 
     def _seeds(self, cts):
         """``{node index: cotangent}`` for the outputs traced at this level."""
@@ -129,10 +133,11 @@ def record(f, args, argnums):
     args = list(args)
     rebuild = []
     not_none(args, argnums)
+    weak = weak_dtype([a for i in argnums for a in flatten(args[i])[0]])
     for i in argnums:
         leaves, unflatten = flatten(args[i])
         rebuild.append((unflatten, [np.shape(value_of(x)) for x in leaves]))
-        args[i] = unflatten([leaf(as_input(x), tape, level) for x in leaves])
+        args[i] = unflatten([leaf(as_input(x, weak), tape, level) for x in leaves])
     n_leaves = len(tape)
     single = len(argnums) == 1 and not isinstance(args[argnums[0]], tuple | list | dict)
     out = f(*args)
@@ -148,9 +153,13 @@ def value_of(x):
 
 
 def _of_dtype(g, dtype):
-    """A real cotangent in its leaf's floating dtype (the sweep may have promoted it)."""
-    if type(g) is np.ndarray and g.dtype != dtype and g.dtype.kind == dtype.kind == "f":
-        return g.astype(dtype)  # never a complex cotangent: its imaginary part is kept
+    """A real cotangent in its leaf's floating dtype (the sweep may have promoted it); a traced
+    one (forward over reverse) is cast by the traced astype, its tangent with it."""
+    if type(g) is np.ndarray:
+        if g.dtype != dtype and g.dtype.kind == dtype.kind == "f":
+            return g.astype(dtype)  # never a complex cotangent: its imaginary part is kept
+    elif isinstance(g, Tracer) and g.dtype != dtype and g.dtype.kind == dtype.kind == "f":
+        return g.astype(dtype)
     return g
 
 
@@ -158,6 +167,7 @@ def push(f, args, tangents):
     """Run ``f`` with Duals for ``args`` carrying batched ``tangents`` (None for constants);
     return ``(out, level)``."""
     level = new_level()
+    weak = weak_dtype([a for x, t in zip(args, tangents) if t is not None for a in flatten(x)[0]])
     wrapped = []
     for x, t in zip(args, tangents):
         if t is None:
@@ -165,6 +175,13 @@ def push(f, args, tangents):
             continue
         leaves, unflatten = flatten(x)
         t_leaves, _ = flatten(t)
-        wrapped.append(unflatten([Dual(as_input(a), b, level) for a, b in zip(leaves, t_leaves)]))
+        duals = []
+        for a, b in zip(leaves, t_leaves):
+            a = as_input(a, weak)
+            dtype = a.dtype
+            if b.dtype != dtype and b.dtype.kind == dtype.kind == "f":  # the primal's dtype
+                b = b.astype(dtype)
+            duals.append(Dual(a, b, level))
+        wrapped.append(unflatten(duals))
     out = f(*wrapped)
     return out, level

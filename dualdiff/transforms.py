@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dualdiff import _checks
-from dualdiff._checks import bound
+from dualdiff._checks import bound, weak_dtype
 from dualdiff._jacobian import (
     DEFAULT_MAX_MEMORY,
     Layout,
@@ -38,7 +38,7 @@ from dualdiff._structured import structured
 from dualdiff._tracer import Tracer, innermost, strip
 from dualdiff._tree import flatten
 from dualdiff.dispatch import dense_hessian, dense_jacobian
-from dualdiff.engine import as_input, primal, push, record
+from dualdiff.engine import as_input, primal, push, record, value_of
 from dualdiff.large import pool
 from dualdiff.sparse import sparse_hessian, sparse_jacobian
 
@@ -383,9 +383,12 @@ def _jvp(f, primals, tangents, name):
     _checks.output(out, name)
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
-    values = unflatten_out([primal(o, level, held) for o in leaves])
-    ts = [pool.handed(tangent_of(o, level, 1)[0, ...], held) for o in leaves]
-    return values, unflatten_out(ts)
+    values, ts = [], []  # an output f returned twice comes back as two arrays
+    for o in leaves:
+        values.append(primal(o, level, held + values))
+    for o in leaves:
+        ts.append(pool.handed(tangent_of(o, level, 1)[0, ...], held + values + ts))
+    return unflatten_out(values), unflatten_out(ts)
 
 
 def linearize(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
@@ -437,7 +440,8 @@ def linearize(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 def _tree_inputs(x):
     """``x`` with its leaves as :func:`push` gives them to f (integers promoted to floats)."""
     leaves, unflatten = flatten(x)
-    return unflatten([as_input(a) for a in leaves])
+    weak = weak_dtype(leaves)
+    return unflatten([as_input(a, weak) for a in leaves])
 
 
 # -- Jacobians and Hessians --------------------------------------------------------------------
@@ -534,8 +538,12 @@ def _jacrev(f, args, nums, single):
     _checks.output(rec.out, "jacrev")
     out = Layout(rec.out)
     m = out.size
-    if any(rec.leaf_sizes):
-        grads = pull(rec, out, single, Seeds(m).rows(0, m), release=True)
+    if any(rec.leaf_sizes):  # seeds in the outputs' float dtype: float32 stays float32
+        rows = Seeds(m).rows(0, m)
+        dtypes = {getattr(value_of(o), "dtype", None) for o in flatten(rec.out)[0]}
+        if len(dtypes) == 1 and _is_float(next(iter(dtypes))):
+            rows = rows.astype(next(iter(dtypes)), copy=False)
+        grads = pull(rec, out, single, rows, release=True)
     else:  # nothing to pull back to: no m x m basis for an empty Jacobian
         zeros = rec.zeros(m)
         grads = zeros[0] if single else tuple(zeros)
@@ -550,7 +558,8 @@ def _inputs(args, nums, single):
     """``args`` with the differentiated leaves made inputs (floats)."""
     _checks.not_none(args, nums)
     leaves, unflatten = flatten(seeded(args, nums, single))
-    return with_seeded(args, nums, single, unflatten([as_input(x) for x in leaves]))
+    weak = weak_dtype(leaves)  # a Python float beside float32 arrays: float32, as in NumPy
+    return with_seeded(args, nums, single, unflatten([as_input(x, weak) for x in leaves]))
 
 
 def _assemble(rows, unflatten_out, unflatten_in, held):
