@@ -8,8 +8,22 @@ call would turn a traced array into a plain one and drop its derivative, so dual
 with a TypeError. This namespace serves those functions as dualdiff primitives with rules of
 their own; on plain arrays they return SciPy's results. Everything else falls back to SciPy, so
 ``import dualdiff.scipy.special as sp`` is a drop-in replacement for ``scipy.special``.
+
+``dualdiff.scipy.stats`` (distributions' densities, cumulative functions and entropies),
+``dualdiff.scipy.linalg`` (factorizations, solves, matrix functions) and
+``dualdiff.scipy.signal`` (convolutions and correlations) are drop-ins of the same kind, their
+functions dualdiff ops with SciPy's values; they are imported when first used.
 """
+
+import importlib
 
 from dualdiff.scipy import special
 
-__all__ = ["special"]
+__all__ = ["linalg", "signal", "special", "stats"]
+_LAZY = ("linalg", "signal", "stats")  # their SciPy modules take up to seconds to import
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f"dualdiff.scipy.{name}")
+    raise AttributeError(f"module 'dualdiff.scipy' has no attribute {name!r}")
