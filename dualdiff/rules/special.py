@@ -111,8 +111,16 @@ defpartials(sc.exp10, lambda ans, x: ans * LN10)
 defpartials(sc.cbrt, lambda ans, x: ans**-2.0 / 3.0)  # a power, as np.cbrt's
 
 # -- information theory and losses ---------------------------------------------------------------
-defpartials(sc.xlogy, lambda ans, x, y: np.log(y), lambda ans, x, y: x / y)
-defpartials(sc.xlog1py, lambda ans, x, y: np.log1p(y), lambda ans, x, y: x / (1.0 + y))
+
+
+def _x_over(x, y):
+    """``x / y``, 0 where x is 0: xlogy(0, y) is 0 for every y, so is its derivative in y."""
+    zero = x == 0
+    return np.where(zero, 0.0, x / np.where(zero, 1.0, y))
+
+
+defpartials(sc.xlogy, lambda ans, x, y: np.log(y), lambda ans, x, y: _x_over(x, y))
+defpartials(sc.xlog1py, lambda ans, x, y: np.log1p(y), lambda ans, x, y: _x_over(x, 1.0 + y))
 defpartials(sc.entr, lambda ans, x: -(np.log(x) + 1.0))
 defpartials(sc.rel_entr, lambda ans, x, y: np.log(x / y) + 1.0, lambda ans, x, y: -x / y)
 defpartials(sc.kl_div, lambda ans, x, y: np.log(x / y), lambda ans, x, y: 1.0 - x / y)
