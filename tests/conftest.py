@@ -7,6 +7,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
+# The suite makes thousands of tiny matrix products: on a shared machine a second BLAS thread
+# makes each wait for a scheduler time slice (milliseconds). Tests of threading raise it back.
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(1, user_api="blas")
+
 
 @pytest.fixture
 def empty_pool():

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import dualdiff as dd
 from dualdiff import _auto_sparse, _blas, dispatch
@@ -207,6 +207,14 @@ def test_a_clear_call_is_not_second_guessed():
 # -- BLAS on one thread ------------------------------------------------------------------------
 
 
+@pytest.fixture
+def two_blas_threads():
+    """BLAS on two threads for a test of pinning (the suite runs on one: conftest.py)."""
+    with threadpool_limits(2, user_api="blas"):
+        yield
+
+
+@pytest.mark.usefixtures("two_blas_threads")
 def test_a_small_jacobians_passes_run_blas_on_one_thread_and_restore_it():
     A = np.random.default_rng(2).standard_normal((100, 100))
     seen = []
@@ -224,8 +232,10 @@ def test_a_small_jacobians_passes_run_blas_on_one_thread_and_restore_it():
     np.testing.assert_allclose(J, fd_jacobian(lambda x: np.tanh(A @ np.sin(x)), x), atol=1e-6)
 
 
+@pytest.mark.usefixtures("two_blas_threads")
 def test_one_thread_is_held_until_its_last_holder_leaves():
     before = _blas_threads()
+    assert all(t == 2 for t in before)
     seen = []
 
     def enter_and_leave():
