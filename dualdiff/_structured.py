@@ -12,13 +12,11 @@ the same way. A dense result is then cut into the blocks of JAX's nesting (outpu
 outside, input structure inside); a sparse one is returned flat, rows and columns in that
 ravel order, and :func:`unravel_jacobian` cuts it when wanted.
 
-Each input structure (its tree, leaf shapes and dtypes, and the other arguments' structures and
-shapes) gets a transform of its own, so two structures of one flat size never share a plan.
-Arguments outside argnums that are structures pass the machinery boxed (:class:`_Opaque`: its
-plans are keyed by ``np.shape`` of every argument). The output's structure and shape are
-learned from f's calls; when an argument outside argnums changes them (a flag, a length), the
-plan is made again for the new output, and an output that changes within one Jacobian is a
-named ValueError.
+Each input structure (its tree, leaf shapes and dtypes, and the other arguments as the
+machinery's per-shape plans describe them) gets a transform of its own, so two structures of one
+flat size never share a plan. The output's structure and shape are learned from f's calls; when
+an argument outside argnums changes them anyway (a float flag), the plan is made again for the
+new output, and an output that changes within one Jacobian is a named ValueError.
 """
 
 import itertools
@@ -30,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dualdiff import _checks
+from dualdiff._jacobian import describe
 from dualdiff._tracer import Tracer, shape_of
 from dualdiff._tree import flatten
 
@@ -250,17 +249,19 @@ def structured(f, nums, single, make, name, *, flatten_out=True, kwargs_name=Non
         layouts = {}
         key = [nums_]
         args = list(args)
+        weak = _weak(args, nums_)
         for i, a in enumerate(args):
             if i in nums_ and _is_tree(a):
-                layout, leaves = _Layout.of(a, _checks.as_input)
+                layout, leaves = _Layout.of(a, lambda x: _checks.as_input(x, weak))
                 layouts[i] = layout
                 args[i] = layout.ravel(leaves)
                 key.append(layout.key)
-            elif _is_tree(a):  # not differentiated: it reaches f as it is, whatever its leaves
-                key.append((_treedef(a), tuple(shape_of(x) for x in flatten(a)[0])))
-                args[i] = _Opaque(a)
-            else:
+            elif i in nums_:
+                if weak is not None and type(a) in (float, int):
+                    args[i] = _checks.as_input(a, weak)  # as jacfwd and jacrev take it
                 key.append(shape_of(a))
+            else:  # as the machinery keys its plans: Python ints and strings by value
+                key.append(describe(a))
         key = tuple(key)
         if kwargs:
             if kwargs_name is not None:
@@ -293,15 +294,12 @@ def structured(f, nums, single, make, name, *, flatten_out=True, kwargs_name=Non
     return transform
 
 
-class _Opaque:
-    """An argument outside argnums that is a structure, boxed on its way through the Jacobian
-    machinery (which keys its plans by ``np.shape`` of every argument: ragged leaves have none,
-    and NumPy would copy them all to find it); the key here has its structure and shapes."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
+def _weak(args, nums):
+    """The dtype of a Python number among the differentiated leaves (``_checks.weak_dtype``:
+    float32 beside float32 arrays), None when there is no such number or it is float64."""
+    if not any(_is_tree(args[i]) or type(args[i]) in (float, int) for i in nums):
+        return None  # arrays only: nothing to look for
+    return _checks.weak_dtype([x for i in nums for x in flatten(args[i])[0]])
 
 
 class _Changed(ValueError):
@@ -375,8 +373,8 @@ class _Flattened:
         self.seen, self.out, self.out_key = False, None, None
 
     def __call__(self, *args):
-        if self.layouts or any(type(a) is _Opaque for a in args):
-            args = [a.value if type(a) is _Opaque else a for a in args]
+        if self.layouts:
+            args = list(args)
             for i, layout in self.layouts.items():
                 args[i] = layout.unravel(args[i])
         out = self.f(*args)

@@ -370,6 +370,22 @@ def test_an_empty_jacobian_of_a_float32_array_is_float32():
             assert J.dtype == np.float32 and J.shape == np.shape(f(x)) + x.shape
 
 
+def test_a_python_number_beside_float32_leaves_is_float32_as_in_jacfwd_and_jacrev():
+    # NumPy's and JAX's weak scalars: float32 * 3.0 is float32, and so are its derivatives
+    a = np.array([1.0, 2.0], np.float32)
+
+    def f(p, q):
+        return {"y": p["a"] * p["b"] * q, "z": p["b"] ** 2}
+
+    for argnums in (0, (0, 1), 1):
+        for mode in ("auto", "forward", "reverse"):
+            J = dd.jacobian(f, argnums, mode=mode)({"a": a, "b": 3.0}, 2.0)
+            assert_same(J, dd.jacfwd(f, argnums)({"a": a, "b": 3.0}, 2.0), rtol=1e-6)
+            assert_same(J, dd.jacrev(f, argnums)({"a": a, "b": 3.0}, 2.0), rtol=1e-6)
+            if argnums != 1:  # (the float32 leaves are not differentiated with argnums=1)
+                assert all(b.dtype == np.float32 for b in leaves_of(J))
+
+
 def test_a_float32_leaf_beside_float64_ones_keeps_its_dtype_as_jacrev():
     # jacfwd's block is in the output's dtype there, jacrev's in the input's; dd.jacobian takes
     # the input's in every mode, as it does for a plain array (documented in its docstring)
