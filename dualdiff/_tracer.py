@@ -201,7 +201,7 @@ def primitive(f):
 
 
 def _no_conversion(self, *args, **kwargs):
-    raise TypeError(
+    error = TypeError(
         f"A dualdiff {type(self).__name__} (a traced array) cannot become a plain NumPy array "
         "or Python number: that would silently drop its derivative. Keep it traced: use "
         "dualdiff.numpy.array / dualdiff.numpy.stack to build arrays from traced values, "
@@ -210,6 +210,10 @@ def _no_conversion(self, *args, **kwargs):
         "and dualdiff.scipy.special (logsumexp, softmax, ...) for SciPy functions that call "
         "np.asarray. Use .value to read the primal value on purpose."
     )
+    # NumPy wraps it in its own ValueError when a plain array's element is set (out[0] = x):
+    # the transforms raise it unwrapped (dualdiff.engine.unwrapped)
+    error.dualdiff_conversion = True
+    raise error
 
 
 # NumPy functions that write their traced arguments into a plain array (np.full_like's fill

@@ -140,8 +140,19 @@ def record(f, args, argnums):
         args[i] = unflatten([leaf(as_input(x, weak), tape, level) for x in leaves])
     n_leaves = len(tape)
     single = len(argnums) == 1 and not isinstance(args[argnums[0]], tuple | list | dict)
-    out = f(*args)
+    out = unwrapped(f, args)
     return Recording(out, level, tape, n_leaves, rebuild, single)
+
+
+def unwrapped(f, args):
+    """``f(*args)``, dualdiff's conversion error unwrapped from the ValueError NumPy raises
+    when a traced value is written into a plain array's element (``out[0] = x``)."""
+    try:
+        return f(*args)
+    except ValueError as e:
+        if getattr(e.__cause__, "dualdiff_conversion", False):
+            raise e.__cause__ from None
+        raise
 
 
 def _sized(a):
@@ -183,5 +194,5 @@ def push(f, args, tangents):
                 b = b.astype(dtype)
             duals.append(Dual(a, b, level))
         wrapped.append(unflatten(duals))
-    out = f(*wrapped)
+    out = unwrapped(f, wrapped)
     return out, level

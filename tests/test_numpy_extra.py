@@ -342,13 +342,11 @@ def test_writing_traced_values_into_a_plain_array_names_zeros_like():
 
     def g(x):
         out = np.zeros(3)
-        out[0] = x[0]  # NumPy wraps the TypeError of a scalar write in its own ValueError
+        out[0] = x[0]  # NumPy wraps the TypeError in its ValueError; the transform unwraps it
         return out
 
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(TypeError, match=r"np.zeros_like\(x\)"):
         dd.grad(lambda x: np.sum(g(x)))(np.ones(3))
-    assert isinstance(info.value.__cause__, TypeError)
-    assert "np.zeros_like(x)" in str(info.value.__cause__)
 
 
 def test_full_like_of_a_plain_array_with_a_traced_fill_names_the_fix():
