@@ -21,7 +21,7 @@ from dualdiff.transforms import jacobian
 SHAPES_QUICK = [(10, 100), (100, 10)]
 SHAPES_DEFAULT = [(10, 1000), (1000, 10), (100, 100), (1000, 1000)]
 MODES = ("forward", "reverse", "auto")
-ROUNDS = 3  # timing rounds per candidate; the best counts
+ROUNDS = 7  # timing rounds per candidate; the best counts (fewer let load show as regret)
 
 
 def _elementwise(A):
@@ -367,7 +367,7 @@ def _run(args):
     if args.plot:
         _pyplot()  # fail before a minute of timing, not after
     shapes = SHAPES_QUICK if args.quick else SHAPES_DEFAULT
-    budget = 0.01 if args.quick else 0.05
+    budget = 0.02 if args.quick else 0.1
     points = [(fam, n, m) for fam in FAMILIES for n, m in shapes]
     rows = [measure(fam, n, m, budget) for fam, n, m in _progress(points, args.quiet)]
     print(header())

@@ -88,7 +88,7 @@ TRIAL_DIRECTIONS = 256
 # and again (inside a solver) alternates the two modes for its first LEARN_CALLS calls of each,
 # then keeps the one timed faster. Beyond LEARN_RATIO the model is trusted.
 LEARN_RATIO = 4.0
-LEARN_CALLS = 2
+LEARN_CALLS = 4
 # Passes of a Jacobian estimated cheaper than this run with BLAS on one thread (dualdiff._blas).
 BLAS_ONE_THREAD_COST = 0.05
 
