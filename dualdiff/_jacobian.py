@@ -200,7 +200,7 @@ def push_tree(f, args, batched_tangents, caller=None):
     out, level = push(f, args, batched_tangents)
     if caller is not None:
         _checks.output(out, caller)
-    k = next(t for t in flatten(batched_tangents)[0] if t is not None).shape[0]
+    k = next((t.shape[0] for t in flatten(batched_tangents)[0] if t is not None), 0)
     leaves, unflatten = flatten(out)
     return unflatten([tangent_of(o, level, k) for o in leaves])
 

@@ -431,10 +431,13 @@ class _Dense:
         with one_thread(plan.one_thread):
             blocks = run(f, args, (self.argnum,), True, plan.mode, seeds, plan.chunk_size,
                          executor=executor, recording=recording)  # fmt: skip
-            J = None
+            J, traced = None, []
             for start, stop, block in blocks:
                 if forward and np.size(block) != (stop - start) * plan.m:
                     raise Stale  # f's output has another size than when the plan was made
+                if type(block) is not np.ndarray:  # traced (a Jacobian inside a transform):
+                    traced.append(np.reshape(block, (stop - start, -1)))  # joined below
+                    continue
                 if start == 0 and stop == seeds.count and block.ndim == 2:
                     if block.flags.writeable:  # one pass over vectors: the block is J itself
                         return block.T if forward else block  # (a read-only one: a kept seed)
@@ -445,6 +448,11 @@ class _Dense:
                     J[:, start:stop] = block.T
                 else:
                     J[start:stop, :] = block
+        if traced:  # every chunk depends on the outer transform's values, or none does
+            if J is not None:
+                raise RuntimeError("dd.jacobian: chunks both traced and plain; please report f")
+            J = traced[0] if len(traced) == 1 else np.concatenate(traced)
+            return np.transpose(J) if forward else J
         return J
 
 

@@ -82,3 +82,18 @@ def _diagonal(pattern):
     coo = sp.coo_array(pattern)
     keep = coo.row == coo.col
     return sp.csr_array((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
+
+
+@pytest.mark.parametrize("inner", MODES)
+@pytest.mark.parametrize("outer", MODES)
+def test_a_jacobian_of_a_jacobian_equals_the_hessian(inner, outer):
+    f = lambda x: np.sum(np.sin(x) * x**2)  # noqa: E731
+    x = np.linspace(0.1, 1.0, 5)
+    H = dd.jacobian(dd.jacobian(f, mode=inner), mode=outer)(x)
+    np.testing.assert_allclose(H, dd.hessian(f)(x), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(H, fd_jacobian(dd.grad(f), x), rtol=1e-6)
+
+
+def test_an_empty_structure_has_an_empty_jacobian():
+    assert dd.jacfwd(lambda p: 1.0)({}) == {}
+    assert dd.jacrev(lambda p: 1.0)({}) == {}
