@@ -163,6 +163,10 @@ defpartials(
 defpartials(
     sc.yv, _constant("yv", "v"), lambda ans, v, x: 0.5 * (sc.yv(v - 1, x) - sc.yv(v + 1, x))
 )
+defpartials(  # an integer order: yv's recurrence, which takes n - 1 = -1 too
+    sc.yn, _constant("yn", "n"), lambda ans, n, x: 0.5 * (sc.yv(n - 1, x) - sc.yv(n + 1, x))
+)
+defconstant(sc.gammasgn)  # the sign of gamma: piecewise constant
 defpartials(
     sc.iv, _constant("iv", "v"), lambda ans, v, x: 0.5 * (sc.iv(v - 1, x) + sc.iv(v + 1, x))
 )

@@ -37,7 +37,7 @@ BINARY = [
 # Ufuncs whose first argument (an order or shape parameter) is a constant.
 IN_X = [
     (sc.jv, v, 3 * p), (sc.yv, v, 3 * p), (sc.iv, n, wide), (sc.ive, n, wide), (sc.kv, v, p),
-    (sc.kve, v, p), (sc.gammainc, 1.5, p), (sc.gammaincc, 1.5, p),
+    (sc.kve, v, p), (sc.gammainc, 1.5, p), (sc.gammaincc, 1.5, p), (sc.yn, n, 3 * p),
 ]  # fmt: skip
 
 CASES = [Case(op, op, (a,)) for op, a in UNARY]
@@ -61,6 +61,8 @@ CASES += [
     # scipy.special.zeta(s, q) is a Python wrapper around the Hurwitz zeta ufunc.
     Case(sc._ufuncs._zeta, lambda a: sc.zeta(3.0, a), (p,)),
     Case(sc._ufuncs._zeta, lambda a: sc.zeta(2.0, a), (neg,), name="negative"),
+    Case(sc.gammasgn, lambda a: sc.gammasgn(a) * a, (neg,), name="piecewise-constant"),
+    Case(sc.gammaln, lambda a: dsp.multigammaln(a, 3), (p + 1.5,), name="multigammaln"),
 ]
 # dualdiff.scipy.special primitives.
 lse, x3 = _logsumexp, rand(2, 3, 4, seed=15)
