@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from dualdiff import _array_scope
 from dualdiff._checks import as_input, not_none, weak_dtype  # noqa: F401  (as_input: API)
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
@@ -146,13 +147,19 @@ def record(f, args, argnums):
 
 def unwrapped(f, args):
     """``f(*args)``, dualdiff's conversion error unwrapped from the ValueError NumPy raises
-    when a traced value is written into a plain array's element (``out[0] = x``)."""
+    when a traced value is written into a plain array's element (``out[0] = x``).
+
+    While f runs, ``np.array([a, b])`` of traced values (and ``np.asarray``, ``np.mean`` of a
+    list, ...) builds a traced array on this thread (``_array_scope``)."""
+    _array_scope.enter()
     try:
         return f(*args)
     except ValueError as e:
         if getattr(e.__cause__, "dualdiff_conversion", False):
             raise e.__cause__ from None
         raise
+    finally:
+        _array_scope.leave()
 
 
 def _sized(a):

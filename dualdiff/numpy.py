@@ -5,6 +5,11 @@ first), and ``np.asarray(tracer)`` must not drop a derivative. This module provi
 that build traced arrays instead; every other name is NumPy's own, so
 ``import dualdiff.numpy as np`` is a drop-in.
 
+Inside f, ``np.array``/``np.asarray`` of lists of traced values read from ``numpy`` at call time
+build traced arrays too, with these functions (``dualdiff._array_scope``); this module's
+versions also work where that scope does not reach: a name bound before the transform
+(``from numpy import array``), a thread f starts, ``asarray`` of a traced array itself.
+
 Examples
 --------
 >>> import dualdiff as dd
@@ -50,7 +55,7 @@ def array(object, dtype=None, *, copy=True, ndmin=0, **kwargs):
 def _build(obj):
     if type(obj) is list or type(obj) is tuple:
         return _np.stack([_build(e) for e in obj])
-    return obj if isinstance(obj, Tracer) else _np.asarray(obj, dtype=_np.float64)
+    return obj if isinstance(obj, Tracer) else _np.asarray(obj)  # promoted by stack, as NumPy
 
 
 def asarray(a, dtype=None, **kwargs):
