@@ -38,10 +38,10 @@ def test_a_complex_intermediate_raises_a_named_type_error(kind, transform, size)
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_complex_vocabulary_on_real_values_still_differentiates(size):
-    f = lambda x: np.sum(np.real(x) * np.conj(x) + np.abs(x) ** 3)  # noqa: E731
+    f = lambda x: np.sum(np.real(x) * np.conj(x) + np.abs(x) ** 3 + np.angle(x) * x)  # noqa: E731
     x = np.linspace(-1.0, 1.0, SIZES[size] + 1)[1:]
-    expected = 2 * x + 3 * x * np.abs(x)
-    np.testing.assert_allclose(dd.grad(f)(x), expected, rtol=1e-12)
+    expected = 2 * x + 3 * x * np.abs(x) + np.angle(x)  # the angle of a real x: 0 or pi
+    np.testing.assert_allclose(dd.grad(f)(x), expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dd.jvp(f, (x,), (np.ones_like(x),))[1], expected.sum(), rtol=1e-9)
     if size == "small":
         np.testing.assert_allclose(dd.grad(f)(x), fd_jacobian(f, x), rtol=1e-6)

@@ -29,3 +29,11 @@ def test_the_derivative_in_y_where_x_is_zero_is_zero(fn, edge, size):
     second = np.where(x == 0, 0.0, -x / np.where(x == 0, 1.0, y - edge) ** 2)
     g4 = lambda y: np.sum(fn(x[:4], y))  # noqa: E731
     np.testing.assert_allclose(np.diag(dd.hessian(g4)(y[:4])), second[:4], rtol=1e-14)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_gammasgn_is_piecewise_constant(size):
+    x = np.linspace(-3.7, 3.3, SIZES[size])  # no pole hit
+    f = lambda x: np.sum(sc.gammasgn(x) * x)  # noqa: E731
+    np.testing.assert_array_equal(dd.grad(f)(x), sc.gammasgn(x))
+    np.testing.assert_array_equal(dd.jvp(f, (x,), (np.ones_like(x),))[1], np.sum(sc.gammasgn(x)))

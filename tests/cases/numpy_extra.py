@@ -185,6 +185,5 @@ CASES = [
         name="default-constant",
     ),  # fmt: skip
     # -- real arguments of complex-valued functions ---------------------------------------------
-    Case(np.angle, lambda x: np.angle(x) * x, (spread,), name="real"),
     Case(np.real_if_close, lambda x: np.real_if_close(x) ** 2, (spread,), name="real"),
 ]

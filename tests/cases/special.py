@@ -61,7 +61,6 @@ CASES += [
     # scipy.special.zeta(s, q) is a Python wrapper around the Hurwitz zeta ufunc.
     Case(sc._ufuncs._zeta, lambda a: sc.zeta(3.0, a), (p,)),
     Case(sc._ufuncs._zeta, lambda a: sc.zeta(2.0, a), (neg,), name="negative"),
-    Case(sc.gammasgn, lambda a: sc.gammasgn(a) * a, (neg,), name="piecewise-constant"),
     Case(sc.gammaln, lambda a: dsp.multigammaln(a, 3), (p + 1.5,), name="multigammaln"),
 ]
 # dualdiff.scipy.special primitives.
