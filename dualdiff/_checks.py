@@ -209,16 +209,19 @@ def not_none(args, nums):
             as_input(None)  # the named TypeError
 
 
+_F64 = np.dtype(np.float64)
+
+
 def weak_dtype(leaves):
     """The dtype a Python number among ``leaves`` is differentiated in: the floating dtype of
     the array leaves (float32 beside float32 arrays, as NumPy and JAX combine them), or None
     (float64) when there is none or it is float64."""
-    dtypes = [x.dtype for x in leaves if isinstance(x, np.ndarray | np.floating | Tracer)]
-    floats = [d for d in dtypes if d.kind == "f"]
-    if not floats:
+    floats = {x.dtype for x in leaves if isinstance(x, np.ndarray | np.floating | Tracer)}
+    floats = {d for d in floats if d.kind == "f"}
+    if not floats or _F64 in floats:  # the common case, without result_type's cost
         return None
     dtype = np.result_type(*floats)
-    return None if dtype == np.float64 else dtype
+    return None if dtype == _F64 else dtype
 
 
 def as_input(x, weak=None):

@@ -89,8 +89,15 @@ TRIAL_DIRECTIONS = 256
 # then keeps the one timed faster. Beyond LEARN_RATIO the model is trusted.
 LEARN_RATIO = 4.0
 LEARN_CALLS = 4
-# Passes of a Jacobian estimated cheaper than this run with BLAS on one thread (dualdiff._blas).
+# Passes of a Jacobian estimated cheaper than this, with a matrix product or a solve among its
+# ops, run with BLAS on one thread (dualdiff._blas). Pinning and restoring costs ~30 us: an f
+# of elementwise ops and reductions, which BLAS never runs, does not pay it.
 BLAS_ONE_THREAD_COST = 0.05
+BLAS_FNS = (
+    np.matmul, np.dot, np.inner, np.vdot, np.tensordot, np.einsum, np.kron,
+    np.linalg.solve, np.linalg.inv, np.linalg.cholesky, np.linalg.eigh, np.linalg.svd,
+    np.linalg.qr, np.linalg.det, np.linalg.slogdet, np.linalg.lstsq, np.linalg.pinv,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ class JacobianPlan:
     sparsity: str = "not considered"
 
     def __str__(self):
-        threads = "BLAS on one thread (a small Jacobian)" if self.one_thread else "BLAS as set"
+        threads = "BLAS on one thread (small products)" if self.one_thread else "BLAS as set"
         return (
             f"Jacobian plan: {self.mode} mode, {self.passes} pass(es) of up to {self.chunk_size} "
             f"direction(s)\n"
@@ -137,6 +144,7 @@ class _Probe:
     work: int
     per_direction: int
     recording: object
+    blas: bool  # a matrix product or a solve among the ops
 
 
 def _probe(f, args, argnum):
@@ -148,7 +156,8 @@ def _probe(f, args, argnum):
     n = int(np.size(args[argnum]))
     m = math.prod(out_shape)
     per_direction = direction_bytes(n, m, sizes)
-    return _Probe(n, m, out_shape, recording.ops, work, per_direction, recording)
+    blas = recording.calls_any(BLAS_FNS)
+    return _Probe(n, m, out_shape, recording.ops, work, per_direction, recording, blas)
 
 
 def _choose(probe, mode, chunk_size, max_memory, reason=None):
@@ -184,7 +193,7 @@ def _choose(probe, mode, chunk_size, max_memory, reason=None):
         mode=chosen, n=probe.n, m=probe.m, chunk_size=k, passes=passes,
         memory=k * probe.per_direction, cost_forward=costs["forward"][0],
         cost_reverse=costs["reverse"][0], ops=probe.ops, work=probe.work, reason=reason,
-        one_thread=cheaper < BLAS_ONE_THREAD_COST,
+        one_thread=probe.blas and cheaper < BLAS_ONE_THREAD_COST,
     )  # fmt: skip
 
 
@@ -325,7 +334,7 @@ class _Dense:
     def __init__(self, f, args, argnum, mode, chunk_size, max_memory):
         probe = _probe(f, args, argnum)
         self.plan = _choose(probe, mode, chunk_size, max_memory)
-        self.argnum, self.out_shape = argnum, probe.out_shape
+        self.argnum, self.out_shape, self.blas = argnum, probe.out_shape, probe.blas
         self.chunk_size, self.max_memory = chunk_size, max_memory
         lo, hi = sorted((self.plan.cost_forward, self.plan.cost_reverse))
         self.sparse = None
@@ -379,7 +388,7 @@ class _Dense:
             self._describe()
         if sparse.compressed is None:
             return None
-        with one_thread(True):  # a pass per color: small products
+        with one_thread(self.blas):  # a pass per color: small products
             try:
                 J = sparse(f, args, self.argnum)
             except ValueError as e:  # f's output has another size than where it was detected
@@ -502,6 +511,7 @@ class _Hessian:
         self.f, self.argnum = f, argnum
         self.n = int(np.size(args[argnum]))
         self.sparse = None
+        self.blas = False
         if self.n < SPARSE_MIN_DIRECTIONS:
             return
         try:
@@ -511,6 +521,7 @@ class _Hessian:
             return
         if not scalar:
             return
+        self.blas = recording.calls_any(BLAS_FNS)
         work = sum(max(size, args_size) for size, args_size in recording.op_sizes())
         estimate = self.n * (work * ELEMENT_HESSIAN + recording.ops * OP_FORWARD)
         self.sparse = SparseChoice(self.n, recording.ops, work, estimate, hessian=True)
@@ -528,7 +539,7 @@ class _Hessian:
             if sparse.due():
                 sparse.detect(self.f, args, self.argnum, None, DEFAULT_MAX_MEMORY)
             if sparse.compressed is not None:
-                with one_thread(True):
+                with one_thread(self.blas):
                     H = sparse(self.f, args, self.argnum)
                 if H is not None:
                     x = args[self.argnum]

@@ -12,11 +12,12 @@ import numpy as np
 
 from dualdiff import _array_scope
 from dualdiff._checks import as_input, not_none, weak_dtype  # noqa: F401  (as_input: API)
+from dualdiff._registry import VJP
 from dualdiff._tracer import Tracer, new_level
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.large import pool
-from dualdiff.tape import Var, backward, leaf
+from dualdiff.tape import Function, Var, backward, leaf
 
 
 def primal(x, level, held=()):
@@ -57,6 +58,16 @@ class Recording:
     def leaf_sizes(self):
         """Elements of each traced input leaf, in recording order."""
         return [math.prod(s) for _, shapes in self._rebuild for s in shapes]
+
+    def calls_any(self, fns):
+        """Whether a recorded op is one of ``fns`` (NumPy functions with reverse rules)."""
+        rules = {rule for fn in fns for rule in VJP.get(fn, {}).values()}
+        return any(
+            rule in rules
+            for node in self._tape[self._n_leaves :]
+            for _, _, rule in getattr(node, "parents", None) or ()
+            if isinstance(node, Function)
+        )
 
     def op_sizes(self):
         """``(output elements, largest argument elements)`` of each recorded op, in order:
