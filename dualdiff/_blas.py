@@ -4,7 +4,7 @@ A batched pass turns ``f``'s matrix-vector products into matrix-matrix products 
 per direction), and OpenBLAS runs those on every core. For a small product that gains
 microseconds; on a machine whose cores are busy with other work it loses a scheduler time
 slice waiting for the second thread: a 100 x 100 product measured 0.05 ms on one thread and
-20-50 ms on two, with two other processes busy. So :func:`one_thread` pins every BLAS library
+20-50 ms on two, with two other processes busy. So :func:`one_thread` pins NumPy's BLAS library
 to one thread for the passes of a Jacobian whose estimated cost is small (as scikit-learn does
 around its own small products). The limit is process-wide, as BLAS's thread count is: while
 it is held, BLAS calls of other threads run on one thread too; the count is restored when the
@@ -24,15 +24,18 @@ _libraries = None  # (len(sys.modules) when found, controllers)
 
 
 def _blas_libraries():
-    """threadpoolctl's controllers of the BLAS libraries loaded now. Finding them takes about
-    20 ms: they are found again only after new modules were imported (SciPy's own BLAS, for
-    one, loads with ``scipy.linalg``)."""
+    """threadpoolctl's controllers of NumPy's BLAS (of every BLAS library loaded, where none
+    is NumPy's own: an MKL or system build). Finding them takes about 20 ms: they are found
+    again only after new modules were imported."""
     global _libraries
     if _libraries is None or _libraries[0] != len(sys.modules):
         from threadpoolctl import ThreadpoolController
 
-        found = ThreadpoolController().lib_controllers
-        _libraries = (len(sys.modules), [lib for lib in found if lib.user_api == "blas"])
+        found = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        # NumPy's own BLAS runs the products of the rules that ask for one thread (dispatch's
+        # BLAS_FNS); pinning another library as well would double the cost (~7 us a set)
+        numpy_own = [lib for lib in found if "numpy" in str(lib.filepath)]
+        _libraries = (len(sys.modules), numpy_own or found)
     return _libraries[1]
 
 

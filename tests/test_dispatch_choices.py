@@ -19,7 +19,9 @@ SIZES = {"small": 300, "large": 16384}
 
 
 def _blas_threads():
-    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    """Threads of NumPy's BLAS (the library the pin is for), or of every BLAS if none is."""
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return [i["num_threads"] for i in [i for i in blas if "numpy" in i["filepath"]] or blas]
 
 
 def chained_rosenbrock(x):
