@@ -268,5 +268,5 @@ def describe(a):
         return type(a), a
     shape = getattr(a, "shape", None)
     if shape is not None:
-        return tuple(shape), str(getattr(a, "dtype", ""))
+        return tuple(shape), getattr(a, "dtype", None)  # a dtype is hashable; its str is slow
     return type(a)
