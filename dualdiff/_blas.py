@@ -15,7 +15,7 @@ limit never changes a result, only where the work runs.
 
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import nullcontext
 
 _lock = threading.Lock()
 _holders = 0
@@ -39,23 +39,21 @@ def _blas_libraries():
     return _libraries[1]
 
 
-@contextmanager
-def one_thread(enabled=True):
-    """Every BLAS library on one thread inside the block (when ``enabled``)."""
-    if not enabled:
-        yield
-        return
-    global _holders, _restore
-    with _lock:
-        if _holders == 0:
-            _restore = [(lib, lib.num_threads) for lib in _blas_libraries()]
-            for lib, threads in _restore:
-                if threads > 1:
-                    lib.set_num_threads(1)
-        _holders += 1
-    try:
-        yield
-    finally:
+class _OneThread:
+    """The pin as a context manager: every holder counts, the last one out restores."""
+
+    def __enter__(self):
+        global _holders, _restore
+        with _lock:
+            if _holders == 0:
+                _restore = [(lib, lib.num_threads) for lib in _blas_libraries()]
+                for lib, threads in _restore:
+                    if threads > 1:
+                        lib.set_num_threads(1)
+            _holders += 1
+
+    def __exit__(self, *exc):
+        global _holders, _restore
         with _lock:
             _holders -= 1
             if _holders == 0:
@@ -63,3 +61,11 @@ def one_thread(enabled=True):
                     if threads > 1:
                         lib.set_num_threads(threads)
                 _restore = []
+
+
+_PIN, _NOTHING = _OneThread(), nullcontext()  # no state of their own: shared by every use
+
+
+def one_thread(enabled=True):
+    """Every BLAS library NumPy uses on one thread inside the block (when ``enabled``)."""
+    return _PIN if enabled else _NOTHING
