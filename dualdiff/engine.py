@@ -145,9 +145,10 @@ def record(f, args, argnums):
     args = list(args)
     rebuild = []
     not_none(args, argnums)
-    weak = weak_dtype([a for i in argnums for a in flatten(args[i])[0]])
+    flat = {i: flatten(args[i]) for i in argnums}
+    weak = weak_dtype([a for leaves, _ in flat.values() for a in leaves])
     for i in argnums:
-        leaves, unflatten = flatten(args[i])
+        leaves, unflatten = flat[i]
         rebuild.append((unflatten, [np.shape(value_of(x)) for x in leaves]))
         args[i] = unflatten([leaf(as_input(x, weak), tape, level) for x in leaves])
     n_leaves = len(tape)
@@ -196,13 +197,14 @@ def push(f, args, tangents):
     """Run ``f`` with Duals for ``args`` carrying batched ``tangents`` (None for constants);
     return ``(out, level)``."""
     level = new_level()
-    weak = weak_dtype([a for x, t in zip(args, tangents) if t is not None for a in flatten(x)[0]])
+    flat = [None if t is None else flatten(x) for x, t in zip(args, tangents)]
+    weak = weak_dtype([a for fx in flat if fx is not None for a in fx[0]])
     wrapped = []
-    for x, t in zip(args, tangents):
+    for x, t, fx in zip(args, tangents, flat):
         if t is None:
             wrapped.append(x)
             continue
-        leaves, unflatten = flatten(x)
+        leaves, unflatten = fx
         t_leaves, _ = flatten(t)
         duals = []
         for a, b in zip(leaves, t_leaves):
