@@ -1,4 +1,5 @@
-"""Real values only: the error for a complex value met inside a transform.
+"""Real values only: the error for a complex value met inside a transform (or the tensor
+layer's graph).
 
 dualdiff's rules are written for real numbers: a derivative carried through a complex
 intermediate (``np.exp(1j * x)``, ``x.astype(complex)``, a complex constant) would come out
@@ -20,8 +21,9 @@ def complex_result(fn):
     """The TypeError for ``fn`` giving a complex result on traced values."""
     name = getattr(fn, "__name__", repr(fn))
     return TypeError(
-        f"{name} gave a complex result inside a dualdiff transform: dualdiff differentiates "
-        "real values, and complex intermediates are not supported. Keep the computation real "
+        f"{name} gave a complex result from values being differentiated (inside a dualdiff "
+        "transform, or from a tensor that requires grad): dualdiff differentiates real values, "
+        "and complex intermediates are not supported. Keep the computation real "
         "(cos(x) and sin(x) for exp(1j * x), hypot for abs), or compute the complex part "
         "outside the transform."
     )

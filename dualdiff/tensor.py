@@ -35,6 +35,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from dualdiff._quiet import loud, quiet
+from dualdiff._real import complex_result, is_complex
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._snapshot import snapshot
 from dualdiff._tracer import Tracer, getitem, setitem, top_tracer
@@ -428,6 +429,8 @@ class Tensor(Tracer):
         ans = ufunc(*vals, **kwargs)
         if not parents or not _mode.enabled:
             return _new(ans, None, [0])
+        if ans.dtype.kind == "c":  # the real rules would give wrong gradients through it
+            raise complex_result(ufunc)
         # a node keeps (and checks the versions of) only the values its partials read, as
         # PyTorch saves only what a backward formula needs
         keep = UFUNC_KEEP[ufunc][mask]
@@ -472,6 +475,8 @@ class Tensor(Tracer):
             if rule is None:
                 raise missing_rule(fn, pos, "reverse")
         ans = impl(*vals, **kwargs)
+        if parents and is_complex(ans):
+            raise complex_result(fn)
         if isinstance(ans, tuple | list):
             return _outputs(ans, (fn, impl, vals, kwargs), args, parents, saved)
         if fn is getitem and isinstance(ans, np.generic) and type(vals[0]) is _ndarray:
