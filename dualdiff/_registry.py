@@ -25,6 +25,7 @@ another with fixed arguments).
 import dis
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from types import EllipsisType
 
@@ -377,10 +378,16 @@ def registered_ops() -> set:
 
 
 def op_name(fn) -> str:
+    """``numpy.sin``, ``scipy.special.gammaln``: where a user finds ``fn``."""
     module = getattr(fn, "__module__", None) or "numpy"
     name = getattr(fn, "__name__", repr(fn))
-    if isinstance(fn, np.ufunc):
-        return f"numpy.{name}"
+    if isinstance(fn, np.ufunc):  # ufuncs do not say where they live
+        special = sys.modules.get("scipy.special")
+        if getattr(np, name, None) is fn:
+            return f"numpy.{name}"
+        if special is not None and getattr(special, name, None) is fn:
+            return f"scipy.special.{name}"
+        return f"the ufunc {name}"
     return f"{module}.{name}"
 
 

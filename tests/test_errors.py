@@ -129,3 +129,13 @@ def test_unknown_jacobian_mode():
 def test_tracers_nested_two_list_levels_deep_get_a_clear_error():
     with pytest.raises(NotImplementedError, match="np.concatenate"):
         dd.grad(lambda a: np.sum(np.block([[a, a], [a, a]])))(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("n", [3, 20000])
+def test_a_scipy_ufunc_without_a_rule_is_named_where_it_lives(n):
+    import scipy.special as sc
+
+    x = np.linspace(0.5, 1.5, n)
+    for transform in (dd.grad, lambda f: lambda x: dd.jvp(f, (x,), (x,))):
+        with pytest.raises(NotImplementedError, match=r"scipy\.special\.struve"):
+            transform(lambda x: np.sum(sc.struve(1.0, x)))(x)
