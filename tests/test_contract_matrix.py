@@ -45,6 +45,7 @@ from hypothesis import strategies as st
 
 import dualdiff as dd
 from tests._oracles import Unchanged, assert_owned
+from tests._trees import leaves, tree_map
 
 SETTINGS = settings(
     max_examples=25,
@@ -99,24 +100,6 @@ def expression(e, ls, xp, scale):
     else:
         raise AssertionError(e.kind)
     return out if scale is None else out * scale
-
-
-def tree_map(fn, tree):
-    """``fn`` on every leaf of a nest of tuples, lists and dicts; None stays None."""
-    if isinstance(tree, tuple | list):
-        return type(tree)(tree_map(fn, t) for t in tree)
-    if isinstance(tree, dict):
-        return {k: tree_map(fn, v) for k, v in tree.items()}
-    return None if tree is None else fn(tree)
-
-
-def leaves(tree, sort=False):
-    """The leaves of ``tree`` (None is no leaf), dict keys in insertion order or sorted."""
-    if isinstance(tree, tuple | list):
-        return [x for t in tree for x in leaves(t, sort)]
-    if isinstance(tree, dict):
-        return [x for k in (sorted(tree) if sort else tree) for x in leaves(tree[k], sort)]
-    return [] if tree is None else [tree]
 
 
 def aux_of(ls, xp):

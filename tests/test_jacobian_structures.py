@@ -25,6 +25,8 @@ import scipy.sparse as sp
 import dualdiff as dd
 from dualdiff.large import pool
 from tests._oracles import assert_owned
+from tests._trees import leaves as leaves_of
+from tests._trees import rebuilt
 
 SMALL, LARGE = 5, pool.MIN_SIZE
 SIZES = {"small": SMALL, "large": LARGE}
@@ -38,24 +40,6 @@ def executor():
 
 
 # -- reading structures (the tests' own: no dualdiff helper checks itself) ---------------------
-
-
-def leaves_of(tree):
-    """Leaves depth first, dict entries in insertion order, None dropped (an empty structure)."""
-    if isinstance(tree, tuple | list):
-        return [x for t in tree for x in leaves_of(t)]
-    if isinstance(tree, dict):
-        return [x for t in tree.values() for x in leaves_of(t)]
-    return [] if tree is None else [tree]
-
-
-def rebuilt(tree, leaves):
-    """``tree`` with its leaves replaced, in order, by ``leaves`` (an iterator)."""
-    if isinstance(tree, tuple | list):
-        return type(tree)(rebuilt(t, leaves) for t in tree)
-    if isinstance(tree, dict):
-        return {k: rebuilt(t, leaves) for k, t in tree.items()}
-    return None if tree is None else next(leaves)
 
 
 def assert_same(got, want, path="J", rtol=RTOL, atol=ATOL, dtypes=True):
