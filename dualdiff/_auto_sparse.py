@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from dualdiff._blas import one_thread
 from dualdiff._jacobian import Layout, gradient, pull, push_rows
 from dualdiff.engine import record
 
@@ -87,9 +88,16 @@ class SparseChoice:
             return
         self.compressed = compressed
 
-    def __call__(self, f, args, argnum):
-        """The dense derivative (shape ``(m, n)``) by compressed passes, checked; or None."""
-        matrix = self.compressed(*args)  # CSR: the check costs O(nonzeros)
+    def __call__(self, f, args, argnum, chunk_size, max_memory, blas):
+        """The dense derivative (shape ``(m, n)``) by compressed passes, checked (the pattern
+        detected first when that is due); or None: compute it densely. ``blas``: the passes
+        run matrix products, on one BLAS thread."""
+        if self.due():
+            self.detect(f, args, argnum, chunk_size, max_memory)
+        if self.compressed is None:
+            return None
+        with one_thread(blas):  # a pass per color: small products
+            matrix = self.compressed(*args)  # CSR: the check costs O(nonzeros)
         g = gradient(f, argnum) if self.hessian else f
         agreed = agrees(matrix, g, args, argnum)
         if agreed:

@@ -333,10 +333,10 @@ class _Dense:
 
     def __init__(self, f, args, argnum, mode, chunk_size, max_memory):
         probe = _probe(f, args, argnum)
-        self.plan = _choose(probe, mode, chunk_size, max_memory)
+        plan = _choose(probe, mode, chunk_size, max_memory)
         self.argnum, self.out_shape, self.blas = argnum, probe.out_shape, probe.blas
         self.chunk_size, self.max_memory = chunk_size, max_memory
-        lo, hi = sorted((self.plan.cost_forward, self.plan.cost_reverse))
+        lo, hi = sorted((plan.cost_forward, plan.cost_reverse))
         self.sparse = None
         if mode == "auto":  # first: a compressed Jacobian needs no trial of the dense modes
             self.sparse = SparseChoice(min(probe.n, probe.m), probe.ops, probe.work, lo)
@@ -344,28 +344,38 @@ class _Dense:
                 self.sparse.detect(f, args, argnum, chunk_size, max_memory)
         compressed = self.sparse is not None and self.sparse.compressed is not None
         if not compressed:  # a trial, timed cold, picks the first mode; the calls confirm it
-            self.plan = _measured(self.plan, probe, f, args, argnum, mode, chunk_size, max_memory)
-        self.plans = {self.plan.mode: self.plan}
+            plan = _measured(plan, probe, f, args, argnum, mode, chunk_size, max_memory)
+        self._plan = plan  # the dense plan in force
+        self.plans = {plan.mode: plan}
         self.seeds = {}
         self.times = None  # while learning: seconds of each mode's calls
         if mode == "auto" and not compressed and hi < LEARN_RATIO * lo and min(probe.n, probe.m):
-            other = "reverse" if self.plan.mode == "forward" else "forward"
+            other = "reverse" if plan.mode == "forward" else "forward"
             self.plans[other] = _choose(probe, other, chunk_size, max_memory, "learning")
             self.times = {"forward": [], "reverse": []}
-        self._describe()
         # else the probe's values go before the passes run
-        self.recording = None if self.plan.mode == "forward" else probe.recording
+        self.recording = None if plan.mode == "forward" else probe.recording
 
-    def _describe(self):
-        if self.sparse is not None:
-            self.plan = replace(self.plan, sparsity=self.sparse.describe())
+    @property
+    def plan(self):
+        """The plan in force, with what the sparsity choice does now (read by jac.plan)."""
+        if self.sparse is None:
+            return self._plan
+        return replace(self._plan, sparsity=self.sparse.describe())
 
     def __call__(self, f, args, executor):
         shape = tuple(self.out_shape) + tuple(np.shape(args[self.argnum]))
         recording, self.recording = self.recording, None
-        if self.plan.n == 0 or self.plan.m == 0:  # nothing to push or pull
+        if self._plan.n == 0 or self._plan.m == 0:  # nothing to push or pull
             return np.zeros(shape)
-        J = self._compressed(f, args, executor)
+        J = None
+        if self.sparse is not None and executor is None:  # an executor spreads dense passes
+            try:
+                J = self.sparse(f, args, self.argnum, self.chunk_size, self.max_memory, self.blas)
+            except ValueError as e:  # f's output has another size than where it was detected
+                if "sparsity pattern was detected" in str(e):
+                    raise Stale from None
+                raise
         if J is None:
             mode = self._next_mode()
             recording = recording if mode == "reverse" else None
@@ -377,33 +387,13 @@ class _Dense:
             J = J.astype(dtype)
         return pool.handed(J.reshape(shape), flatten(args)[0])
 
-    def _compressed(self, f, args, executor):
-        """J by compressed passes when the sparsity choice says so (never with an executor:
-        its passes are spread as dense ones)."""
-        sparse = self.sparse
-        if sparse is None or executor is not None:
-            return None
-        if sparse.due():
-            sparse.detect(f, args, self.argnum, self.chunk_size, self.max_memory)
-            self._describe()
-        if sparse.compressed is None:
-            return None
-        with one_thread(self.blas):  # a pass per color: small products
-            try:
-                J = sparse(f, args, self.argnum)
-            except ValueError as e:  # f's output has another size than where it was detected
-                if "sparsity pattern was detected" in str(e):
-                    raise Stale from None
-                raise
-        self._describe()  # the check may have changed the pattern, or given it up
-        return J
-
     def _next_mode(self):
         """The plan's mode; while learning, the mode with fewer timed calls (the plan's first)."""
+        first = self._plan.mode
         if self.times is None:
-            return self.plan.mode
-        other = "reverse" if self.plan.mode == "forward" else "forward"
-        return other if len(self.times[other]) < len(self.times[self.plan.mode]) else self.plan.mode
+            return first
+        other = "reverse" if first == "forward" else "forward"
+        return other if len(self.times[other]) < len(self.times[first]) else first
 
     def _learn(self, mode, seconds):
         if self.sparse is not None:
@@ -421,7 +411,7 @@ class _Dense:
             f"({best[chosen] * 1e3:.3g} ms vs {max(best.values()) * 1e3:.3g} ms), the model's "
             f"estimates being within {LEARN_RATIO:g}x of each other"
         )
-        self.plan = replace(self.plans[chosen], reason=reason, sparsity=self.plan.sparsity)
+        self._plan = replace(self.plans[chosen], reason=reason)
 
     def _seeds(self, plan):
         if plan.mode not in self.seeds:
@@ -536,17 +526,13 @@ class _Hessian:
     def __call__(self, args, dense):
         sparse = self.sparse
         if sparse is not None:
-            if sparse.due():
-                sparse.detect(self.f, args, self.argnum, None, DEFAULT_MAX_MEMORY)
-            if sparse.compressed is not None:
-                with one_thread(self.blas):
-                    H = sparse(self.f, args, self.argnum)
-                if H is not None:
-                    x = args[self.argnum]
-                    H = H.reshape(np.shape(x) * 2)
-                    if x.dtype.kind == "f" and H.dtype != x.dtype:
-                        H = H.astype(x.dtype)
-                    return pool.handed(H, flatten(args)[0])
+            H = sparse(self.f, args, self.argnum, None, DEFAULT_MAX_MEMORY, self.blas)
+            if H is not None:
+                x = args[self.argnum]
+                H = H.reshape(np.shape(x) * 2)
+                if x.dtype.kind == "f" and H.dtype != x.dtype:
+                    H = H.astype(x.dtype)
+                return pool.handed(H, flatten(args)[0])
         H, seconds = timed(lambda: dense(*args))
         if sparse is not None:
             sparse.dense_call(seconds)

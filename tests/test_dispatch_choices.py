@@ -134,7 +134,7 @@ def test_a_pattern_that_fails_where_it_was_traced_warns_and_goes_dense(monkeypat
     choice.detect(f, (x,), 0, None, dispatch.DEFAULT_MAX_MEMORY)
     monkeypatch.setattr(_auto_sparse, "agrees", lambda *args: False)
     with pytest.warns(RuntimeWarning, match="missed nonzeros"):
-        assert choice(f, (x,), 0) is None
+        assert choice(f, (x,), 0, None, dispatch.DEFAULT_MAX_MEMORY, False) is None
     assert choice.compressed is None and "failed its check" in choice.describe()
 
 
