@@ -16,13 +16,21 @@ SIZES = {"small": 6, "large": 16384}
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_an_int_argument_that_sets_the_output_shape_gets_its_own_plan(mode):
-    f = lambda x, n: np.sin(x[:n])  # noqa: E731
-    x = np.linspace(0.1, 1.0, 5)
+@pytest.mark.parametrize("size", SIZES)
+def test_an_int_argument_that_sets_the_output_shape_gets_its_own_plan(mode, size):
+    f = lambda x, n: np.sin(x[:n]) * np.sum(x)  # noqa: E731
+    x = np.linspace(0.1, 1.0, SIZES[size])
+    before = x.copy()
     jac = dd.jacobian(f, mode=mode)
     for n in (2, 5, 3, 2):
         J = jac(x, n)
-        np.testing.assert_allclose(J, fd_jacobian(lambda y, n=n: f(y, n), x), atol=1e-8)
+        expected = np.outer(np.sin(x[:n]), np.ones(x.size))  # d/dx of sum(x), times sin
+        expected[:, :n] += np.diag(np.cos(x[:n]) * np.sum(x))
+        np.testing.assert_allclose(J, expected, rtol=1e-12)
+        assert not np.shares_memory(J, x)
+        if size == "small":
+            np.testing.assert_allclose(J, fd_jacobian(lambda y, n=n: f(y, n), x), atol=1e-8)
+    np.testing.assert_array_equal(x, before)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -32,8 +40,12 @@ def test_a_float_argument_that_changes_the_output_shape_rebuilds_the_plan(mode, 
     f = lambda x, t: x[:3] * np.sum(x) if t > 0 else x[:2] * np.sum(x**2)  # noqa: E731
     x = np.linspace(0.1, 1.0, SIZES[size])
     jac = dd.jacobian(f, mode=mode)
-    for t in (1.0, -1.0, 1.0, -1.0):
-        np.testing.assert_array_equal(jac(x, t), dd.jacfwd(f)(x, t))
+    three = np.outer(x[:3], np.ones(x.size))
+    three[:, :3] += np.eye(3) * np.sum(x)
+    two = np.outer(x[:2], 2 * x)
+    two[:, :2] += np.eye(2) * np.sum(x**2)
+    for t, expected in ((1.0, three), (-1.0, two), (1.0, three), (-1.0, two)):
+        np.testing.assert_allclose(jac(x, t), expected, rtol=1e-12)  # the closed form
 
 
 def test_a_structured_argument_that_is_not_differentiated_reaches_f_as_it_is():
@@ -57,10 +69,13 @@ def test_an_index_argument_that_changes_the_pattern_is_detected_again(size):
     jac, hess = dd.jacobian(f, sparse=True), dd.hessian(g, sparse=True)
     auto_hess = dd.hessian(g)
     for idx in (forward, backward, forward):
-        np.testing.assert_array_equal(jac(x, idx).toarray(), dd.jacfwd(f)(x, idx))
-        reference = dd.jacfwd(dd.grad(g))(x, idx)
-        np.testing.assert_array_equal(hess(x, idx).toarray(), reference)
-        np.testing.assert_array_equal(auto_hess(x, idx), reference)
+        expected = np.diag(x[idx] ** 2)  # d/dx_j of x[idx_i]^2 x_i
+        expected[np.arange(n), idx] += 2 * x[idx] * x
+        np.testing.assert_allclose(jac(x, idx).toarray(), expected, rtol=1e-14)
+        P = np.zeros((n, n))
+        P[np.arange(n), idx] = 1.0
+        np.testing.assert_array_equal(hess(x, idx).toarray(), P + P.T)  # of sum(x[idx] * x)
+        np.testing.assert_array_equal(auto_hess(x, idx), P + P.T)
 
 
 def test_a_sparse_jacobian_whose_pattern_misses_nonzeros_raises(monkeypatch):
@@ -92,6 +107,23 @@ def test_a_jacobian_of_a_jacobian_equals_the_hessian(inner, outer):
     H = dd.jacobian(dd.jacobian(f, mode=inner), mode=outer)(x)
     np.testing.assert_allclose(H, dd.hessian(f)(x), rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(H, fd_jacobian(dd.grad(f), x), rtol=1e-6)
+
+
+@pytest.mark.parametrize("inner", ["auto", "reverse"])  # forward: 16384 passes' worth, slow
+def test_a_jacobian_of_a_jacobian_of_a_large_input(inner):
+    # inner: 2 outputs of a 16384-element x; outer: in the 3 parameters c
+    def f(x, c):
+        return np.array([np.sum(np.sin(c[0] * x)), c[1] * np.sum(x**2) + c[2]])
+
+    x, c = np.linspace(0.1, 1.0, 16384), np.array([0.5, 2.0, 1.0])
+    before = x.copy()
+    J2 = dd.jacobian(dd.jacobian(f, mode=inner), argnums=1)(x, c)
+    expected = np.zeros((2, x.size, 3))  # d/dc of [c0-row: cos(c0 x), c1-row: 2 c1 x]
+    expected[0, :, 0] = np.cos(c[0] * x) - c[0] * x * np.sin(c[0] * x)
+    expected[1, :, 1] = 2 * x
+    np.testing.assert_allclose(J2, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(x, before)
+    assert not np.shares_memory(J2, x)
 
 
 def test_an_empty_structure_has_an_empty_jacobian():
