@@ -22,6 +22,14 @@ import numpy as np
 import scipy.optimize as so
 from scipy.sparse.linalg import LinearOperator
 
+from dualdiff import _implicit
+from dualdiff._implicit import (
+    ActiveConstraintError,
+    ImplicitFunctionError,
+    SingularJacobianError,
+    SolverFailedError,
+    TracedClosureError,
+)
 from dualdiff._jacobian import Seeds
 from dualdiff._tracer import Tracer, innermost, shape_of
 from dualdiff._tree import flatten
@@ -30,7 +38,17 @@ from dualdiff.engine import push, record
 from dualdiff.sparse import SparseHessian, SparseJacobian
 from dualdiff.transforms import hessian, jacobian, value_and_grad
 
-__all__ = ["curve_fit", "least_squares", "minimize", "root"]
+__all__ = [
+    "ActiveConstraintError",
+    "ImplicitFunctionError",
+    "SingularJacobianError",
+    "SolverFailedError",
+    "TracedClosureError",
+    "curve_fit",
+    "least_squares",
+    "minimize",
+    "root",
+]
 
 # What each ``scipy.optimize.minimize`` method can use. "jac": the gradient, passed as
 # ``jac=True`` so one forward and one backward pass give value and gradient; "hessp":
@@ -88,8 +106,6 @@ def _f64(x):
 def _float(value):
     """A one-element value (a NumPy scalar, or an array of shape (1,)) as a Python float."""
     return float(value) if np.ndim(value) == 0 else float(np.reshape(value, ()))
-
-
 
 
 def _call(fun, x, args, kwargs):
@@ -157,7 +173,12 @@ class _Packer:
     def result(self, x):
         """SciPy's flat solution in x0's structure (Python numbers in x0 come back as floats)."""
         leaves = [self.unravel(x)] if self.array else flatten(self.unravel(x))[0]
-        return self.unflatten([float(a) if n else a for a, n in zip(leaves, self.numbers)])
+        return self.unflatten(
+            [
+                float(a) if n and not isinstance(a, Tracer) else a
+                for a, n in zip(leaves, self.numbers)
+            ]
+        )
 
     def ravel(self, tree):
         """A structure like ``x0`` (or an already flat vector) as one flat float64 vector."""
@@ -380,12 +401,16 @@ class _Scalar:
 class _Vector:
     """A vector function of the flat x (constraints, residuals, systems): value and Jacobian."""
 
-    def __init__(self, fun, args, packer, kwargs=None):
+    def __init__(self, fun, args, packer, kwargs=None, square=False):
         self.fun, self.args, self.kwargs, self.packer = fun, args, kwargs or {}, packer
         self.jacobian_f = jacobian(self.traced)
+        self.square = square  # root's system: as many equations as unknowns
 
     def traced(self, x):
-        return np.reshape(_call(self.fun, self.packer.unravel(x), self.args, self.kwargs), (-1,))
+        out = np.reshape(_call(self.fun, self.packer.unravel(x), self.args, self.kwargs), (-1,))
+        if self.square:
+            _implicit.check_size(out, self.packer.x0.size, "root")
+        return out
 
     def value(self, x):
         return _f64(self.traced(_f64(x)))
@@ -535,8 +560,12 @@ def minimize(
     >>> bool(res.success), np.round(res.x, 6)
     (True, array([1., 1., 1., 1., 1.]))
     """
-    packer = _Packer(x0)
     args = args if isinstance(args, tuple) else (args,)
+    params = _implicit.Parameters.find(fun, args)
+    if params is not None:
+        return _minimize_solution(params, x0, method, kwargs)
+    packer = _Packer(x0)
+    _implicit.probe(fun, x0, args, {}, "minimize")
     sparse = kwargs.pop("sparse", False)
     uses, method = _minimize_uses(method, kwargs.get("constraints"), kwargs.get("bounds"))
     objective = _Scalar(fun, args, packer)
@@ -623,8 +652,14 @@ def least_squares(
     >>> np.round(res.x, 6)
     array([ 2., -1.])
     """
+    params = _implicit.Parameters.find(fun, args, kwargs)
+    if params is not None:
+        return _least_squares_solution(
+            params, x0, dict(jac=jac, bounds=bounds, method=method, sparse=sparse, **options)
+        )
     packer = _Packer(x0)
     kwargs = kwargs or {}
+    _implicit.probe(fun, x0, args, kwargs, "least_squares")
     residuals = _Vector(fun, tuple(args), packer, kwargs)
     if sparse is True and method == "lm":
         raise ValueError("method='lm' needs a dense Jacobian: use 'trf' or 'dogbox' with sparse")
@@ -667,9 +702,13 @@ def root(
     >>> np.round(sol.x, 6)
     array([1.      , 0.793701])
     """
-    packer = _Packer(x0)
     args = args if isinstance(args, tuple) else (args,)
-    system = _Vector(fun, args, packer)
+    params = _implicit.Parameters.find(fun, args)
+    if params is not None:
+        return _root_solution(params, x0, dict(method=method, jac=jac, **options))
+    packer = _Packer(x0)
+    _implicit.probe(fun, x0, args, {}, "root")
+    system = _Vector(fun, args, packer, square=jac is not True)
     scipy_fun = system.value
     if jac is True:  # the user's fun returns (value, Jacobian) itself
         scipy_fun = _user_callable(fun, packer, ravel=False, args=args)
@@ -681,6 +720,94 @@ def root(
     res = so.root(scipy_fun, packer.x0, method=method, jac=jac, callback=callback, **options)
     res.x = packer.result(res.x)
     return res
+
+
+# -- differentiable solutions inside transforms ----------------------------------------------
+
+
+def _root_solution(params, x0, kw):
+    """``root`` of a system reading traced parameters: solved on plain values, its ``x``
+    differentiable in them by the implicit function theorem (``dualdiff._implicit``)."""
+    x0 = _implicit.strip_tree(x0)
+    fun, args, _ = params.plain()
+    res = root(fun, x0, args, **kw)
+    packer = _Packer(x0)
+    condition = _implicit.RootCondition(params, packer.unravel, packer.x0.size, kw["jac"] is True)
+    return _solution(res, "root", params, packer, condition)
+
+
+def _minimize_solution(params, x0, method, kw):
+    """``minimize`` of an objective reading traced parameters (see :func:`_root_solution`);
+    the condition is the zero gradient, with active bounds held."""
+    x0 = _implicit.strip_tree(x0)
+    fun, args, _ = params.plain()
+    res = minimize(fun, x0, args, method, **kw)
+    packer = _Packer(x0)
+    cost = _implicit.minimize_cost(params, packer.unravel, kw.get("jac") is True)
+    condition = _implicit.StationaryCondition(cost, packer.x0.size)
+    bounds = _bound_arrays(packer.bounds(kw.get("bounds")), packer.x0.size)
+    constraints = kw.get("constraints") or ()
+    return _solution(res, "minimize", params, packer, condition, bounds, constraints)
+
+
+def _least_squares_solution(params, x0, kw):
+    """``least_squares`` of residuals reading traced parameters: the condition is the zero
+    gradient of SciPy's cost (its exact Hessian, not Gauss-Newton), with active bounds held."""
+    x0 = _implicit.strip_tree(x0)
+    fun, args, kwargs = params.plain()
+    res = least_squares(fun, x0, args=args, kwargs=kwargs, **kw)
+    packer = _Packer(x0)
+    loss, f_scale = kw.get("loss", "linear"), kw.get("f_scale", 1.0)
+    cost = _implicit.least_squares_cost(params, packer.unravel, loss, f_scale)
+    condition = _implicit.StationaryCondition(cost, packer.x0.size)
+    bounds = kw["bounds"]
+    if not isinstance(bounds, dict | so.Bounds):
+        bounds = so.Bounds(*bounds)
+    bounds = _bound_arrays(packer.bounds(bounds), packer.x0.size)
+    return _solution(res, "least_squares", params, packer, condition, bounds)
+
+
+def _solution(res, name, params, packer, condition, bounds=None, constraints=()):
+    """SciPy's result ``res`` with ``x`` the differentiable solution."""
+    _implicit.check_success(res, name)
+    x = packer.ravel(res.x)
+    active = None
+    if bounds is not None:
+        g = condition(x, innermost(params.p))
+        active = _implicit.active_bounds(x, g, *bounds)
+    if constraints:
+        _implicit.inactive_constraints(_constraint_values(constraints, packer, x), name)
+    problem = _implicit.Problem(condition, x, active)
+    res.x = packer.result(_implicit.implicit_solution(problem, params.p))
+    return res
+
+
+def _bound_arrays(bounds, n):
+    """``(lb, ub)`` flat arrays of SciPy's bounds (``Bounds`` or (low, high) pairs), or None."""
+    if bounds is None:
+        return None
+    if not isinstance(bounds, so.Bounds):
+        pairs = [(-np.inf if lo is None else lo, np.inf if hi is None else hi) for lo, hi in bounds]
+        bounds = so.Bounds(*zip(*pairs))
+    lb, ub = (np.broadcast_to(_f64(b), (n,)) for b in (bounds.lb, bounds.ub))
+    if np.all(np.isinf(lb)) and np.all(np.isinf(ub)):
+        return None
+    return lb, ub
+
+
+def _constraint_values(constraints, packer, x):
+    """``(value, lb, ub)`` of each constraint at the flat solution ``x`` (an equality: lb = ub)."""
+    single = isinstance(constraints, dict | so.NonlinearConstraint | so.LinearConstraint)
+    values = []
+    for c in [constraints] if single else constraints:
+        if isinstance(c, dict):
+            value = c["fun"](packer.unravel(x), *c.get("args", ()))
+            values.append((value, 0.0, 0.0 if c["type"] == "eq" else np.inf))
+        elif isinstance(c, so.LinearConstraint):
+            values.append((np.asarray(c.A) @ x, c.lb, c.ub))
+        else:
+            values.append((c.fun(packer.unravel(x)), c.lb, c.ub))
+    return values
 
 
 class _ParamJacobian:
