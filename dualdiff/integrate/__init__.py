@@ -1,0 +1,46 @@
+"""``scipy.integrate`` with exact derivatives: ``solve_ivp``, ``odeint`` and ``quad``.
+
+Same signatures and results as SciPy's. On plain arrays the stiff methods (``BDF``, ``Radau``,
+``LSODA``, and ``odeint``) get the exact Jacobian of ``fun`` in ``y`` from dualdiff (a
+``scipy.sparse`` one from 100 states on, found by sparsity detection and coloring, so BDF and
+Radau factorize it with a sparse LU); a ``jac`` of your own is kept. Inside ``dd.grad``,
+``dd.jacobian``, ``dd.jvp``, ``dd.hessian``, ... the solution is differentiable in ``y0`` and in
+the traced values among ``args`` (the integral of ``quad`` also in its limits):
+
+- forward mode solves the forward sensitivity equations together with the state, by the same
+  method, for a whole batch of tangent directions at once;
+- reverse mode solves the adjoint equations backwards along the forward solution's dense
+  output, in segments between the output times, with the same ``rtol`` (and ``atol``: its
+  smallest entry when it is an array). Its error is that of an ODE solve at those
+  tolerances plus the dense output's interpolation error, so tighten both to tighten the
+  gradient (``rtol=1e-10, atol=1e-12`` gives forward and reverse agreeing to about 1e-7);
+- derivatives of derivatives (a Hessian) differentiate the forward sensitivity equations again.
+
+Names not served here are SciPy's own (``dualdiff.integrate.trapezoid`` is
+``scipy.integrate.trapezoid``).
+
+Examples
+--------
+>>> import numpy as np
+>>> import dualdiff as dd
+>>> from dualdiff.integrate import solve_ivp
+>>> def final(k):
+...     sol = solve_ivp(lambda t, y, k: -k * y, (0.0, 1.0), np.array([1.0]), t_eval=[1.0],
+...                     args=(k,), rtol=1e-10, atol=1e-12)
+...     return sol.y[0, -1]
+>>> bool(np.isclose(dd.grad(final)(2.0), -np.exp(-2.0), rtol=1e-7))
+True
+"""
+
+import scipy.integrate as _si
+
+from dualdiff.integrate._quad import quad
+from dualdiff.integrate._solve import odeint, solve_ivp
+from dualdiff.integrate._systems import IntegrationError
+from dualdiff.scipy._fallback import fallback
+
+OdeResult = _si._ivp.ivp.OdeResult
+
+__all__ = ["IntegrationError", "OdeResult", "odeint", "quad", "solve_ivp"]
+
+__getattr__, __dir__ = fallback(__name__, _si)

@@ -1,0 +1,199 @@
+"""The ODE systems the SciPy solvers see: the user's, its forward sensitivities, its adjoint.
+
+Every system has a state size ``n``, a parameter size ``n_p``, a right-hand side
+``fun(t, y, p)`` with ``p`` one flat parameter vector (differentiable again: it is written in
+traced NumPy calls), and ``newton(t, y, p)``, the plain matrix an implicit method factorizes.
+The user's system computes that matrix exactly (``dd.jacobian``, sparse for large systems);
+the derived systems build theirs from it, block by block, as CVODES does (the sensitivity
+equations' coupling to the state is left out of the Newton matrix: Newton still converges, the
+solution's accuracy is set by the error control, not by the matrix).
+"""
+
+import numpy as np
+import scipy.integrate as si
+import scipy.sparse as sp
+
+import dualdiff.numpy as dnp
+from dualdiff._jacobian import tangent_of
+from dualdiff._tracer import Tracer, shape_of
+from dualdiff._tree import flatten
+from dualdiff.dual import Dual
+from dualdiff.engine import push, record
+from dualdiff.transforms import jacobian
+
+IMPLICIT = (si.BDF, si.Radau, si.LSODA)
+# From this many states on, Jacobians and Newton matrices are scipy.sparse: BDF and Radau then
+# factorize with a sparse LU, and dd.jacobian finds the pattern and colors it once.
+SPARSE_MIN = 100
+
+
+class IntegrationError(RuntimeError):
+    """A solve inside a transform failed (SciPy's message), or its derivatives are not finite."""
+
+
+def solver_class(method):
+    """SciPy's solver class for ``method`` (a name or an ``OdeSolver`` subclass), or None."""
+    if isinstance(method, str):
+        return si._ivp.ivp.METHODS.get(method)
+    return method if isinstance(method, type) else None
+
+
+def is_implicit(method) -> bool:
+    cls = solver_class(method)
+    return cls is not None and issubclass(cls, IMPLICIT)
+
+
+def checked(fun, n, name="fun"):
+    """``fun`` whose result is an array of shape ``(n,)`` (or ``(n, m)`` for a vectorized call
+    with ``y`` of shape ``(n, m)``); a list of traced values becomes a traced array."""
+
+    def checked_fun(t, y, *args):
+        out = fun(t, y, *args)
+        if type(out) is list or type(out) is tuple:
+            out = dnp.asarray(out)
+        expected = (n,) + tuple(shape_of(y)[1:])
+        if tuple(shape_of(out)) != expected:
+            raise ValueError(
+                f"solve_ivp: {name}(t, y) returned an array of shape {tuple(shape_of(out))}, "
+                f"but y has shape {tuple(shape_of(y))}: it must return shape {expected} (one "
+                "derivative per state)."
+            )
+        return out
+
+    return checked_fun
+
+
+def plain(out, where="fun"):
+    """``out`` of a right-hand side called with plain arrays; a tracer there means that ``fun``
+    closes over a traced value, whose derivative would be lost."""
+    if isinstance(out, Tracer):
+        raise TypeError(
+            f"solve_ivp: {where}(t, y) returned a traced value for plain y and args: it reads a "
+            "traced value from its closure (a variable of the function being differentiated). "
+            "Pass that value through args=(...) instead, so that its derivative is kept."
+        )
+    return out
+
+
+class ExactJacobian:
+    """``d fun(t, y, *args) / dy`` by dualdiff: dense below SPARSE_MIN states, else a
+    ``scipy.sparse.csr_array`` (pattern detected and colored once, reused at every call)."""
+
+    def __init__(self, fun, n):
+        self._fun = fun
+        self._jac = jacobian(self._of_y, sparse=n >= SPARSE_MIN)
+
+    def _of_y(self, y, t, args):
+        return self._fun(t, y, *args)
+
+    def __call__(self, t, y, *args):
+        return self._jac(np.asarray(y, dtype=np.float64), t, args)
+
+
+class UserSystem:
+    """``y' = fun(t, y, *args)`` with the traced leaves of ``args`` read from ``p``."""
+
+    def __init__(self, fun, args, traced, n, jac=None):
+        self.user_fun = checked(fun, n)
+        self.leaves, self._rebuild = flatten(args)
+        self.slots = []  # (leaf position, shape, start, stop) of each traced leaf in p
+        start = 0
+        for i in traced:
+            shape = tuple(shape_of(self.leaves[i]))
+            size = int(np.prod(shape))
+            self.slots.append((i, shape, start, start + size))
+            start += size
+        self.n, self.n_p = n, start
+        self.user_jac = jac
+        self._exact = None
+
+    def args(self, p):
+        """The user's args with each traced leaf replaced by its slice of ``p``."""
+        if not self.slots:
+            return self._rebuild(self.leaves)
+        leaves = list(self.leaves)
+        for i, shape, start, stop in self.slots:
+            leaves[i] = np.reshape(p[start:stop], shape)
+        return self._rebuild(leaves)
+
+    def fun(self, t, y, p):
+        return self.user_fun(t, y, *self.args(p))
+
+    def newton(self, t, y, p):
+        jac = self.user_jac
+        if jac is not None:
+            return jac(t, y, *self.args(p)) if callable(jac) else jac
+        if self._exact is None:
+            self._exact = ExactJacobian(self.user_fun, self.n)
+        return self._exact(t, y, *self.args(p))
+
+
+class ForwardSystem:
+    """The state with ``k`` tangent directions: ``w = [y, S]``, ``q = [p, T]``, and
+    ``S' = J_y S + J_p T`` (one batched forward pass of the base system per evaluation)."""
+
+    def __init__(self, base, k):
+        self.base, self.k = base, k
+        self.n, self.n_p = base.n * (1 + k), base.n_p * (1 + k)
+
+    def fun(self, t, w, q):
+        n, n_p, k = self.base.n, self.base.n_p, self.k
+        y, s = w[:n], np.reshape(w[n:], (k, n))
+        p, tp = q[:n_p], np.reshape(q[n_p:], (k, n_p))
+        args, tangents = (y, p), (s, tp if n_p else None)
+        out, level = push(lambda y, p: self.base.fun(t, y, p), args, tangents)
+        value = out.value if isinstance(out, Dual) and out.level == level else out
+        return np.concatenate([value, np.reshape(tangent_of(out, level, k), (-1,))])
+
+    def newton(self, t, w, q):
+        jac = self.base.newton(t, w[: self.base.n], q[: self.base.n_p])
+        return block_diagonal([jac] * (1 + self.k))
+
+
+class AdjointSystem:
+    """``k`` adjoint states ``a' = -J_y^T a`` along the forward solution ``ysol`` and their
+    parameter quadratures ``r' = -J_p^T a``: state ``v = [a, r]``, plain arrays only."""
+
+    def __init__(self, base, k, ysol, p):
+        self.base, self.k, self.ysol, self.p = base, k, ysol, p
+        self.n = k * (base.n + base.n_p)
+
+    def fun(self, t, v, _p=None):
+        base, k = self.base, self.k
+        a = np.reshape(v[: k * base.n], (k, base.n))
+        y = self.ysol(t)
+        if base.n_p:
+            rec = record(lambda y, p: base.fun(t, y, p), (y, self.p), (0, 1))
+        else:
+            rec = record(lambda y: base.fun(t, y, self.p), (y,), (0,))
+        if not isinstance(rec.out, Tracer) or rec.out.level != rec.level:
+            return np.zeros(self.n)  # the right-hand side does not depend on y or p
+        cts = rec.pull(a, release=True)
+        return -np.concatenate([np.reshape(c, (-1,)) for c in cts])
+
+    def newton(self, t, v, _p=None):
+        jac = self.base.newton(t, self.ysol(t), self.p)
+        minus_jt = -jac.T if sp.issparse(jac) else -np.asarray(jac).T
+        blocks = [minus_jt] * self.k + [zeros_block(self.k * self.base.n_p)]
+        return block_diagonal(blocks)
+
+
+def zeros_block(m):
+    if not m:
+        return None
+    return sp.csr_array((m, m)) if m >= SPARSE_MIN else np.zeros((m, m))
+
+
+def block_diagonal(blocks):
+    """The block-diagonal matrix of ``blocks``: sparse when one is or when it is large."""
+    blocks = [b for b in blocks if b is not None]
+    size = sum(b.shape[0] for b in blocks)
+    if size >= SPARSE_MIN or any(sp.issparse(b) for b in blocks):
+        return sp.block_diag([sp.csr_array(b) for b in blocks], format="csc")
+    out = np.zeros((size, size))
+    start = 0
+    for b in blocks:
+        m = b.shape[0]
+        out[start : start + m, start : start + m] = b
+        start += m
+    return out
