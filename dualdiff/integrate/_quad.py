@@ -16,10 +16,10 @@ import numpy as np
 import scipy.integrate as si
 
 import dualdiff.numpy as dnp
+from dualdiff._implicit import Parameters
 from dualdiff._jacobian import tangent_of
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import Tracer, innermost, primitive, shape_of
-from dualdiff._tree import flatten
 from dualdiff.engine import push
 from dualdiff.integrate._systems import plain
 from dualdiff.transforms import jacobian
@@ -88,42 +88,34 @@ def quad(
     args = args if type(args) is tuple else (args,)
     kw = dict(epsabs=epsabs, epsrel=epsrel, limit=limit, points=points, weight=weight,
               wvar=wvar, wopts=wopts, maxp1=maxp1, limlst=limlst)  # fmt: skip
-    leaves, rebuild = flatten(args)
-    traced = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tracer)]
-    if not traced and not isinstance(a, Tracer) and not isinstance(b, Tracer):
+    params = Parameters.find(func, args)
+    if params is None and not isinstance(a, Tracer) and not isinstance(b, Tracer):
         return si.quad(func, a, b, args, full_output=full_output, complex_func=complex_func,
                        **kw)  # fmt: skip
     if complex_func:
         raise TypeError("quad: complex_func=True cannot be differentiated (the rules are real).")
-    problem = QuadProblem(_Integrand(func, leaves, rebuild, traced), kw)
+    problem = QuadProblem(_Integrand(func, args, params), kw)
     limits = [np.reshape(dnp.asarray(x, dtype=np.float64), (1,)) for x in (a, b)]
-    p = [np.reshape(leaves[i], (-1,)) for i in traced]
+    p = [] if params is None else [params.p]
     value = _integral(np.concatenate(limits + p), problem)[0]
     return (value, problem.abserr) + ((problem.info,) if full_output else ())
 
 
 class _Integrand:
-    """``func(x, *args)`` as ``f(x, p)`` of shape (1,), the traced leaves of args read from p."""
+    """``func(x, *args)`` as ``f(x, p)`` of shape (1,), the traced values it reads (in args or
+    in func's closure: :class:`dualdiff._implicit.Parameters`) read from ``p``."""
 
     m = 1
 
-    def __init__(self, func, leaves, rebuild, traced):
-        self.func, self.leaves, self.rebuild = func, leaves, rebuild
-        self.slots, start = [], 0
-        for i in traced:
-            shape = tuple(shape_of(leaves[i]))
-            self.slots.append((i, shape, start, start + int(np.prod(shape))))
-            start += int(np.prod(shape))
-        self.n_p = start
-
-    def args(self, p):
-        leaves = list(self.leaves)
-        for i, shape, start, stop in self.slots:
-            leaves[i] = np.reshape(p[start:stop], shape)
-        return self.rebuild(leaves)
+    def __init__(self, func, args, params):
+        self.func, self.plain_args, self.params = func, args, params
+        self.n_p = 0 if params is None else int(np.size(params.p))
 
     def __call__(self, x, p):
-        out = self.func(x, *self.args(p))
+        func, args = self.func, self.plain_args
+        if self.params is not None:
+            func, args, _ = self.params.bind(p)
+        out = func(x, *args)
         if np.size(innermost(out)) != 1:
             raise ValueError(
                 f"quad: func(x, *args) returned shape {tuple(shape_of(out))}; it must return "

@@ -9,11 +9,9 @@ import scipy.integrate as si
 import scipy.sparse as sp
 
 import dualdiff.numpy as dnp
-from dualdiff._tracer import Tracer, innermost
-from dualdiff._tree import flatten
+from dualdiff._tracer import innermost
 from dualdiff.integrate._ivp import Problem, _ivp
 from dualdiff.integrate._systems import (
-    ExactJacobian,
     IntegrationError,
     UserSystem,
     checked,
@@ -96,20 +94,19 @@ def solve_ivp(
            [-1.,  0.]])
     """
     args = _args_tuple(args)
-    leaves, _ = flatten(args)
-    traced = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tracer)]
     _plain_times("solve_ivp", t_span=t_span, t_eval=t_eval)
-    if not traced and not dnp._traced(y0):
-        return _solve_plain(fun, t_span, y0, method, t_eval, dense_output, events, vectorized,
-                            args, options)  # fmt: skip
+    system = UserSystem(fun, args, np.shape(innermost(y0))[0] if np.ndim(innermost(y0)) == 1
+                        else 0, jac=options.get("jac"))  # fmt: skip
+    if system.params is None and not dnp._traced(y0):
+        return _solve_plain(system, fun, t_span, y0, method, t_eval, dense_output, events,
+                            vectorized, args, options)  # fmt: skip
     if events is not None:
         raise NotImplementedError(
             "solve_ivp: events= with traced inputs is not supported (the event times depend "
             "on them); solve without events, or stop the derivative with dd.stop_gradient."
         )
     y0 = _state("solve_ivp", y0)
-    system = UserSystem(fun, args, traced, y0.shape[0], jac=options.pop("jac", None))
-    z, problem = _problem(system, y0, leaves, traced, t_span, t_eval, method, options)
+    z, problem = _problem(system, y0, t_span, t_eval, method, options)
     sol = problem.forward(_plain_z(z))
     if problem.t_out is None:
         problem.t_out = sol.t.copy()
@@ -153,10 +150,9 @@ def _state(caller, y0):
     return y0
 
 
-def _problem(system, y0, leaves, traced, t_span, t_eval, method, options, odeint=None):
-    """``z = [y0, traced leaves]`` (traced) and the :class:`Problem` ``_ivp`` solves."""
-    parts = [y0] + [np.reshape(leaves[i], (-1,)) for i in traced]
-    z = np.concatenate(parts) if len(parts) > 1 else y0
+def _problem(system, y0, t_span, t_eval, method, options, odeint=None):
+    """``z = [y0, traced parameters]`` (traced) and the :class:`Problem` ``_ivp`` solves."""
+    z = y0 if system.params is None else np.concatenate([y0, system.p])
     t_out = None if t_eval is None else np.array(t_eval, dtype=np.float64)
     return z, Problem(system, t_span, t_out, method, options, odeint=odeint)
 
@@ -165,12 +161,14 @@ def _plain_z(z):
     return np.array(innermost(z), dtype=np.float64)
 
 
-def _solve_plain(fun, t_span, y0, method, t_eval, dense_output, events, vectorized, args, kw):
+def _solve_plain(system, fun, t_span, y0, method, t_eval, dense_output, events, vectorized,
+                 args, kw):  # fmt: skip
     y0_array = np.asarray(y0)
     n = y0_array.shape[0] if y0_array.ndim == 1 else None
     fun = checked(fun, n) if n is not None else fun
     if n and y0_array.dtype.kind != "c" and _wants_jacobian(method, kw):
-        kw = {**kw, "jac": _for_method(ExactJacobian(fun, n), method)}
+        exact = _for_method(lambda t, y, *a: system.newton(t, y, None), method)
+        kw = {**kw, "jac": exact}
     return si.solve_ivp(fun, t_span, y0, method=method, t_eval=t_eval,
                         dense_output=dense_output, events=events, vectorized=vectorized,
                         args=args or None, **kw)  # fmt: skip
@@ -279,22 +277,19 @@ mxhnil, mxordn, mxords, printmessg, tfirst
               hmax=hmax, hmin=hmin, ixpr=ixpr, mxstep=mxstep, mxhnil=mxhnil, mxordn=mxordn,
               mxords=mxords, printmessg=printmessg, tfirst=tfirst)  # fmt: skip
     _plain_times("odeint", t=t)
-    f = func if tfirst else (lambda t, y, *a: func(y, t, *a))
-    leaves, _ = flatten(args)
-    traced = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tracer)]
-    if not traced and not dnp._traced(y0):
-        return _odeint_plain(func, f, y0, t, args, Dfun, full_output, kw)
+    n = np.shape(innermost(y0))[0] if np.ndim(innermost(y0)) == 1 else 0
+    jac = _user_newton(Dfun, col_deriv, ml, mu, tfirst)
+    system = UserSystem(func, args, n, jac=jac, tfirst=tfirst)
+    if system.params is None and not dnp._traced(y0):
+        return _odeint_plain(system, func, y0, t, args, Dfun, full_output, kw)
     y0 = _state("odeint", y0)
-    n = y0.shape[0]
-    system = UserSystem(f, args, traced, n, jac=_user_newton(Dfun, col_deriv, ml, mu, tfirst))
-    if Dfun is None and ml is None and mu is None:
-        Dfun = _odeint_dfun(ExactJacobian(system.user_fun, n), tfirst)
     t = np.array(t, dtype=np.float64)
     info = {}
 
     def by_odeint(z):
-        y, info_ = si.odeint(func, z[:n], t, system.args(z[n:]), Dfun=Dfun, full_output=True,
-                             **kw)  # fmt: skip
+        fun, args = system.bound(z[n:])
+        dfun = _dfun(system, z[n:], Dfun, kw)
+        y, info_ = si.odeint(fun, z[:n], t, args, Dfun=dfun, full_output=True, **kw)
         if info_["message"] != "Integration successful.":
             raise IntegrationError(f"odeint failed inside a dualdiff transform: {info_['message']}")
         info.update(info_)
@@ -303,26 +298,31 @@ mxhnil, mxordn, mxords, printmessg, tfirst
     options = {"rtol": ODEINT_TOL if rtol is None else rtol,
                "atol": ODEINT_TOL if atol is None else atol}  # fmt: skip
     options.update({k: v for k, v in (("max_step", hmax), ("min_step", hmin)) if v})
-    z, problem = _problem(system, y0, leaves, traced, (t[0], t[-1]), t, "LSODA", options,
-                          odeint=by_odeint)  # fmt: skip
+    z, problem = _problem(system, y0, (t[0], t[-1]), t, "LSODA", options, odeint=by_odeint)
     ys = np.transpose(_ivp(z, problem))
     return (ys, info) if full_output else ys
 
 
-def _odeint_plain(func, f, y0, t, args, Dfun, full_output, kw):
+def _odeint_plain(system, func, y0, t, args, Dfun, full_output, kw):
     y0_array = np.asarray(y0)
-    if (Dfun is None and kw["ml"] is None and kw["mu"] is None and y0_array.ndim == 1
-            and y0_array.dtype.kind != "c"):  # fmt: skip
-        exact = ExactJacobian(checked(f, y0_array.shape[0], "func"), y0_array.shape[0])
-        Dfun = _odeint_dfun(exact, kw["tfirst"])
+    if y0_array.ndim == 1 and y0_array.dtype.kind != "c":
+        Dfun = _dfun(system, None, Dfun, kw)
     return si.odeint(func, y0, t, args, Dfun=Dfun, full_output=full_output, **kw)
 
 
-def _odeint_dfun(exact, tfirst):
-    """The exact Jacobian as odeint calls its Dfun (``Dfun(y, t, *args)`` unless ``tfirst``)."""
-    if tfirst:
-        return lambda t, y, *a: _dense(exact(t, y, *a))
-    return lambda y, t, *a: _dense(exact(t, y, *a))
+def _dfun(system, p, Dfun, kw):
+    """odeint's Dfun: the user's, none for a banded Jacobian SciPy approximates, else the exact
+    one, called as odeint calls it (``Dfun(y, t, *args)`` unless ``tfirst``)."""
+    if Dfun is not None or kw["ml"] is not None or kw["mu"] is not None:
+        return Dfun
+
+    def exact(t, y):
+        m = _dense(system.newton(t, y, p))
+        return m.T if kw["col_deriv"] else m
+
+    if kw["tfirst"]:
+        return lambda t, y, *_: exact(t, y)
+    return lambda y, t, *_: exact(t, y)
 
 
 def _user_newton(Dfun, col_deriv, ml, mu, tfirst):

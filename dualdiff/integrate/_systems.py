@@ -14,9 +14,9 @@ import scipy.integrate as si
 import scipy.sparse as sp
 
 import dualdiff.numpy as dnp
+from dualdiff._implicit import Parameters
 from dualdiff._jacobian import tangent_of
 from dualdiff._tracer import Tracer, shape_of
-from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.engine import push, record
 from dualdiff.transforms import jacobian
@@ -43,7 +43,7 @@ def is_implicit(method) -> bool:
     return cls is not None and issubclass(cls, IMPLICIT)
 
 
-def checked(fun, n, name="fun"):
+def checked(fun, n, name="fun", caller="solve_ivp"):
     """``fun`` whose result is an array of shape ``(n,)`` (or ``(n, m)`` for a vectorized call
     with ``y`` of shape ``(n, m)``); a list of traced values becomes a traced array."""
 
@@ -54,7 +54,7 @@ def checked(fun, n, name="fun"):
         expected = (n,) + tuple(shape_of(y)[1:])
         if tuple(shape_of(out)) != expected:
             raise ValueError(
-                f"solve_ivp: {name}(t, y) returned an array of shape {tuple(shape_of(out))}, "
+                f"{caller}: {name} returned an array of shape {tuple(shape_of(out))}, "
                 f"but y has shape {tuple(shape_of(y))}: it must return shape {expected} (one "
                 "derivative per state)."
             )
@@ -91,41 +91,46 @@ class ExactJacobian:
 
 
 class UserSystem:
-    """``y' = fun(t, y, *args)`` with the traced leaves of ``args`` read from ``p``."""
+    """``y' = fun(t, y, *args)`` with the traced values it reads (in ``args``, or in ``fun``'s
+    closure, defaults or partial arguments: :class:`dualdiff._implicit.Parameters`) read
+    from the flat vector ``p``. ``tfirst=False`` calls ``fun(y, t, *args)`` (odeint's order)."""
 
-    def __init__(self, fun, args, traced, n, jac=None):
-        self.user_fun = checked(fun, n)
-        self.leaves, self._rebuild = flatten(args)
-        self.slots = []  # (leaf position, shape, start, stop) of each traced leaf in p
-        start = 0
-        for i in traced:
-            shape = tuple(shape_of(self.leaves[i]))
-            size = int(np.prod(shape))
-            self.slots.append((i, shape, start, start + size))
-            start += size
-        self.n, self.n_p = n, start
-        self.user_jac = jac
+    def __init__(self, fun, args, n, *, jac=None, tfirst=True):
+        self.params = Parameters.find(fun, args)
+        self._plain = (fun, args)
+        self.n = n
+        self.n_p = 0 if self.params is None else int(np.size(self.params.p))
+        self.user_jac, self.tfirst = jac, tfirst
+        self._check = checked(
+            lambda t, y, f, *a: f(t, y, *a) if tfirst else f(y, t, *a),
+            n,
+            *(("fun", "solve_ivp") if tfirst else ("func", "odeint")),
+        )
         self._exact = None
 
-    def args(self, p):
-        """The user's args with each traced leaf replaced by its slice of ``p``."""
-        if not self.slots:
-            return self._rebuild(self.leaves)
-        leaves = list(self.leaves)
-        for i, shape, start, stop in self.slots:
-            leaves[i] = np.reshape(p[start:stop], shape)
-        return self._rebuild(leaves)
+    @property
+    def p(self):
+        """The traced parameters, flat (an empty array when there are none)."""
+        return np.zeros(0) if self.params is None else self.params.p
+
+    def bound(self, p):
+        """``(fun, args)`` reading the parameter values ``p``."""
+        if self.params is None:
+            return self._plain
+        fun, args, _ = self.params.bind(p)
+        return fun, args
 
     def fun(self, t, y, p):
-        return self.user_fun(t, y, *self.args(p))
+        fun, args = self.bound(p)
+        return self._check(t, y, fun, *args)
 
     def newton(self, t, y, p):
         jac = self.user_jac
         if jac is not None:
-            return jac(t, y, *self.args(p)) if callable(jac) else jac
+            return jac(t, y, *self.bound(p)[1]) if callable(jac) else jac
         if self._exact is None:
-            self._exact = ExactJacobian(self.user_fun, self.n)
-        return self._exact(t, y, *self.args(p))
+            self._exact = ExactJacobian(self.fun, self.n)
+        return self._exact(t, y, p)
 
 
 class ForwardSystem:
