@@ -227,8 +227,8 @@ def weak_dtype(leaves):
 def as_input(x, weak=None):
     """A differentiable input: tracers pass through, ints become float64 (a Python number
     becomes ``weak``, when given), complex is refused."""
-    if isinstance(x, Tracer):
-        return x
+    if isinstance(x, Tracer):  # dd.replay's capture of an array is promoted as the array
+        return x if type(x).mode != "replay" else x.as_input(weak)
     if weak is not None and type(x) in (float, int):
         return np.asarray(x, weak)
     a = np.asarray(x)
