@@ -43,7 +43,7 @@ import scipy.sparse.linalg as spl
 
 from dualdiff import _array_scope
 from dualdiff._registry import defjvp, defvjp
-from dualdiff._tracer import Tracer, innermost, primitive
+from dualdiff._tracer import Tracer, innermost, primitive, shape_of
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.engine import push, record
@@ -388,12 +388,16 @@ def check_success(res, name):
         )
 
 
+def _near(x, bound):
+    """Where ``x`` sits on a finite ``bound``."""
+    with np.errstate(invalid="ignore"):  # inf - inf where both are infinite: not near
+        return np.isfinite(bound) & (np.abs(x - bound) <= BOUND_TOL * (1.0 + np.abs(bound)))
+
+
 def active_bounds(x, g, lb, ub):
     """Which coordinates sit on a bound the gradient ``g`` pushes into; raise when one sits on
     a bound with a zero gradient (weakly active: the solution is not differentiable there)."""
-    at_lower = np.abs(x - lb) <= BOUND_TOL * (1.0 + np.abs(lb))
-    at_upper = np.abs(x - ub) <= BOUND_TOL * (1.0 + np.abs(ub))
-    on = at_lower | at_upper
+    on = _near(x, lb) | _near(x, ub)
     scale = max(1.0, float(np.max(np.abs(g), initial=0.0)))
     weak = on & (np.abs(g) <= math.sqrt(np.finfo(float).eps) * scale)
     if weak.any():
@@ -413,10 +417,7 @@ def inactive_constraints(values, name):
     for value, lb, ub in values:
         value = np.asarray(value, dtype=float).ravel()
         lb, ub = (np.broadcast_to(np.asarray(b, dtype=float), value.shape) for b in (lb, ub))
-        near = (np.abs(value - lb) <= BOUND_TOL * (1.0 + np.abs(lb))) | (
-            np.abs(value - ub) <= BOUND_TOL * (1.0 + np.abs(ub))
-        )
-        if np.any(near | (lb == ub)):
+        if np.any(_near(value, lb) | _near(value, ub) | (lb == ub)):
             raise ActiveConstraintError(
                 f"{name}: a constraint is active at the solution (an equality, or an inequality "
                 "met with equality); the derivative of a constrained solution needs its "
@@ -434,7 +435,10 @@ def minimize_cost(params, unravel, returns_gradient):
     def cost(x, p):
         fun, args, kwargs = params.bind(p)
         out = fun(unravel(x), *args, **kwargs)
-        return np.reshape(out[0] if returns_gradient else out, ())
+        out = out[0] if returns_gradient else out
+        # reshape only when needed: the large-array layer cannot yet compute a deferred sum
+        # reshaped under forward over reverse (np.subtract(out=...) on a Dual)
+        return out if len(shape_of(out)) == 0 else np.reshape(out, ())
 
     return cost
 
@@ -443,7 +447,8 @@ def minimize_cost(params, unravel, returns_gradient):
 LOSSES = {
     "linear": lambda z: z,
     "soft_l1": lambda z: 2.0 * (np.sqrt(1.0 + z) - 1.0),
-    "huber": lambda z: np.where(z <= 1.0, z, 2.0 * np.sqrt(z) - 1.0),
+    # sqrt of max(z, 1): the unselected branch stays finite at z = 0 at every order
+    "huber": lambda z: np.where(z <= 1.0, z, 2.0 * np.sqrt(np.maximum(z, 1.0)) - 1.0),
     "cauchy": np.log1p,
     "arctan": np.arctan,
 }

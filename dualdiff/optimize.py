@@ -663,13 +663,12 @@ def least_squares(
     residuals = _Vector(fun, tuple(args), packer, kwargs)
     if sparse is True and method == "lm":
         raise ValueError("method='lm' needs a dense Jacobian: use 'trf' or 'dogbox' with sparse")
-    if jac is None and method != "lm":
-        jac = residuals.sparse_jac_if_sparse(packer.x0, sparse)
-    if jac is None:
-        jac = residuals.jac
-    elif callable(jac):
+    if callable(jac):
         user_jac = jac
         jac = _user_callable(lambda x: user_jac(x, *args, **kwargs), packer, ravel=False)
+    elif jac is None:  # ours take x alone: args are bound in residuals
+        sparse_jac = residuals.sparse_jac_if_sparse(packer.x0, sparse) if method != "lm" else None
+        jac = residuals.jac if sparse_jac is None else sparse_jac
     if isinstance(bounds, tuple | list) and len(bounds) == 2 and not packer.flat:
         bounds = so.Bounds(*bounds)  # (lb, ub) shaped like x0 become flat
     res = so.least_squares(
