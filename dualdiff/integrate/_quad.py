@@ -21,7 +21,7 @@ from dualdiff._jacobian import tangent_of
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import Tracer, innermost, primitive, shape_of
 from dualdiff.engine import push
-from dualdiff.integrate._systems import plain
+from dualdiff.integrate._systems import plain, unreached
 from dualdiff.transforms import jacobian
 
 # quad's options that quad_vec understands too (the others describe a weight function)
@@ -90,8 +90,9 @@ def quad(
               wvar=wvar, wopts=wopts, maxp1=maxp1, limlst=limlst)  # fmt: skip
     params = Parameters.find(func, args)
     if params is None and not isinstance(a, Tracer) and not isinstance(b, Tracer):
-        return si.quad(func, a, b, args, full_output=full_output, complex_func=complex_func,
-                       **kw)  # fmt: skip
+        plain_func = unreached(func, "func")
+        return si.quad(plain_func, a, b, args, full_output=full_output,
+                       complex_func=complex_func, **kw)  # fmt: skip
     if complex_func:
         raise TypeError("quad: complex_func=True cannot be differentiated (the rules are real).")
     problem = QuadProblem(_Integrand(func, args, params), kw)

@@ -18,6 +18,7 @@ from dualdiff.integrate._systems import (
     is_implicit,
     plain,
     solver_class,
+    unreached,
 )
 
 OdeResult = si._ivp.ivp.OdeResult
@@ -165,7 +166,7 @@ def _solve_plain(system, fun, t_span, y0, method, t_eval, dense_output, events, 
                  args, kw):  # fmt: skip
     y0_array = np.asarray(y0)
     n = y0_array.shape[0] if y0_array.ndim == 1 else None
-    fun = checked(fun, n) if n is not None else fun
+    fun = unreached(checked(fun, n) if n is not None else fun)
     if n and y0_array.dtype.kind != "c" and _wants_jacobian(method, kw):
         exact = _for_method(lambda t, y, *a: system.newton(t, y, None), method)
         kw = {**kw, "jac": exact}
@@ -287,9 +288,11 @@ mxhnil, mxordn, mxords, printmessg, tfirst
     info = {}
 
     def by_odeint(z):
-        fun, args = system.bound(z[n:])
-        dfun = _dfun(system, z[n:], Dfun, kw)
-        y, info_ = si.odeint(fun, z[:n], t, args, Dfun=dfun, full_output=True, **kw)
+        p = z[n:]
+        fun = lambda t, y: plain(system.fun(t, y, p), "func")  # noqa: E731  (shape checked)
+        dfun, col = _traced_dfun(system, p, Dfun, kw)
+        y, info_ = si.odeint(fun, z[:n], t, Dfun=dfun, full_output=True,
+                             **{**kw, "tfirst": True, "col_deriv": col})  # fmt: skip
         if info_["message"] != "Integration successful.":
             raise IntegrationError(f"odeint failed inside a dualdiff transform: {info_['message']}")
         info.update(info_)
@@ -307,6 +310,7 @@ def _odeint_plain(system, func, y0, t, args, Dfun, full_output, kw):
     y0_array = np.asarray(y0)
     if y0_array.ndim == 1 and y0_array.dtype.kind != "c":
         Dfun = _dfun(system, None, Dfun, kw)
+    func = unreached(func, "func")
     return si.odeint(func, y0, t, args, Dfun=Dfun, full_output=full_output, **kw)
 
 
@@ -323,6 +327,19 @@ def _dfun(system, p, Dfun, kw):
     if kw["tfirst"]:
         return lambda t, y, *_: exact(t, y)
     return lambda y, t, *_: exact(t, y)
+
+
+def _traced_dfun(system, p, Dfun, kw):
+    """``(Dfun(t, y), col_deriv)`` for odeint on the bound system: the user's or the exact
+    Jacobian by rows; a banded one of the user's (``ml``/``mu``) as the user wrote it."""
+    if kw["ml"] is None and kw["mu"] is None:
+        return (lambda t, y: _dense(system.newton(t, y, p))), 0
+    if Dfun is None:
+        return None, kw["col_deriv"]
+    _, args = system.bound(p)
+    if kw["tfirst"]:
+        return (lambda t, y: Dfun(t, y, *args)), kw["col_deriv"]
+    return (lambda t, y: Dfun(y, t, *args)), kw["col_deriv"]
 
 
 def _user_newton(Dfun, col_deriv, ml, mu, tfirst):

@@ -64,15 +64,21 @@ def checked(fun, n, name="fun", caller="solve_ivp"):
 
 
 def plain(out, where="fun"):
-    """``out`` of a right-hand side called with plain arrays; a tracer there means that ``fun``
-    closes over a traced value, whose derivative would be lost."""
+    """``out`` of a function called with plain arrays; a tracer there means that it reads a
+    traced value that dualdiff cannot reach, whose derivative would be lost."""
     if isinstance(out, Tracer):
         raise TypeError(
-            f"solve_ivp: {where}(t, y) returned a traced value for plain y and args: it reads a "
-            "traced value from its closure (a variable of the function being differentiated). "
-            "Pass that value through args=(...) instead, so that its derivative is kept."
+            f"{where} returned a traced value for plain arguments: it reads a value being "
+            "differentiated that dualdiff cannot reach (a global variable, an attribute of an "
+            "object, a function defined elsewhere). Pass that value through args=(...) (or "
+            "in fun's closure or defaults), so that its derivative is kept."
         )
     return out
+
+
+def unreached(fun, where="fun"):
+    """``fun`` refusing a traced result (see :func:`plain`)."""
+    return lambda *a: plain(fun(*a), where)
 
 
 class ExactJacobian:

@@ -1,0 +1,395 @@
+"""dualdiff.integrate: values equal SciPy's, results owned and inputs untouched, derivatives
+against closed forms (expm for y' = Ay, exponential decay, Gaussian and polynomial integrals),
+central differences of the solvers at tight tolerances, and forward against reverse."""
+
+import types
+
+import numpy as np
+import pytest
+import scipy.integrate as si
+import scipy.linalg
+import scipy.sparse as sp
+
+import dualdiff as dd
+import dualdiff.integrate as di
+from tests._fd import jacobian as fd_jacobian
+
+TIGHT = {"rtol": 1e-10, "atol": 1e-12}
+METHODS = ["RK45", "DOP853", "Radau", "BDF", "LSODA"]
+A = np.array([[-1.0, 2.0, 0.0], [-2.0, -1.0, 0.5], [0.0, -0.5, -3.0]])
+T = np.array([0.3, 1.0, 2.0])
+
+
+def linear(t, y, a):
+    return a @ y
+
+
+def lotka(t, y, p):
+    a, b, c, d = p[0], p[1], p[2], p[3]
+    return np.array([a * y[0] - b * y[0] * y[1], -c * y[1] + d * y[0] * y[1]])
+
+
+P_LV = np.array([1.1, 0.4, 0.9, 0.3])
+Y_LV = np.array([2.0, 1.0])
+
+
+def lv_states(y0, p, method="RK45", **kw):
+    sol = di.solve_ivp(lotka, (0.0, 3.0), y0, method=method, t_eval=T, args=(p,), **TIGHT, **kw)
+    return sol.y
+
+
+# -- oracle 1: SciPy's own values ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["RK45", "RK23", "DOP853"])
+def test_explicit_methods_give_scipy_values_plain_and_traced(method):
+    ref = si.solve_ivp(lotka, (0.0, 3.0), Y_LV, method=method, t_eval=T, args=(P_LV,))
+    sol = di.solve_ivp(lotka, (0.0, 3.0), Y_LV, method=method, t_eval=T, args=(P_LV,))
+    np.testing.assert_array_equal(sol.y, ref.y)
+    np.testing.assert_array_equal(sol.t, ref.t)
+    assert (sol.nfev, sol.status, sol.message) == (ref.nfev, ref.status, ref.message)
+    traced, _ = dd.vjp(lambda p: di.solve_ivp(lotka, (0.0, 3.0), Y_LV, method=method,
+                                              t_eval=T, args=(p,)).y, P_LV)  # fmt: skip
+    np.testing.assert_array_equal(traced, ref.y)
+
+
+def lotka_jac(t, y, p):
+    a, b, c, d = p
+    return np.array([[a - b * y[1], -b * y[0]], [d * y[1], -c + d * y[0]]])
+
+
+@pytest.mark.parametrize("method", ["Radau", "BDF", "LSODA"])
+def test_stiff_methods_get_the_exact_jacobian_and_scipy_values(method):
+    ref = si.solve_ivp(lotka, (0.0, 3.0), Y_LV, method=method, t_eval=T, args=(P_LV,),
+                       jac=lotka_jac)  # fmt: skip
+    sol = di.solve_ivp(lotka, (0.0, 3.0), Y_LV, method=method, t_eval=T, args=(P_LV,))
+    np.testing.assert_allclose(sol.y, ref.y, rtol=1e-12)
+    assert sol.njev == ref.njev and sol.success
+    traced, _ = dd.vjp(lambda p: di.solve_ivp(lotka, (0.0, 3.0), Y_LV, method=method,
+                                              t_eval=T, args=(p,)).y, P_LV)  # fmt: skip
+    np.testing.assert_array_equal(traced, sol.y)
+
+
+def test_a_users_own_jac_is_kept():
+    calls = []
+
+    def jac(t, y, p):
+        calls.append(t)
+        return lotka_jac(t, y, p)
+
+    sol = di.solve_ivp(lotka, (0.0, 3.0), Y_LV, method="BDF", args=(P_LV,), jac=jac)
+    ref = si.solve_ivp(lotka, (0.0, 3.0), Y_LV, method="BDF", args=(P_LV,), jac=lotka_jac)
+    assert calls and len(calls) == ref.njev
+    np.testing.assert_array_equal(sol.y, ref.y)
+
+
+def test_odeint_gives_scipy_values_and_full_output():
+    t = np.linspace(0.0, 3.0, 7)
+    ref = si.odeint(lotka, Y_LV, t, args=(P_LV,), tfirst=True, Dfun=lotka_jac)
+    out = di.odeint(lotka, Y_LV, t, args=(P_LV,), tfirst=True)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    swapped = di.odeint(lambda y, t, p: lotka(t, y, p), Y_LV, t, args=(P_LV,))
+    np.testing.assert_array_equal(swapped, out)
+    infos = []
+
+    def traced(p):
+        y, info = di.odeint(lotka, Y_LV, t, (p,), tfirst=True, full_output=1)
+        infos.append(info)
+        return y
+
+    y, _ = dd.vjp(traced, P_LV)
+    np.testing.assert_array_equal(y, out)
+    assert infos[0]["message"] == "Integration successful." and infos[0]["nfe"][-1] > 0
+
+
+def test_quad_gives_scipy_values_plain_and_traced():
+    f = lambda x, s: np.exp(-(x**2) / (2 * s**2)) * np.cos(x)
+    ref = si.quad(f, -np.inf, np.inf, args=(1.5,))
+    assert di.quad(f, -np.inf, np.inf, args=(1.5,)) == ref
+    value, _ = dd.vjp(lambda s: di.quad(f, -np.inf, np.inf, args=(s,))[0], 1.5)
+    assert float(value) == ref[0]
+    assert di.trapezoid is si.trapezoid  # names not served here are SciPy's
+
+
+# -- oracle 2: ownership -------------------------------------------------------------------------
+
+
+def test_results_are_owned_and_inputs_unchanged():
+    y0, p, t_eval = Y_LV.copy(), P_LV.copy(), T.copy()
+    sums = [a.sum() for a in (y0, p, t_eval)]
+    plain = di.solve_ivp(lotka, (0.0, 3.0), y0, t_eval=t_eval, args=(p,))
+    ys = dd.jacobian(
+        lambda p: di.solve_ivp(lotka, (0.0, 3.0), y0, t_eval=t_eval, args=(p,)).y,
+        mode="reverse",
+    )(p)
+    g = dd.grad(lambda y0: np.sum(di.solve_ivp(lotka, (0.0, 3.0), y0, t_eval=t_eval,
+                                               args=(p,)).y))(y0)  # fmt: skip
+    for out in (plain.y, plain.t, ys, g):
+        for held in (y0, p, t_eval):
+            assert not np.shares_memory(out, held)
+    assert [a.sum() for a in (y0, p, t_eval)] == sums
+
+
+# -- oracle 3: closed forms, central differences, forward against reverse ---------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_linear_ode_jacobian_in_y0_is_expm(method, mode):
+    y0 = np.array([1.0, -0.5, 2.0])
+
+    def states(y0):
+        return di.solve_ivp(linear, (0.0, 2.0), y0, method=method, t_eval=T, args=(A,),
+                            **TIGHT).y  # fmt: skip
+
+    jac = dd.jacobian(states, mode=mode)(y0)  # (3, len(T), 3)
+    for j, t in enumerate(T):
+        np.testing.assert_allclose(jac[:, j, :], scipy.linalg.expm(A * t), atol=2e-7)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_linear_ode_derivative_in_the_matrix_matches_expm_differences(mode):
+    y0 = np.array([1.0, -0.5, 2.0])
+
+    def final(a):
+        return di.solve_ivp(linear, (0.0, 1.0), y0, t_eval=[1.0], args=(a,), method="DOP853",
+                            **TIGHT).y[:, 0]  # fmt: skip
+
+    jac = dd.jacobian(final, mode=mode)(A)
+    ref = fd_jacobian(lambda a: scipy.linalg.expm(a) @ y0, A.copy(), eps=1e-5)
+    np.testing.assert_allclose(jac, ref, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["RK45", "BDF", "LSODA"])
+def test_exponential_decay_gradient_and_hessian(method):
+    def final(k, y0):
+        sol = di.solve_ivp(lambda t, y, k: -k * y, (0.0, 1.5), y0, method=method,
+                           t_eval=[1.5], args=(k,), **TIGHT)  # fmt: skip
+        return sol.y[0, 0]
+
+    k, y0 = 0.7, np.array([2.0])
+    e = np.exp(-1.5 * k)
+    np.testing.assert_allclose(dd.grad(final)(k, y0), -1.5 * 2.0 * e, rtol=1e-6)
+    np.testing.assert_allclose(dd.grad(final, argnums=1)(k, y0), [e], rtol=1e-6)
+    np.testing.assert_allclose(dd.hessian(final)(k, y0), 1.5**2 * 2.0 * e, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["RK45", "Radau"])
+def test_lotka_volterra_sensitivities_match_central_differences(method):
+    p = P_LV.copy()
+    fwd = dd.jacfwd(lambda p: lv_states(Y_LV, p, method))(p)
+    rev = dd.jacrev(lambda p: lv_states(Y_LV, p, method))(p)
+    ref = fd_jacobian(lambda p: lv_states(Y_LV, p, method), p, eps=1e-5)
+    np.testing.assert_allclose(fwd, ref, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(rev, fwd, rtol=1e-6, atol=1e-9)
+
+
+def test_hessian_of_a_loss_through_solve_ivp_matches_differences_of_the_gradient():
+    data = np.array([[1.5, 0.8, 1.9], [1.2, 2.1, 0.7]])
+
+    def loss(p):
+        return np.sum((lv_states(Y_LV, p) - data) ** 2)
+
+    p = P_LV.copy()
+    hess = dd.hessian(loss)(p)
+    ref = fd_jacobian(dd.grad(loss), p, eps=1e-5)
+    np.testing.assert_allclose(hess, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-6, atol=1e-8)
+
+
+def test_jvp_and_vjp_agree_by_the_dot_product_test():
+    rng = np.random.default_rng(0)
+    v, w = rng.normal(size=4), rng.normal(size=(2, 3))
+    f = lambda p: lv_states(Y_LV, p, "BDF")
+    _, jv = dd.jvp(f, (P_LV,), (v,))
+    _, pullback = dd.vjp(f, P_LV)
+    np.testing.assert_allclose(np.sum(w * jv), pullback(w)[0] @ v, rtol=1e-6)
+
+
+def test_dense_output_is_scipys_and_differentiable():
+    k, ts = 0.8, np.array([0.25, 1.1, 1.7])
+
+    def at(k):
+        sol = di.solve_ivp(lambda t, y, k: -k * y, (0.0, 2.0), np.array([3.0]),
+                           dense_output=True, args=(k,), **TIGHT)  # fmt: skip
+        return sol.sol(ts)[0]
+
+    ref = si.solve_ivp(lambda t, y: -k * y, (0.0, 2.0), np.array([3.0]), dense_output=True,
+                       **TIGHT).sol(ts)[0]  # fmt: skip
+    np.testing.assert_array_equal(dd.vjp(at, k)[0], ref)
+    expected = -ts * 3.0 * np.exp(-k * ts)
+    np.testing.assert_allclose(dd.jacfwd(at)(k), expected, rtol=1e-6)
+    np.testing.assert_allclose(dd.jacrev(at)(k), expected, rtol=1e-6)
+
+
+def test_without_t_eval_the_solution_at_the_solvers_steps_is_differentiable():
+    def states(y0):
+        return di.solve_ivp(linear, (0.0, 1.0), y0, args=(A,), **TIGHT)
+
+    y0 = np.array([1.0, 0.0, 0.0])
+    ts = states(y0).t
+    jac = dd.jacobian(lambda y0: states(y0).y)(y0)
+    for j, t in enumerate(ts):
+        np.testing.assert_allclose(jac[:, j, :], scipy.linalg.expm(A * t), atol=1e-7)
+
+
+def test_backward_in_time_and_repeated_output_times():
+    y0 = np.array([1.0, -0.5, 2.0])
+
+    def states(y0):
+        return di.solve_ivp(linear, (1.0, -0.5), y0, t_eval=[1.0, 0.2, -0.5], args=(A,),
+                            method="Radau", **TIGHT).y  # fmt: skip
+
+    for mode in ("forward", "reverse"):
+        jac = dd.jacobian(states, mode=mode)(y0)
+        for j, t in enumerate([0.0, -0.8, -1.5]):
+            np.testing.assert_allclose(jac[:, j, :], scipy.linalg.expm(A * t), atol=1e-6)
+
+
+def test_odeint_derivatives_match_the_closed_form():
+    t = np.array([0.0, 0.5, 1.0])
+
+    def decay(y0, k):
+        return di.odeint(lambda y, t, k: -k * y, y0, t, args=(k,), rtol=1e-11, atol=1e-12)[:, 0]
+
+    y0, k = np.array([2.0]), 0.5
+    expected = -t * 2.0 * np.exp(-k * t)
+    np.testing.assert_allclose(dd.jacfwd(decay, argnums=1)(y0, k), expected, atol=1e-8)
+    np.testing.assert_allclose(dd.jacrev(decay, argnums=1)(y0, k), expected, atol=1e-8)
+    np.testing.assert_allclose(dd.jacrev(decay)(y0, k)[:, 0], np.exp(-k * t), atol=1e-8)
+
+
+def test_a_closure_over_a_traced_value_is_a_parameter():
+    def final(k):
+        sol = di.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.array([1.0]), method="BDF",
+                           t_eval=[1.0], **TIGHT)  # fmt: skip
+        return sol.y[0, 0]
+
+    np.testing.assert_allclose(dd.grad(final)(2.0), -np.exp(-2.0), rtol=1e-7)
+    np.testing.assert_allclose(dd.jacfwd(final)(2.0), -np.exp(-2.0), rtol=1e-7)
+
+
+# -- the large, sparse path ----------------------------------------------------------------------
+
+N = 1000
+X = np.linspace(0.0, 1.0, N)
+H = X[1] - X[0]
+
+
+def reaction_diffusion(t, u, k):
+    up = np.concatenate([u[1:], u[-1:]])
+    um = np.concatenate([u[:1], u[:-1]])
+    return 1e-2 * (up - 2 * u + um) / H**2 + k * u * (1 - u)
+
+
+def test_a_large_system_gets_a_sparse_exact_jacobian_and_its_adjoint_matches_forward():
+    u0, k = np.exp(-100 * (X - 0.5) ** 2), 1.0 + 0.5 * np.sin(2 * np.pi * X)
+    kw = {"method": "BDF", "t_eval": [0.2], "rtol": 1e-8, "atol": 1e-10}
+    system = di._systems.UserSystem(reaction_diffusion, (k,), N)
+    jac = system.newton(0.0, u0, None)
+    assert sp.issparse(jac) and jac.nnz == 3 * N - 2
+    ref = si.solve_ivp(reaction_diffusion, (0.0, 0.2), u0, args=(k,), **kw,
+                       jac_sparsity=sp.diags_array([1.0, 1.0, 1.0], offsets=[-1, 0, 1],
+                                                   shape=(N, N)))  # fmt: skip
+    sol = di.solve_ivp(reaction_diffusion, (0.0, 0.2), u0, args=(k,), **kw)
+    np.testing.assert_allclose(sol.y, ref.y, rtol=1e-6, atol=1e-9)
+
+    def loss(k):
+        u = di.solve_ivp(reaction_diffusion, (0.0, 0.2), u0, args=(k,), **kw).y[:, 0]
+        return np.sum(u**2)
+
+    g = dd.grad(loss)(k)
+    v = np.random.default_rng(1).normal(size=N)
+    _, jv = dd.jvp(loss, (k,), (v,))
+    np.testing.assert_allclose(g @ v, jv, rtol=1e-6)
+
+
+# -- quad ----------------------------------------------------------------------------------------
+
+
+def test_quad_of_a_polynomial_in_its_coefficients_and_limits():
+    def area(c, a, b):
+        return di.quad(lambda x, c: c[0] + c[1] * x + c[2] * x**2, a, b, args=(c,))[0]
+
+    c, a, b = np.array([1.0, -2.0, 3.0]), -0.5, 1.5
+    moments = np.array([b - a, (b**2 - a**2) / 2, (b**3 - a**3) / 3])
+    poly = lambda x: c[0] + c[1] * x + c[2] * x**2
+    np.testing.assert_allclose(dd.grad(area)(c, a, b), moments, rtol=1e-12)
+    np.testing.assert_allclose(dd.jacfwd(area)(c, a, b), moments, rtol=1e-12)
+    np.testing.assert_allclose(dd.grad(area, argnums=(1, 2))(c, a, b), (-poly(a), poly(b)))
+    np.testing.assert_allclose(dd.jacfwd(area, argnums=2)(c, a, b), poly(b))
+    np.testing.assert_allclose(dd.hessian(area, argnums=2)(c, a, b), c[1] + 2 * c[2] * b)
+
+
+def test_quad_of_a_gaussian_in_its_parameters_with_infinite_limits():
+    def mass(p):  # integral of a * exp(-(x - m)^2 / (2 s^2)) = a * s * sqrt(2 pi)
+        return di.quad(lambda x, p: p[0] * np.exp(-((x - p[1]) ** 2) / (2 * p[2] ** 2)),
+                       -np.inf, np.inf, args=(p,))[0]  # fmt: skip
+
+    p = np.array([1.3, 0.4, 0.8])
+    r = np.sqrt(2 * np.pi)
+    expected = np.array([p[2] * r, 0.0, p[0] * r])
+    np.testing.assert_allclose(dd.grad(mass)(p), expected, atol=1e-8)
+    np.testing.assert_allclose(dd.jacfwd(mass)(p), expected, atol=1e-8)
+    hess = np.zeros((3, 3))
+    hess[0, 2] = hess[2, 0] = r
+    np.testing.assert_allclose(dd.hessian(mass)(p), hess, atol=1e-6)
+
+    def half(m):  # from a finite limit to infinity: d/dm = exp(-m^2 / 2)
+        return di.quad(lambda x: np.exp(-(x**2) / 2), m, np.inf)[0]
+
+    np.testing.assert_allclose(dd.grad(half)(0.3), -np.exp(-0.045), rtol=1e-12)
+
+
+# -- named errors --------------------------------------------------------------------------------
+
+
+def test_a_wrong_shape_from_fun_is_a_named_error():
+    bad = lambda t, y: np.concatenate([y, y])
+    with pytest.raises(ValueError, match="fun returned an array of shape"):
+        di.solve_ivp(bad, (0.0, 1.0), np.ones(2))
+    with pytest.raises(ValueError, match="fun returned an array of shape"):
+        dd.grad(lambda y0: np.sum(di.solve_ivp(bad, (0.0, 1.0), y0).y))(np.ones(2))
+    with pytest.raises(ValueError, match="func returned an array of shape"):
+        dd.grad(lambda y0: np.sum(di.odeint(lambda y, t: y[:1], y0, [0.0, 1.0])))(np.ones(2))
+    with pytest.raises(ValueError, match="must return a number"):
+        dd.grad(lambda s: di.quad(lambda x, s: np.ones(2) * s, 0, 1, args=(s,))[0])(1.0)
+
+
+def test_a_failed_solve_inside_a_transform_raises_with_scipys_message():
+    blowup = lambda k: di.solve_ivp(lambda t, y, k: k * y**2, (0.0, 2.0), np.array([1.0]),
+                                    args=(k,)).y[0, -1]  # fmt: skip
+    plain = di.solve_ivp(lambda t, y: y**2, (0.0, 2.0), np.array([1.0]))
+    assert not plain.success  # plain calls return SciPy's result, as SciPy does
+    with pytest.raises(di.IntegrationError, match="Required step size"):
+        dd.grad(blowup)(1.0)
+
+
+def test_non_finite_sensitivities_are_a_named_error():
+    # sqrt at 0: the solution stays at 0, its derivative in y0 is infinite
+    f = lambda y0: di.solve_ivp(lambda t, y: np.sqrt(y), (0.0, 1.0), y0, t_eval=[1.0]).y
+    for transform in (dd.jacfwd, dd.jacrev):
+        with pytest.raises(di.IntegrationError):
+            transform(f)(np.zeros(1))
+
+
+def test_unsupported_inputs_are_named_errors():
+    decay = lambda t, y, k: -k * y
+    with pytest.raises(TypeError, match="complex y0"):
+        dd.grad(lambda k: di.solve_ivp(decay, (0, 1), np.array([1j]), args=(k,)).y.real.sum())(1.0)
+    with pytest.raises(TypeError, match="t_span is traced"):
+        dd.grad(lambda t1: di.solve_ivp(decay, (0, t1), np.ones(1), args=(1.0,)).y.sum())(1.0)
+    with pytest.raises(NotImplementedError, match="events"):
+        dd.grad(lambda k: di.solve_ivp(decay, (0, 1), np.ones(1), args=(k,),
+                                       events=lambda t, y, k: y[0] - 0.5).y.sum())(1.0)  # fmt: skip
+    holder = types.SimpleNamespace()  # an attribute of an object: out of dualdiff's reach
+
+    def reads_an_attribute(t, y):
+        return -holder.k * y
+
+    def f(k):
+        holder.k = k
+        return di.solve_ivp(reads_an_attribute, (0, 1), np.ones(1)).y.sum()
+
+    with pytest.raises(TypeError, match="args="):
+        dd.grad(f)(1.0)
