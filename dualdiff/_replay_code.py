@@ -1,0 +1,298 @@
+"""The replaying side: a :class:`~dualdiff._replay_capture.Program` made straight-line Python.
+
+:func:`compile_program` drops the calls nothing reads (``grad`` never reads f's value), plans
+buffers for elementwise results (one set per thread, reused at every call once the last reader
+of a value has run), decides which outputs must be copied (those that could share memory with
+an argument, a constant or a buffer), and writes one Python function of the inputs: one line
+per NumPy call, a comparison per guard, no loop and no lookup. ``Replay.source`` is that code.
+"""
+
+import math
+import operator
+import sys
+
+import numpy as np
+
+from dualdiff._quiet import IGNORE, STATE
+from dualdiff._replay_capture import Miss, Ref, _refs, same_content
+from dualdiff._snapshot import _frozen as _frozen_array
+
+_MISS = Miss()
+TUNING = {"buffers": True, "scalars": True}  # what the benchmark compares (mechanism choice)
+
+
+def _quiet():
+    return STATE.set(IGNORE)
+
+
+def _same_float(a, b):
+    """Bit for bit: signed zeros and NaNs count."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b) or a != a and b != b
+
+
+def _fail():
+    raise _MISS
+
+
+class Replay:
+    """One compiled recording: ``run(arrays)`` gives the outputs or raises :class:`Miss`."""
+
+    __slots__ = ("source", "ops", "guards", "_fn", "_free", "_buffers")
+
+    def __init__(self, source, fn, buffers, ops, guards):
+        self.source, self._fn, self._buffers = source, fn, buffers
+        self.ops, self.guards = ops, guards
+        self._free = []  # buffer sets not in use (one per thread calling at once)
+
+    def run(self, arrays):
+        free = self._free
+        try:
+            bufs = free.pop()
+        except IndexError:
+            bufs = [np.empty(shape, dtype) for shape, dtype in self._buffers]
+        try:
+            return self._fn(bufs, *arrays)
+        finally:
+            free.append(bufs)
+
+
+def compile_program(prog, out_template):
+    """The :class:`Replay` of ``prog`` whose outputs are ``out_template`` (the transform's
+    result with :class:`Ref` for captured values)."""
+    nodes = prog.nodes
+    values = prog.values
+    outputs = {r.slot for r in _refs(out_template)}
+    kept = _live_nodes(nodes, outputs)
+    last = _last_uses(kept, outputs, len(values))
+    roots = _roots(kept, values)
+    buffers, bufname = _plan_buffers(kept, values, prog, outputs, last, roots)
+    copied = _copied_outputs(outputs, values, prog, bufname, roots)
+    names = _Names()
+    lines = _constant_guard_lines(prog, names)
+    quiet = False
+    ops = guards = 0
+    for node in kept:
+        if node.guard is None and node.quiet != quiet:
+            lines.append("_t = _quiet()" if node.quiet else "_loud(_t); _t = None")
+            quiet = node.quiet
+        if node.guard is not None:
+            lines.append(_guard_line(node, names))
+            guards += 1
+            continue
+        lines.append(_call_line(node, names, bufname.get(node.out)))
+        ops += 1
+    if quiet:
+        lines.append("_loud(_t); _t = None")
+    result = _expr(out_template, names, copied)  # copied: a set, so constant outputs are copied
+    params = ", ".join(f"v{s}" for s in prog.inputs)
+    unpack = [f"{', '.join(name for name, _ in buffers)}, = _bufs"] if buffers else []
+    body = unpack + ["_t = None", "try:"] + ["    " + ln for ln in lines]
+    body += [f"    return {result}", "finally:", "    if _t is not None: _loud(_t)"]
+    source = f"def _replay(_bufs, {params}):\n" + "".join(f"    {ln}\n" for ln in body)
+    helpers = {"_quiet": _quiet, "_loud": STATE.reset, "_fail": _fail, "_same": same_content}
+    namespace = dict(names.namespace, _same_float=_same_float, _index=operator.index, **helpers)
+    exec(compile(source, "<dd.replay>", "exec"), namespace)  # noqa: S102  (code we wrote)
+    return Replay(source, namespace["_replay"], [key for _, key in buffers], ops, guards)
+
+
+# -- analysis ---------------------------------------------------------------------------------
+
+
+def _live_nodes(nodes, outputs):
+    """The guards, and the calls whose results a guard or an output reads."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(nodes):
+        if node.guard is not None:
+            needed.add(node.guard[1])
+        elif node.out not in needed:
+            continue
+        kept.append(node)
+        for r in _refs((node.args, node.kwargs)):
+            needed.add(r.slot)
+    kept.reverse()
+    return kept
+
+
+def _last_uses(kept, outputs, n):
+    last = [-1] * n
+    for i, node in enumerate(kept):
+        if node.guard is not None:
+            last[node.guard[1]] = i
+        for r in _refs((node.args, node.kwargs)):
+            last[r.slot] = i
+    for s in outputs:
+        last[s] = len(kept)
+    return last
+
+
+def _roots(kept, values):
+    """For each result, the earlier results whose memory it may share (views, pass-throughs)."""
+    roots = {}
+    for node in kept:
+        if node.guard is not None:
+            continue
+        out = values[node.out]
+        mine = {node.out}
+        if type(out) is np.ndarray:
+            for r in _refs((node.args, node.kwargs)):
+                v = values[r.slot]
+                if type(v) is np.ndarray and np.may_share_memory(out, v):
+                    mine |= roots.get(r.slot, {r.slot})
+        elif type(out) in (tuple, list):  # a multi-output call: its items are its own
+            pass
+        roots[node.out] = mine
+    return roots
+
+
+def _plan_buffers(kept, values, prog, outputs, last, roots):
+    """``(buffer slots, {slot: buffer name})``: elementwise results written into buffers of
+    their shape and dtype, each reused once every reader of what it holds has run."""
+    end = {}  # root -> index of the last node that reads it or a view of it
+    for s, rs in roots.items():
+        for r in rs:
+            end[r] = max(end.get(r, -1), last[s])
+    protected = set()  # buffers an output could share memory with
+    for s in outputs:
+        protected |= roots.get(s, set())
+    free = {}  # (shape, dtype) -> names of free buffers
+    busy = []  # (end, key, name)
+    specs = {}  # name -> (shape, dtype)
+    bufname = {}
+    for i, node in enumerate(kept):
+        for item in [b for b in busy if b[0] < i]:
+            busy.remove(item)
+            free.setdefault(item[1], []).append(item[2])
+        s = node.out
+        if not TUNING["buffers"] or not _bufferable(node, values, prog, outputs, protected):
+            continue
+        key = (values[s].shape, values[s].dtype)
+        names = free.get(key)
+        name = names.pop() if names else f"b{len(specs)}"
+        specs[name] = key
+        bufname[s] = name
+        busy.append((end.get(s, last[s]), key, name))
+    return list(specs.items()), bufname
+
+
+def _bufferable(node, values, prog, outputs, protected):
+    fn, s = node.fn, node.out
+    if node.guard is not None or not isinstance(fn, np.ufunc) or node.kwargs or s in outputs:
+        return False
+    if s in protected or fn.nout != 1 or len(node.args) != fn.nin or not prog.stable[s]:
+        return False
+    a = values[s]
+    return type(a) is np.ndarray and a.ndim > 0 and a.base is None
+
+
+def _copied_outputs(outputs, values, prog, bufname, roots):
+    """Outputs that could share memory with an input, a constant or a buffer: copied."""
+    held = [values[s] for s in prog.inputs] + list(prog.constants.values())
+    held += [values[s] for s in bufname]
+    copied = set()
+    for s in outputs:
+        v = values[s]
+        if type(v) is not np.ndarray:
+            continue
+        if s in prog.inputs or any(type(h) is np.ndarray and np.may_share_memory(v, h)
+                                   for h in held):  # fmt: skip
+            copied.add(s)
+    return copied
+
+
+def _constant_guard_lines(prog, names):
+    """A content guard for each array the calls read that something else could change: it, or
+    an array it is a view of, is referred to from outside the program (a global, a closure,
+    an object's attribute, the caller)."""
+    lines = []
+    for key in list(prog.constants):
+        if not _held_outside(prog, key) or _frozen_array(prog.constants[key]):
+            continue
+        a = prog.constants[key]
+        saved = (a.dtype, a.shape, a.tobytes())
+        lines.append(f"if not _same({names.of(a)}, {names.of(saved)}): _fail()")
+    return lines
+
+
+def _held_outside(prog, key):
+    """Whether anything but the program's calls (and views among them) refers to the constant
+    or to an array it views; reference counts, so an unknown referrer counts as outside."""
+    cur, below = prog.constants[key], 0
+    while type(cur) is np.ndarray:
+        i = id(cur)
+        own = below + (1 + prog.uses[i] if i in prog.constants else 0)
+        if sys.getrefcount(cur) - 2 - own > 0:  # - cur, - getrefcount's argument
+            return True
+        cur, below = cur.base, 1
+    return False
+
+
+# -- code -------------------------------------------------------------------------------------
+
+
+class _Names:
+    """Names in the generated code's namespace for the constants it reads, one per object."""
+
+    def __init__(self):
+        self.namespace = {}
+        self._ids = {}
+
+    def of(self, obj):
+        key = id(obj)
+        name = self._ids.get(key)
+        if name is None:
+            name = self._ids[key] = f"k{len(self._ids)}"
+            self.namespace[name] = obj
+        return name
+
+
+def _expr(t, names, copied=None):
+    tt = type(t)
+    if tt is Ref:
+        return f"v{t.slot}.copy()" if copied and t.slot in copied else f"v{t.slot}"
+    if tt is tuple:
+        return "(" + "".join(_expr(e, names, copied) + ", " for e in t) + ")"
+    if tt is list:
+        return "[" + ", ".join(_expr(e, names, copied) for e in t) + "]"
+    if tt is dict:
+        return "{" + ", ".join(f"{names.of(k)}: {_expr(v, names, copied)}"
+                               for k, v in t.items()) + "}"  # fmt: skip
+    if tt is slice and any(type(e) is Ref for e in (t.start, t.stop, t.step)):
+        return f"slice({', '.join(_expr(e, names) for e in (t.start, t.stop, t.step))})"
+    if tt is np.ndarray and t.ndim > 0 and copied is not None:
+        return f"{names.of(t)}.copy()"  # a constant output: the caller's own each call
+    if t is None or tt is bool or tt is int:
+        return repr(t)
+    if isinstance(t, tuple | list):  # a namedtuple (eigh's result)
+        return f"{names.of(type(t))}(" + ", ".join(_expr(e, names, copied) for e in t) + ")"
+    return names.of(t)
+
+
+def _call_line(node, names, buf):
+    out, fn = f"v{node.out}", node.fn
+    if fn is operator.getitem:
+        x, idx = node.args
+        return f"{out} = {_expr(x, names)}[{_expr(idx, names)}]"
+    args = [_expr(a, names) for a in node.args]
+    if buf is not None:
+        args.append(buf)
+    args += [f"{k}={_expr(v, names)}" for k, v in node.kwargs.items()]
+    return f"{out} = {names.of(fn)}({', '.join(args)})"
+
+
+def _guard_line(node, names):
+    kind, slot = node.guard
+    v, e = f"v{slot}", names.of(node.expected)
+    if kind == "bool":
+        return f"if {'not ' if node.expected else ''}{v}: _fail()"
+    if kind == "int":
+        return f"if int({v}) != {e}: _fail()"
+    if kind == "index":
+        return f"if _index({v}) != {e}: _fail()"
+    if kind == "float":
+        return f"if not _same_float(float({v}), {e}): _fail()"
+    if kind == "shape":
+        return f"if {v}.shape != {e}: _fail()"
+    if kind == "eq":
+        return f"if {v} != {e}: _fail()"
+    return f"if not _same({v}, {e}): _fail()"  # content

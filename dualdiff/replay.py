@@ -1,0 +1,230 @@
+"""``dd.replay``: record a transform once per argument signature, then run only its NumPy calls.
+
+The first call with a new signature (the shapes, dtypes and layout of the array arguments, and
+the values of every other argument) runs the transform on captures (``_replay_capture``) and
+compiles what they recorded into straight-line Python (``_replay_code``). Later calls run that
+code: forward values and the sweep, into buffers allocated once, with no tracer, no rule
+lookup and no Python from f. A guard that fails (a branch taken the other way, an index that
+moved, a constant changed in place) records again; the recordings of one function are kept up
+to a bound, most recently used first.
+"""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dualdiff._replay_capture import Miss, Program
+from dualdiff._replay_code import Replay, compile_program
+from dualdiff._tracer import Tracer
+from dualdiff.options import engine_options
+
+__all__ = ["Replayed", "replay", "replay_derivatives"]
+
+_STATIC = (bool, int, float, complex, str, bytes, type(None), np.generic, np.dtype)
+
+
+def replay(fun: Callable, *, max_recordings: int = 8) -> "Replayed":
+    """``fun`` (a transform such as ``dd.value_and_grad(f)``, or any NumPy function) recorded
+    once per argument signature and replayed as its NumPy calls alone.
+
+    Parameters
+    ----------
+    fun : callable
+        Any function of arrays written with NumPy: a dualdiff transform (``dd.grad(f)``,
+        ``dd.value_and_grad(f)``, ``dd.hessian(f)``, ``dd.jacobian(f)``, nested ones), or a
+        step function that calls one.
+    max_recordings : int
+        How many recordings to keep (different signatures, or the two sides of a branch);
+        the least recently made is dropped first.
+
+    Returns
+    -------
+    Replayed
+        Call it as ``fun``. Array arguments are inputs of the recording; every other argument
+        (numbers, strings, callables) is part of its signature, as JAX's static arguments.
+
+    Notes
+    -----
+    The answer is always ``fun``'s at the new point: every place where f turned a traced value
+    into Python (``if x > 0``, ``while``, ``int(np.argmax(x))``, ``float(...)``, a boolean
+    mask's count) is checked at each call and a different outcome records again; so is the
+    content of every array f reads that something else could change in place. Python side
+    effects of f (printing, appending to a list, drawing random numbers with ``np.random``) run
+    when it is recorded, not at every call, as under ``jax.jit``. Arrays are never written
+    into: the results are new arrays each call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> fast = dd.replay(dd.value_and_grad(lambda x: np.sum(np.sin(x) ** 2)))
+    >>> value, g = fast(np.array([0.5, 1.0]))
+    >>> value, g = fast(np.array([0.1, 0.2]))  # replayed: no Python from f runs
+    >>> bool(np.allclose(g, np.sin(2 * np.array([0.1, 0.2]))))
+    True
+    >>> fast.stats()["recordings"], fast.stats()["replays"]
+    (1, 1)
+    """
+    if not callable(fun):
+        raise TypeError(f"dd.replay: expected a callable, got {type(fun).__name__}")
+    if type(max_recordings) is not int or max_recordings < 1:
+        raise ValueError(
+            f"dd.replay: max_recordings must be a positive int, got {max_recordings!r}"
+        )
+    return Replayed(fun, max_recordings)
+
+
+class Replayed:
+    """A replayed function (see :func:`replay`): call it as the function it wraps."""
+
+    def __init__(self, fun, max_recordings=8):
+        self.__wrapped__ = fun
+        self._max = max_recordings
+        self._cache: dict = {}  # signature -> tuple of Replay, most recently used first
+        self._order: list = []  # (signature, Replay) in the order they were recorded
+        self._lock = threading.RLock()
+        self._counts = {"calls": 0, "replays": 0, "recordings": 0, "misses": 0}
+
+    def __repr__(self):
+        return f"dd.replay({getattr(self.__wrapped__, '__name__', self.__wrapped__)!r})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        counts = self._counts
+        counts["calls"] += 1
+        arrays = []
+        try:
+            key = _signature((args, kwargs), arrays)
+        except _Traced:  # inside another transform: the function itself, traced as usual
+            return self.__wrapped__(*args, **kwargs)
+        for rep in self._cache.get(key, ()):
+            try:
+                out = rep.run(arrays)
+            except Miss:
+                counts["misses"] += 1
+                continue
+            counts["replays"] += 1
+            return out
+        return self._record(key, args, kwargs, arrays)
+
+    def stats(self) -> dict:
+        """Counts of calls, replays (no recording), recordings made and failed guards."""
+        return dict(self._counts, kept=len(self._order))
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The Python code replayed for these arguments (recorded first if need be).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import dualdiff as dd
+        >>> code = dd.replay(dd.grad(lambda x: np.sum(x * x))).source(np.ones(3))
+        >>> code.splitlines()[0]
+        'def _replay(_bufs, v0):'
+        """
+        arrays = []
+        key = _signature((args, kwargs), arrays)
+        if key not in self._cache:
+            self._record(key, args, kwargs, arrays)
+        return self._cache[key][0].source
+
+    def _record(self, key, args, kwargs, arrays):
+        with self._lock:
+            prog = Program()
+            cargs, ckwargs = _captured((args, kwargs), prog)
+            with engine_options(large=False):  # replay has its own buffers
+                out = self.__wrapped__(*cargs, **ckwargs)
+            template = prog._template(out)
+            del out, cargs, ckwargs
+            rep = compile_program(prog, template)
+            self._counts["recordings"] += 1
+            self._keep(key, rep)
+        try:
+            return rep.run(arrays)
+        except Miss:  # f is not a function of its arguments (it reads a clock, a counter)
+            return self.__wrapped__(*args, **kwargs)
+
+    def _keep(self, key, rep: Replay):
+        self._cache[key] = (rep,) + self._cache.get(key, ())
+        self._order.append((key, rep))
+        while len(self._order) > self._max:
+            old_key, old = self._order.pop(0)
+            left = tuple(r for r in self._cache[old_key] if r is not old)
+            if left:
+                self._cache[old_key] = left
+            else:
+                del self._cache[old_key]
+
+
+class _Traced(Exception):
+    """An argument is traced by an outer transform."""
+
+
+def _signature(tree, arrays):
+    """A hashable key of ``tree``'s structure, array layouts and other values; its arrays are
+    appended to ``arrays``."""
+    t = type(tree)
+    if t is np.ndarray:
+        arrays.append(tree)
+        flags = tree.flags
+        strides = None if flags.c_contiguous else tree.strides
+        return (tree.shape, tree.dtype, strides, flags.writeable)
+    if t is tuple or t is list:
+        return (t, tuple(_signature(e, arrays) for e in tree))
+    if t is dict:
+        return (dict, tuple(tree), tuple(_signature(v, arrays) for v in tree.values()))
+    if isinstance(tree, _STATIC):
+        return (t, tree)
+    if isinstance(tree, Tracer):
+        raise _Traced
+    if isinstance(tree, tuple):  # a namedtuple
+        return (t, tuple(_signature(e, arrays) for e in tree))
+    if callable(tree):
+        return (t, id(tree), tree)  # held by the key: its id is not reused
+    raise TypeError(
+        f"dd.replay: an argument of type {t.__name__} is neither an array, a number, a string, "
+        "a callable nor a tuple, list or dict of them; pass its arrays instead (a replayed "
+        "function does not see changes to an object's attributes)."
+    )
+
+
+def _captured(tree, prog):
+    """``tree`` with each array replaced by a capture of it (in :func:`_signature`'s order)."""
+    t = type(tree)
+    if t is np.ndarray:
+        return prog.input(tree)
+    if t is tuple or t is list:
+        return t(_captured(e, prog) for e in tree)
+    if t is dict:
+        return {k: _captured(v, prog) for k, v in tree.items()}
+    if isinstance(tree, tuple) and not isinstance(tree, _STATIC):
+        return t(*(_captured(e, prog) for e in tree))
+    return tree
+
+
+class _Derivatives:
+    """Replayed derivatives of one scalar or vector function ``f(x)`` for the SciPy bridge."""
+
+    def __init__(self, f, max_recordings):
+        from dualdiff.transforms import hvp, jacobian, value_and_grad
+
+        self.value = replay(f, max_recordings=max_recordings)
+        self.value_and_grad = replay(value_and_grad(f), max_recordings=max_recordings)
+        self.hessp = replay(lambda x, p: hvp(f, x, p), max_recordings=max_recordings)
+        self.jacobian = replay(jacobian(f), max_recordings=max_recordings)
+
+
+def replay_derivatives(f: Callable[[np.ndarray], Any], *, max_recordings: int = 8) -> Any:
+    """Replayed ``value(x)``, ``value_and_grad(x)``, ``hessp(x, p)`` and ``jacobian(x)`` of
+    ``f``: what ``dd.optimize``'s ``replay=True`` hands SciPy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dualdiff.replay import replay_derivatives
+    >>> d = replay_derivatives(lambda x: np.sum(x ** 4))
+    >>> d.value_and_grad(np.array([1.0, 2.0]))[1], d.hessp(np.array([1.0, 2.0]), np.ones(2))
+    (array([ 4., 32.]), array([12., 48.]))
+    """
+    return _Derivatives(f, max_recordings)
