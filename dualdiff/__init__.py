@@ -11,6 +11,7 @@ from dualdiff.dual import Dual
 from dualdiff.large import layer  # noqa: F401  (plugs the large-array layer into the tape)
 from dualdiff.large.pool import release_memory
 from dualdiff.options import engine_options
+from dualdiff.replay import replay  # dd.replay, the transform (the module stays importable)
 from dualdiff.sparse import jacobian_sparsity, sparse_hessian, sparse_jacobian
 from dualdiff.tensor import Tensor, no_grad, tensor  # dd.tensor: the function, as torch.tensor
 from dualdiff.transforms import (
@@ -57,6 +58,7 @@ __all__ = [
     "primitive",
     "ravel_pytree",
     "release_memory",
+    "replay",
     "sparse",
     "sparse_hessian",
     "sparse_jacobian",
