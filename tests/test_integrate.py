@@ -174,7 +174,7 @@ def test_exponential_decay_gradient_and_hessian(method):
     np.testing.assert_allclose(dd.hessian(final)(k, y0), 1.5**2 * 2.0 * e, rtol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["RK45", "Radau"])
+@pytest.mark.parametrize("method", ["RK45", "BDF"])
 def test_lotka_volterra_sensitivities_match_central_differences(method):
     p = P_LV.copy()
     fwd = dd.jacfwd(lambda p: lv_states(Y_LV, p, method))(p)
@@ -185,10 +185,11 @@ def test_lotka_volterra_sensitivities_match_central_differences(method):
 
 
 def test_hessian_of_a_loss_through_solve_ivp_matches_differences_of_the_gradient():
-    data = np.array([[1.5, 0.8, 1.9], [1.2, 2.1, 0.7]])
+    data = np.array([[1.5, 0.8], [1.2, 2.1]])
 
-    def loss(p):
-        return np.sum((lv_states(Y_LV, p) - data) ** 2)
+    def loss(p):  # forward over reverse: the adjoint's rule differentiated forward
+        sol = di.solve_ivp(lotka, (0.0, 1.0), Y_LV, t_eval=T[:2], args=(p,), **TIGHT)
+        return np.sum((sol.y - data) ** 2)
 
     p = P_LV.copy()
     hess = dd.hessian(loss)(p)
