@@ -7,6 +7,12 @@ the derivatives the chosen method can use. Which method uses what is data (``MIN
 be an array of any shape or a dict / nested structure of arrays, and ``result.x`` comes back
 in that structure.
 
+Inside a transform (``dd.grad``, ``dd.jacobian``, ``dd.jvp``, ``dd.vjp``, ``dd.hessian``, ...),
+``root``, ``minimize`` and ``least_squares`` whose ``args`` (or ``kwargs``, or ``fun``'s closure,
+defaults or ``functools.partial`` arguments) hold traced values solve on plain values and return
+a ``result.x`` differentiable in them by the implicit function theorem (``dualdiff._implicit``):
+no derivative flows through SciPy's iterations. ``x0`` is a starting point, a constant.
+
 Hessian-vector products at one point share one recording: the gradient's tangent map at x is
 recorded once as a tape of linear ops (forward over reverse, with the tangent itself traced),
 and each product is one sweep of that tape. The sweep computes ``H^T v``, which is ``H v``
@@ -549,6 +555,17 @@ def minimize(
     ------
     ValueError
         If ``fun`` returns more than one element.
+    SolverFailedError, SingularJacobianError, ActiveConstraintError, TracedClosureError
+        Inside a transform: the solve failed, the Hessian at the solution is singular or
+        ill-conditioned, a general constraint is active (or a bound weakly active), or ``fun``
+        reads a traced value dualdiff cannot reach.
+
+    Notes
+    -----
+    Inside a transform, ``res.x`` is differentiable in traced values ``fun`` reads: the
+    gradient vanishes at the solution, so ``dx* = -H^{-1} (d grad_x f / dp) dp`` with the exact
+    Hessian ``H``. A bound the solution sits on (with a gradient pushing into it) holds its
+    coordinate there (derivative 0); strictly inactive inequality constraints are ignored.
 
     Examples
     --------
@@ -642,6 +659,13 @@ def least_squares(
     string) wins. ``x0`` may be structured as in :func:`minimize`; ``bounds`` may be a
     ``(lb, ub)`` pair, ``Bounds``, or a dict per key of a dict ``x0``.
 
+    Inside a transform, ``res.x`` is differentiable in traced values ``fun`` reads (``args``,
+    ``kwargs``, its closure): the condition is the zero gradient ``J^T r`` of SciPy's cost
+    ``0.5 * sum(rho(r**2))``, differentiated exactly, including the second-order residual term
+    ``sum_i r_i Hess(r_i)`` that Gauss-Newton drops (it matters when the residuals are not zero
+    at the solution). Named losses are supported, a callable ``loss`` is not; active bounds
+    are held as in :func:`minimize`.
+
     Examples
     --------
     >>> import numpy as np
@@ -693,6 +717,22 @@ def root(
     ``jac`` you pass wins. ``x0`` may be structured as in :func:`minimize`; ``fun`` must
     return as many elements as ``x0`` has.
 
+    Inside a transform, ``sol.x`` is differentiable in traced values ``fun`` reads (through
+    ``args``, its closure or defaults): ``F(x*, p) = 0`` gives ``dx*/dp = -F_x^{-1} F_p``, one
+    linear solve with the exact Jacobian at the solution, in forward and reverse mode and
+    nested (second derivatives).
+
+    Raises
+    ------
+    ValueError
+        If ``fun`` does not return as many elements as ``x0`` has.
+    SolverFailedError
+        Inside a transform, if SciPy's solve did not succeed (its message is kept).
+    SingularJacobianError
+        Inside a transform, if ``F_x`` at the solution is singular or ill-conditioned.
+    TracedClosureError
+        Inside a transform, if ``fun`` reads a traced value dualdiff cannot reach.
+
     Examples
     --------
     >>> import numpy as np
@@ -700,6 +740,9 @@ def root(
     >>> sol = dd.optimize.root(lambda x: np.array([1.0, 2.0]) * x ** 3 - 1.0, np.ones(2))
     >>> np.round(sol.x, 6)
     array([1.      , 0.793701])
+    >>> sqrt = lambda p: dd.optimize.root(lambda x: x ** 2 - p, 1.0).x    # x* = sqrt(p)
+    >>> round(float(dd.grad(sqrt)(4.0)), 12)                              # 1 / (2 sqrt(p))
+    0.25
     """
     args = args if isinstance(args, tuple) else (args,)
     params = _implicit.Parameters.find(fun, args)
