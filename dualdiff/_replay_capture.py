@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from dualdiff import _tracer, _views, engine
+from dualdiff import _jacobian, _tracer, _views, engine
 from dualdiff._quiet import IGNORE, STATE
 from dualdiff._tracer import Tracer, _traced_keywords_positional, new_level, top_tracer
 from dualdiff.rules import numpy_extra
@@ -47,10 +47,14 @@ class Node:
 
 
 def _codes(*fns):
-    """The code objects of ``fns`` and of the comprehensions inside them."""
+    """The code objects of ``fns`` (a class: its methods) and of the comprehensions inside."""
     out = set()
     for fn in fns:
-        todo = [fn.__code__]
+        todo = (
+            [fn.__code__]
+            if hasattr(fn, "__code__")
+            else [m.__code__ for m in vars(fn).values() if hasattr(m, "__code__")]
+        )
         while todo:
             code = todo.pop()
             out.add(code)
@@ -61,7 +65,7 @@ def _codes(*fns):
 # Who may read a capture's raw array without a guard: they read its shape, dtype or memory
 # layout only, which the argument signature fixes.
 _STRUCTURAL_READERS = _codes(
-    _views._link_one, _views.inplace, numpy_extra._shaped_like, engine.record
+    _views._link_one, _views.inplace, numpy_extra._shaped_like, engine.record, _jacobian.Layout
 )
 _PASS_THROUGH = _codes(engine.value_of)
 _INNERMOST = _tracer.innermost.__code__
@@ -88,6 +92,9 @@ STABLE |= {
     for p in (_tracer.getitem, _tracer.setitem, _tracer.astype, shape_rules.scatter,
               shape_rules.index_add, numpy_extra.like, numpy_extra.nan_to_num)
 }  # fmt: skip
+
+_GETITEMS = (operator.getitem, _tracer.getitem.__wrapped__)
+_BOOL = np.dtype(bool)
 
 # Functions of a value's shape and dtype only: their Python answers need no guard
 STRUCTURAL = frozenset((np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj,
@@ -172,10 +179,12 @@ class Program:
     def _stable(self, fn, targs, tkw):
         if not all(self.stable[r.slot] for r in _refs((targs, tkw))):
             return False
-        if isinstance(fn, np.ufunc) or fn in STABLE or _method_of_ufunc(fn):
-            if fn is operator.getitem:  # a boolean mask's count is data
-                return not any(self.values[r.slot].dtype == bool for r in _refs(targs[1]))
-            return True
+        if isinstance(fn, np.ufunc) or fn in STABLE or _method_of_ufunc(fn) or _ours(fn):
+            if fn not in _GETITEMS and not _ours(fn):
+                return True
+            # a boolean mask's count is data
+            masks = _refs(targs[1:] if fn in _GETITEMS else (targs, tkw))
+            return not any(getattr(self.values[r.slot], "dtype", None) == _BOOL for r in masks)
         return False
 
     def _template(self, x):
@@ -208,6 +217,12 @@ class Program:
         if not self.stable[c.slot] and c.slot not in self.shape_guarded:
             self.shape_guarded.add(c.slot)
             self.guard("shape", c.slot, c._a.shape)
+
+
+def _ours(fn):
+    """dualdiff's own helpers (rules, scatters, pads): their answers' shapes follow from their
+    arguments' shapes, boolean masks excepted (checked by the caller)."""
+    return (getattr(fn, "__module__", None) or "").startswith("dualdiff.")
 
 
 def _method_of_ufunc(fn):

@@ -1,0 +1,345 @@
+"""dd.replay: the replayed transform equals the transform, at every call.
+
+The reference is the same transform called directly. With the large-array layer off (the
+engine replay records on) the two agree bit for bit; with it on, at large sizes, to a few
+ulps (the layer's fused scales, BLAS daxpy, may round differently). Every kind of guard has a
+test where it fails at the second point and the answer is still the transform's there.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dualdiff as dd
+from dualdiff.large import pool
+from dualdiff.replay import replay_derivatives
+from tests._oracles import assert_disjoint
+from tests._programs import function_of, source_of
+from tests.test_large_programs import EXPRS
+
+# Python control flow, data-dependent loops, argmax indices and in-place idioms, one line each
+CONTROL = [
+    "{a} * 2.0 if np.sum({a}) > 0 else np.sin({b})",
+    "({a} - {b}) if np.max({a}) > np.max({b}) else ({b} * 0.5)",
+    "{a} * {b}[int(np.argmax({b}))]",
+    "{a} + {b}[np.argmin({a})]",
+    "{a} * np.sum({b}[{b} > 0])",
+]
+STATEMENTS = [
+    "v{i} = {a} * 1.0\n    while np.max(np.abs(v{i})) > 0.25: v{i} = v{i} * 0.5",
+    "v{i} = {a}.copy(); v{i}[::2] += {b}[::2]",
+    "v{i} = {a} * 1.0; v{i} -= {b}; v{i} *= 0.5",
+    "v{i} = {a} + 0.0\n    for _ in range(int(np.sum({b} > 0)) % 3): v{i} = np.tanh(v{i})",
+]
+
+
+@st.composite
+def programs(draw):
+    lines, names = ["v0 = x * 0.5"], ["v0", "x"]
+    for i in range(1, draw(st.integers(2, 6))):
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        kind = draw(st.sampled_from(["expr", "control", "statement"]))
+        if kind == "statement":
+            lines.append(draw(st.sampled_from(STATEMENTS)).format(i=i, a=a, b=b))
+        else:
+            expr = draw(st.sampled_from(EXPRS if kind == "expr" else CONTROL))
+            lines.append(f"v{i} = " + expr.format(a=a, b=b))
+        names.append(f"v{i}")
+    used = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))
+    return source_of(lines, " + ".join(f"np.sum(np.sin({n}) * W)" for n in used))
+
+
+def _points(n, seed, k=3):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(n) for _ in range(k)]
+
+
+def _same_bits(a, b):
+    for x, y in zip(dd.ravel_pytree(a)[0:1], dd.ravel_pytree(b)[0:1]):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert x.tobytes() == y.tobytes(), np.max(np.abs(x - y))
+
+
+def _run_program(source, n, seed):
+    names = {"R": 4, "C": n // 4, "W": np.random.default_rng(9).standard_normal(n)}
+    f = function_of(source, **names)
+    fast = dd.replay(dd.value_and_grad(f))
+    reference = dd.value_and_grad(f)
+    for x in _points(n, seed):
+        x0 = x.copy()
+        got = fast(x)
+        with dd.engine_options(large=False):
+            want = reference(x)
+        _same_bits(got, want)
+        assert np.array_equal(x, x0)
+        if n >= pool.MIN_SIZE:  # the large-array layer on: its fused paths round differently
+            value, g = reference(x)
+            np.testing.assert_allclose(got[1], g, rtol=1e-12, atol=1e-12 * np.max(np.abs(g)))
+    return fast
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(), st.integers(0, 2**16))
+def test_random_programs_small(source, seed):
+    _run_program(source, 12, seed)
+
+
+@settings(max_examples=10, deadline=None)
+@given(programs(), st.integers(0, 2**16))
+def test_random_programs_large(source, seed):
+    _run_program(source, 2 * pool.MIN_SIZE, seed)
+
+
+def test_branch_flip_rerecords_and_keeps_both():
+    def f(x):
+        return np.sum(x**2) if np.sum(x) > 0 else np.sum(np.sin(x))
+
+    fast = dd.replay(dd.grad(f))
+    up, down = np.array([1.0, 2.0]), np.array([-1.0, -2.0])
+    for x in (up, down, up, down):
+        _same_bits(fast(x), dd.grad(f)(x))
+    stats = fast.stats()
+    assert stats["recordings"] == 2 and stats["kept"] == 2 and stats["replays"] == 2
+
+
+def _check_guard(fun, first, second, *rest):
+    """``fun`` replayed at ``first`` and then at ``second``, where a guard fails: both answers
+    are the direct call's, and the second call recorded again."""
+    fast = dd.replay(fun)
+    for args in (first, second):
+        got, want = fast(*args, *rest), fun(*args, *rest)
+        np.testing.assert_array_equal(dd.ravel_pytree(got)[0], dd.ravel_pytree(want)[0])
+    assert fast.stats()["recordings"] == 2
+    return fast
+
+
+def test_guard_while_loop_length():
+    def f(x):
+        while np.max(np.abs(x)) > 1.0:
+            x = x * 0.5
+        return np.sum(x**3)
+
+    _check_guard(dd.grad(f), (np.array([0.5, 3.0]),), (np.array([0.5, 30.0]),))
+
+
+def test_guard_int_of_argmax_as_index():
+    def f(x):
+        return x[int(np.argmax(x))] ** 2 + np.sum(x)
+
+    _check_guard(dd.grad(f), (np.array([3.0, 1.0, 2.0]),), (np.array([1.0, 3.0, 2.0]),))
+
+
+def test_argmax_index_without_int_is_replayed_not_guarded():
+    def f(x):
+        return x[np.argmax(x)] ** 2
+
+    fast = dd.replay(dd.grad(f))
+    for x in (np.array([3.0, 1.0]), np.array([1.0, 3.0])):
+        _same_bits(fast(x), dd.grad(f)(x))
+    assert fast.stats()["recordings"] == 1
+
+
+def test_guard_float_of_an_argument():
+    def f(x, s):
+        return np.sum(x**2) * (2.0 if float(s[0]) > 0 else 3.0)
+
+    x = np.array([1.0, 2.0])
+    _check_guard(dd.grad(f), (x, np.array([1.0])), (x, np.array([-1.0])))
+
+
+def test_guard_index_of_an_argument():
+    def f(x, k):
+        out = x
+        for _ in range(k[0]):
+            out = np.sin(out)
+        return np.sum(out)
+
+    x = np.array([1.0, 2.0])
+    _check_guard(dd.grad(f), (x, np.array([1])), (x, np.array([3])))
+
+
+def test_guard_shape_of_a_mask():
+    def f(x):
+        picked = x[x > 0]
+        return np.sum(picked**2) * len(picked)
+
+    _check_guard(dd.grad(f), (np.array([1.0, -2.0, 3.0]),), (np.array([1.0, 2.0, 3.0]),))
+
+
+def test_guard_python_answer_of_numpy():
+    def f(x):
+        return np.sum(x**2) if np.allclose(x, 1.0) else np.sum(x**3)
+
+    _check_guard(dd.grad(f), (np.ones(3),), (np.array([1.0, 2.0, 3.0]),))
+
+
+def test_guard_constant_changed_in_place():
+    W = np.array([1.0, 2.0, 3.0])
+
+    def f(x):
+        return np.sum(np.sin(x) * W)
+
+    fast = dd.replay(dd.grad(f))
+    x = np.array([0.1, 0.2, 0.3])
+    _same_bits(fast(x), dd.grad(f)(x))
+    W[1] = -7.0  # the recording read W: this call must see the new contents
+    _same_bits(fast(x), dd.grad(f)(x))
+    assert fast.stats()["recordings"] == 2
+
+
+def test_guard_raw_value_read():
+    def f(x):
+        c = dd.stop_gradient(x)  # a constant made of the point: its content is guarded
+        return np.sum(x * c)
+
+    _check_guard(dd.grad(f), (np.array([1.0, 2.0]),), (np.array([3.0, 4.0]),))
+
+
+def test_static_arguments_are_part_of_the_signature():
+    def f(x, p):
+        return np.sum(x**p)
+
+    fast = dd.replay(dd.grad(f))
+    x = np.array([1.0, 2.0])
+    for p in (2, 3, 2):
+        _same_bits(fast(x, p), dd.grad(f)(x, p))
+    assert fast.stats()["recordings"] == 2
+
+
+@pytest.mark.parametrize("n", [5, 2 * pool.MIN_SIZE])
+def test_ownership_results_are_new_and_inputs_unchanged(n):
+    def f(x):
+        return np.sum(np.tanh(x) * x)
+
+    fast = dd.replay(dd.value_and_grad(f))
+    x1, x2 = _points(n, 1, 2)
+    k1, k2 = x1.copy(), x2.copy()
+    v1, g1 = fast(x1)
+    g1_kept = g1.copy()
+    v2, g2 = fast(x2)  # must not overwrite g1
+    np.testing.assert_array_equal(g1, g1_kept)
+    np.testing.assert_array_equal(x1, k1)
+    np.testing.assert_array_equal(x2, k2)
+    assert_disjoint(g1, g2, x1, x2)
+
+
+def test_ownership_identity_and_constant_outputs():
+    C = np.ones(3)
+    fast = dd.replay(lambda x: (x, x[1:], C))
+    x = np.array([1.0, 2.0, 3.0])
+    a, b, c = fast(x)
+    assert_disjoint(a, b, c, x, C)
+    a2, b2, c2 = fast(x)
+    assert_disjoint(a, a2, b2, c, c2)
+    np.testing.assert_array_equal(a, x)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [dd.hessian, dd.jacfwd, dd.jacrev, dd.jacobian, lambda f: lambda x: dd.hvp(f, x, x)],
+)
+def test_nested_and_other_transforms(transform):
+    def f(x):
+        return np.sum(np.sin(x) * x**2) + np.prod(x[:2])
+
+    fast = dd.replay(transform(f))
+    for x in _points(4, 3):
+        _same_bits(fast(x), transform(f)(x))
+    assert fast.stats()["recordings"] == 1
+
+
+def test_threads_share_one_replayed_function():
+    def f(x):
+        return np.sum(np.tanh(x) ** 2 * x)
+
+    fast = dd.replay(dd.value_and_grad(f))
+    points = _points(64, 4, 16)
+    want = [dd.value_and_grad(f)(x) for x in points]
+    fast(points[0])
+    errors = []
+
+    def work(offset):
+        for i in range(200):
+            j = (i + offset) % len(points)
+            value, g = fast(points[j])
+            if not (np.array_equal(g, want[j][1]) and value == want[j][0]):
+                errors.append(j)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_training_step_replayed_with_parameters_as_inputs():
+    rng = np.random.default_rng(0)
+    params = [
+        rng.standard_normal((8, 4)) * 0.3,
+        np.zeros(8),
+        rng.standard_normal((1, 8)),
+        np.zeros(1),
+    ]
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 1))
+
+    def loss(params, x, y):
+        w1, b1, w2, b2 = params
+        d = np.tanh(x @ w1.T + b1) @ w2.T + b2 - y
+        return np.mean(d * d)
+
+    def step(params, x, y):
+        return [p - 0.1 * g for p, g in zip(params, dd.grad(loss)(params, x, y))]
+
+    fast = dd.replay(step)
+    slow = [p.copy() for p in params]
+    for _ in range(5):
+        params, slow = fast(params, x, y), step(slow, x, y)
+        for a, b in zip(params, slow):
+            _same_bits(a, b)
+    assert fast.stats()["recordings"] == 1
+
+
+def test_called_inside_another_transform_is_traced_as_usual():
+    inner = dd.replay(lambda x: np.sum(x**3))
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(dd.grad(inner)(x), 3 * x**2)
+
+
+def test_recordings_are_bounded():
+    fast = dd.replay(dd.grad(lambda x: np.sum(x**2)), max_recordings=2)
+    for n in (2, 3, 4, 2):
+        np.testing.assert_array_equal(fast(np.ones(n)), 2 * np.ones(n))
+    assert fast.stats()["kept"] == 2
+
+
+def test_optimize_bridge_derivatives():
+    d = replay_derivatives(lambda x: np.sum(x**4) + x[0] * x[1])
+    x, p = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    value, g = d.value_and_grad(x)
+    assert value == 19.0
+    np.testing.assert_array_equal(g, [6.0, 33.0])
+    np.testing.assert_array_equal(d.hessp(x, p), [12 * 0.5 - 1.0, 0.5 - 48.0])
+    np.testing.assert_array_equal(d.jacobian(x), g)
+
+
+def test_bad_input_named_errors():
+    with pytest.raises(TypeError, match="dd.replay: expected a callable"):
+        dd.replay(3)
+    with pytest.raises(ValueError, match="max_recordings"):
+        dd.replay(np.sum, max_recordings=0)
+    with pytest.raises(TypeError, match="neither an array"):
+        dd.replay(lambda a: a)(object())
+
+
+def test_write_through_a_view_of_an_argument_is_refused():
+    def f(x, buf):
+        view = buf[:2]
+        view[0] = 5.0
+        return np.sum(x * buf)
+
+    with pytest.raises(NotImplementedError, match="views"):
+        dd.replay(dd.grad(f))(np.ones(3), np.zeros(3))
