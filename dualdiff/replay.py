@@ -98,13 +98,16 @@ class Replayed:
             key = _signature((args, kwargs), arrays)
         except _Traced:  # inside another transform: the function itself, traced as usual
             return self.__wrapped__(*args, **kwargs)
-        for rep in self._cache.get(key, ()):
+        reps = self._cache.get(key, ())
+        for i, rep in enumerate(reps):
             try:
                 out = rep.run(arrays)
             except Miss:
                 counts["misses"] += 1
                 continue
             counts["replays"] += 1
+            if i:  # the recording that held goes first next time (a branch taken for a while)
+                self._cache[key] = (rep,) + tuple(r for r in reps if r is not rep)
             return out
         return self._record(key, args, kwargs, arrays)
 
