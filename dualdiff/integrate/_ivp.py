@@ -115,7 +115,7 @@ class Problem:
         times = np.reshape(self.t_out, (-1,))
         g = np.reshape(g, (k, n, times.size))
         system = AdjointSystem(self.system, k, sol.sol, z[n:])
-        options = _scalar_tolerances(self.options)
+        options = _adjoint_tolerances(self.options, g)
         direction = np.sign(self.t_span[1] - self.t_span[0]) or 1.0
         v, now = np.zeros(system.n), None
         for j in np.argsort(-direction * times, kind="stable"):  # the last time first
@@ -137,12 +137,13 @@ def _tiled_tolerances(options, k):
     return {**options, "atol": np.tile(np.asarray(atol, dtype=np.float64), 1 + k)}
 
 
-def _scalar_tolerances(options):
-    """The adjoint's options: its states are cotangents, so an atol per state becomes its min."""
-    atol = options.get("atol")
-    if atol is None or np.ndim(atol) == 0:
-        return options
-    return {**options, "atol": float(np.min(atol))}
+def _adjoint_tolerances(options, g):
+    """The adjoint's options. Its states are cotangents, linear in ``g``: the absolute
+    tolerance is the state's (its largest entry when it is an array) times ``max |g|``, so the
+    gradient is as accurate relative to ``g`` whatever ``g``'s scale."""
+    atol = np.max(options.get("atol", 1e-6))
+    scale = np.max(np.abs(g)) if np.size(g) else 0.0
+    return {**options, "atol": float(atol * scale) if scale > 0 else float(atol)}
 
 
 @primitive

@@ -146,6 +146,7 @@ class ForwardSystem:
     def __init__(self, base, k):
         self.base, self.k = base, k
         self.n, self.n_p = base.n * (1 + k), base.n_p * (1 + k)
+        self._exact = None
 
     def fun(self, t, w, q):
         n, n_p, k = self.base.n, self.base.n_p, self.k
@@ -157,6 +158,10 @@ class ForwardSystem:
         return np.concatenate([value, np.reshape(tangent_of(out, level, k), (-1,))])
 
     def newton(self, t, w, q):
+        if self.n < SPARSE_MIN:  # small: exact, with the tangents' coupling to the state
+            if self._exact is None:
+                self._exact = ExactJacobian(self.fun, self.n)
+            return self._exact(t, w, q)
         jac = self.base.newton(t, w[: self.base.n], q[: self.base.n_p])
         return block_diagonal([jac] * (1 + self.k))
 
