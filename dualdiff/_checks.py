@@ -99,6 +99,8 @@ def output(out, name, supported=TREE):
     """Refuse an output of f that is not made of real arrays, numbers and tracers, or (for
     ``SCALAR`` and ``ARRAY``) that is a container."""
     if isinstance(out, Tracer):  # the common case, first: one traced array
+        if out.dtype.kind == "c" and (name not in COMPLEX or supported is SCALAR):
+            _real_output(out, name)
         return
     what = None
     if out is None:  # a None inside a structure is an empty one (as in JAX); f itself, a bug
@@ -106,11 +108,33 @@ def output(out, name, supported=TREE):
     elif supported is not TREE and isinstance(out, tuple | list | dict):
         what = f"a {type(out).__name__}"
     for leaf in () if what else flatten(out)[0]:
-        if not (isinstance(leaf, Tracer) or _is_real(leaf)):
+        if not (
+            isinstance(leaf, Tracer) or _is_real(leaf) or name in COMPLEX and _kind(leaf) == "c"
+        ):
             what = describe(leaf) if leaf is out else f"an output containing {describe(leaf)}"
             break
     if what:
         raise TypeError(f"dd.{name}: f returned {what}; dd.{name} supports {supported}")
+    if name not in COMPLEX or supported is SCALAR:
+        _real_output(out, name)
+
+
+def _real_output(out, name):
+    """Refuse a complex output where the transform's result would need two real passes."""
+    for leaf in flatten(out)[0]:
+        if isinstance(leaf, Tracer) and leaf.dtype.kind == "c":
+            raise TypeError(
+                f"dd.{name}: f returned a complex value; dd.{name} differentiates real-valued "
+                "outputs (as JAX's grad and jacrev without holomorphic=True). Return a real "
+                "value of it (np.real(z), np.abs(z) ** 2), or stack its real and imaginary "
+                "parts; dd.vjp and dd.jvp take complex outputs."
+            )
+
+
+def _kind(x):
+    """The dtype kind of an array, a number or a tracer."""
+    dtype = getattr(x, "dtype", None)
+    return dtype.kind if dtype is not None else np.asarray(x).dtype.kind
 
 
 def _is_real(x):
@@ -184,13 +208,18 @@ def _counterpart(what):
 def _leaf(t, model, name, what, path):
     shape = tuple(model.shape) if isinstance(model, Tracer) else np.shape(model)
     if not isinstance(t, Tracer):
-        if t is None or not _is_real(t if isinstance(t, np.ndarray) else np.asarray(t)):
+        kind = "complex" if _kind(model) == "c" else "real"
+        a = None if t is None else t if isinstance(t, np.ndarray) else np.asarray(t)
+        if a is None or not (_is_real(a) or kind == "complex" and a.dtype.kind == "c"):
             raise TypeError(
                 f"dd.{name}: the {what}{' ' + path if path else ''} is {describe(t)}; pass a "
-                f"real array of shape {shape} (np.zeros({shape}) for a zero {what})"
+                f"{kind} array of shape {shape} (np.zeros({shape}) for a zero {what})"
             )
-        t = np.asarray(t)
-        t = t if t.dtype.kind == "f" else t.astype(np.float64)
+        t = (
+            a
+            if a.dtype.kind in "fc"
+            else a.astype(np.complex128 if kind == "complex" else np.float64)
+        )
     t_shape = tuple(t.shape) if isinstance(t, Tracer) else np.shape(t)
     if t_shape != shape:
         raise ValueError(
@@ -224,18 +253,26 @@ def weak_dtype(leaves):
     return None if dtype == _F64 else dtype
 
 
-def as_input(x, weak=None):
+# The transforms that take complex inputs and outputs, with JAX's convention (_complex.py).
+COMPLEX = frozenset(("grad", "value_and_grad", "vjp", "jvp", "linearize"))
+
+
+def as_input(x, weak=None, name=None):
     """A differentiable input: tracers pass through, ints become float64 (a Python number
-    becomes ``weak``, when given), complex is refused."""
+    becomes ``weak``, when given); complex is refused unless the transform ``name`` takes it."""
     if isinstance(x, Tracer):  # dd.replay's capture of an array is promoted as the array
         return x if type(x).mode != "replay" else x.as_input(weak)
     if weak is not None and type(x) in (float, int):
         return np.asarray(x, weak)
     a = np.asarray(x)
     if a.dtype.kind == "c":
+        if name in COMPLEX:
+            return a
         raise TypeError(
-            "dualdiff differentiates real-valued inputs only; got a complex array "
-            "(differentiate its real and imaginary parts as two real inputs)."
+            f"{'dd.' + name if name else 'this transform'} differentiates real-valued inputs; "
+            "got a complex array. dd.grad, dd.value_and_grad, dd.vjp and dd.jvp take complex "
+            "inputs (JAX's convention); for a Jacobian, differentiate the real and imaginary "
+            "parts as two real inputs (f(re + 1j * im))."
         )
     if a.dtype.kind not in "biuf":
         raise TypeError(

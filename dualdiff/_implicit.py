@@ -42,6 +42,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
 from dualdiff import _array_scope
+from dualdiff._pattern_ops import defdense
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import Tracer, innermost, primitive, shape_of
 from dualdiff._tree import flatten
@@ -359,6 +360,7 @@ def _finite(d):
     return d
 
 
+@defdense  # the solution depends on every parameter
 @primitive
 def implicit_solution(problem, p):
     """The solution ``x*(p)`` (flat) the solver found at the plain values of ``p``."""

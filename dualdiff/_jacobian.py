@@ -221,6 +221,7 @@ def gradient(f, argnum):
 
     def gradient_f(*args):
         recording = record(f, args, (argnum,))
+        _checks.output(recording.out, "hessian", _checks.SCALAR)
         seed = np.ones((1,) + recording.out_shape())
         return recording.pull(seed, release=True)[0][0]  # [0]: the batch axis of one seed
 

@@ -209,4 +209,5 @@ _register(_einsum, np.einsum)
 _register(_per_matrix, *_np(
     "linalg.det", "linalg.slogdet", "linalg.inv", "linalg.pinv", "linalg.cholesky", "linalg.eigh",
     "linalg.eigvalsh", "linalg.svd", "linalg.svdvals", "linalg.qr", "linalg.matrix_power",
+    "linalg.eig", "linalg.eigvals",
 ))  # fmt: skip

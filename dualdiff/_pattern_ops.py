@@ -91,6 +91,13 @@ def defpattern(fn):
     return declare
 
 
+def defdense(fn):
+    """Declare ``fn``'s outputs dependent on everything its traced arguments depend on (the
+    conservative pattern, for an op with no structure to exploit)."""
+    _register(fallback, fn)
+    return fn
+
+
 def _np(*names):
     """NumPy functions by dotted name; None where this NumPy version lacks one."""
     out = []
@@ -413,6 +420,18 @@ def _lane(nonlinear=False):
     return handler
 
 
+def _transform_lane(tr, fn, impl, vals, traced, kwargs):
+    """np.fft's transforms: each output element depends on the whole lane along ``axis`` of
+    the input, whose length the transform may change (``n``)."""
+    if not _only_first(traced):
+        return fallback(tr, fn, impl, vals, traced, kwargs)
+    ans = impl(*vals, **kwargs)
+    x = traced[0][1]
+    axes = normalize_axes(_bound(fn, vals, kwargs).get("axis", -1), len(x.shape))
+    q, kept = reduce_rows(x.deps, layout(x.shape), axes)
+    return tr.wrap(ans, gather(q, np.broadcast_to(layout(kept), np.shape(ans))))
+
+
 def _scan(nonlinear=False):
     """Element ``i`` of a lane depends on the lane's elements ``0..i`` (a leading initial: none)."""
 
@@ -507,7 +526,8 @@ _register(_write((2,)), scatter)
 _register(_move((0, 1)), np.append)
 _register(_move((1,)), np.compress, np.extract)
 _register(_move(), *_np("atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays"))
-_register(_identity, astype, np.copy, np.real, np.real_if_close)
+_register(_identity, astype, np.copy, np.real, np.real_if_close, np.imag, np.conjugate, np.angle)
+_register(_transform_lane, np.fft.fft, np.fft.ifft, np.fft.rfft, np.fft.irfft)
 _register(_pad, np.pad)
 _register(_index_add, index_add)
 _register(_union((1, 2)), np.where, np.select)

@@ -515,7 +515,17 @@ class Tracer:
         return astype(self, np.dtype(dtype))
 
     def conj(self):
-        return self._clone()  # a new array of a real value, as NumPy's
+        return np.conjugate(self)
+
+    conjugate = conj
+
+    @property
+    def real(self):
+        return np.real(self)
+
+    @property
+    def imag(self):
+        return np.imag(self)
 
     def argmax(self, axis=None):
         return np.argmax(self.value, axis=axis)

@@ -2,10 +2,10 @@
 
 import numpy as np
 
+from dualdiff import _complex
 from dualdiff._batch import IN_PLACE_MIN, align, negative, times
 from dualdiff._checks import as_input
 from dualdiff._quiet import IGNORE, STATE
-from dualdiff._real import complex_result, is_complex
 from dualdiff._registry import JVP, UFUNC_PARTIALS, missing_rule
 from dualdiff._tracer import Tracer, new_level, unwrap
 from dualdiff.large import pool
@@ -62,12 +62,17 @@ class Dual(Tracer):
         large = type(x) is np.ndarray and x.size >= IN_PLACE_MIN and not kwargs
         if len(inputs) == 1 and not large:  # small unary: the hot path of scalar-ish code
             ans = ufunc(x, **kwargs) if kwargs else ufunc(x)  # ** costs even when empty
+            if ans.dtype.kind == "c":
+                _complex.check_ufunc(ufunc)
             d = UFUNC_PARTIALS[ufunc][0]
             if type(d) is float:
                 return Dual(ans, self.tangent if d > 0 else -self.tangent, self.level)
             token = STATE.set(IGNORE)  # the value is f's, its errors the caller's; not so
             try:  # the tangent's (_quiet.py)
-                return Dual(ans, self.tangent * d(ans, x), self.level)
+                t = self.tangent * d(ans, x)
+                if ufunc is np.absolute:  # |z| of a complex z: Re(conj(z) / |z| * t)
+                    t = _complex.real_tangent(t, ans)
+                return Dual(ans, t, self.level)
             finally:
                 STATE.reset(token)
         level = self.level
@@ -82,8 +87,8 @@ class Dual(Tracer):
             ans = pool.call(ufunc, vals)
         else:  # ** costs even when empty
             ans = ufunc(*vals, **kwargs) if kwargs else ufunc(*vals)
-        if len(tangents) < len(inputs) and ans.dtype.kind == "c":  # a complex constant
-            raise complex_result(ufunc)
+        if ans.dtype.kind == "c":
+            _complex.check_ufunc(ufunc)
         if len(tangents) == 1 and type(partials[tangents[0][0]]) is float:
             # x + c, c - x: the tangent itself or its negation, with no arithmetic to err
             t = tangents[0][1]
@@ -120,8 +125,7 @@ class Dual(Tracer):
             if pos not in rules:
                 raise missing_rule(fn, pos, "forward")
         ans = impl(*vals, **kwargs)
-        if is_complex(ans):
-            raise complex_result(fn)
+        _complex.check_function(fn, traced, ans)
         out = None
         token = STATE.set(IGNORE)
         try:
@@ -152,7 +156,7 @@ def _broadcast_dual(ans, tangent, level):
     shape = ans.shape
     if tangent.shape[1:] != shape:
         tangent = np.broadcast_to(tangent, tangent.shape[:1] + shape)
-    return Dual(ans, tangent, level)
+    return Dual(ans, _complex.real_tangent(tangent, ans), level)  # |z|: a real answer
 
 
 def _add(a, b):

@@ -137,9 +137,9 @@ class Recording:
         return seeds
 
 
-def record(f, args, argnums):
+def record(f, args, argnums, name=None):
     """Run ``f(*args)`` with the leaves of ``args[i]`` for ``i`` in ``argnums`` traced on a
-    fresh tape; return the :class:`Recording`."""
+    fresh tape; return the :class:`Recording`. ``name``: the transform (complex inputs)."""
     level = new_level()
     tape = []
     args = list(args)
@@ -150,7 +150,7 @@ def record(f, args, argnums):
     for i in argnums:
         leaves, unflatten = flat[i]
         rebuild.append((unflatten, [np.shape(value_of(x)) for x in leaves]))
-        args[i] = unflatten([leaf(as_input(x, weak), tape, level) for x in leaves])
+        args[i] = unflatten([leaf(as_input(x, weak, name), tape, level) for x in leaves])
     n_leaves = len(tape)
     single = len(argnums) == 1 and not isinstance(args[argnums[0]], tuple | list | dict)
     out = unwrapped(f, args)
@@ -193,9 +193,9 @@ def _of_dtype(g, dtype):
     return g
 
 
-def push(f, args, tangents):
+def push(f, args, tangents, name=None):
     """Run ``f`` with Duals for ``args`` carrying batched ``tangents`` (None for constants);
-    return ``(out, level)``."""
+    return ``(out, level)``. ``name``: the transform (complex inputs)."""
     level = new_level()
     flat = [None if t is None else flatten(x) for x, t in zip(args, tangents)]
     weak = weak_dtype([a for fx in flat if fx is not None for a in fx[0]])
@@ -208,7 +208,7 @@ def push(f, args, tangents):
         t_leaves, _ = flatten(t)
         duals = []
         for a, b in zip(leaves, t_leaves):
-            a = as_input(a, weak)
+            a = as_input(a, weak, name)
             dtype = a.dtype
             if b.dtype != dtype and b.dtype.kind == dtype.kind == "f":  # the primal's dtype
                 b = b.astype(dtype)

@@ -14,10 +14,10 @@ is the whole engine.
 
 import numpy as np
 
+from dualdiff import _complex
 from dualdiff._batch import IN_PLACE_MIN as LARGE
 from dualdiff._batch import basic_slices, plain_dual, slice_scatter
 from dualdiff._quiet import loud, quiet
-from dualdiff._real import complex_result, is_complex
 from dualdiff._registry import TAKES_ZEROS, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._snapshot import constants_kept, snapshot
 from dualdiff._tracer import Tracer, getitem, unwrap
@@ -111,6 +111,24 @@ class Ufunc(Node):
         shapes = [shape for _, _, shape in self.parents]
         shapes += [np.shape(a) for a in self.args if a is not None]
         return int(np.prod(np.broadcast_shapes(*shapes), dtype=np.int64))
+
+
+class ComplexUfunc(Ufunc):
+    """A :class:`Ufunc` with a complex answer: the inputs at the positions ``real`` are real,
+    and their cotangents the real parts of ``g * partial`` (``dualdiff/_complex.py``)."""
+
+    __slots__ = ("real",)
+
+    def __init__(self, partials, args, ans, parents, real):
+        Ufunc.__init__(self, partials, args, ans, parents)
+        self.real = real
+
+    def pull(self, g, ct):
+        partials = self.partials
+        for i, p, shape in self.parents:
+            d = partials[i]
+            c = (g if d > 0 else -g) if type(d) is float else g * d(self.ans, *self.args)
+            ct.add(p, np.real(c) if i in self.real else c, shape)
 
 
 class Function(Node):
@@ -245,6 +263,8 @@ class Var(Tracer):
                     return out
                 x = self.value
             ans = ufunc(x, **kwargs) if kwargs else ufunc(x)  # ** costs even when empty
+            if ans.dtype.kind == "c":
+                _complex.check_ufunc(ufunc)
             # a small array is kept whole: choosing what to keep costs more than keeping
             keep_ans, keep_x = (True, True) if type(x) is np.ndarray else UFUNC_KEEP[ufunc][1]
             d = UFUNC_PARTIALS[ufunc][0]
@@ -273,8 +293,8 @@ class Var(Tracer):
                 if out is not None:
                     return out
             ans = ufunc(vx, vy, **kwargs) if kwargs else ufunc(vx, vy)
-            if mask != 3 and ans.dtype.kind == "c":  # a complex constant
-                raise complex_result(ufunc)
+            if ans.dtype.kind == "c":  # real inputs among them get real cotangents
+                return self._nary(ufunc, inputs, kwargs)
             keep = (True, True, True) if type(ans) is np.ndarray else UFUNC_KEEP[ufunc][mask]
             keep_ans, keep_x, keep_y = keep
             if mask == 1:  # one operand is a constant: keep its contents of now
@@ -301,14 +321,17 @@ class Var(Tracer):
                 parents.append((i, x.index, v.shape))
                 mask |= 1 << i
         ans = ufunc(*vals, **kwargs)
-        if is_complex(ans):
-            raise complex_result(ufunc)
         keep = UFUNC_KEEP[ufunc][mask]
         args = [
             (v if mask >> i & 1 else snapshot(v)) if k else None
             for i, (v, k) in enumerate(zip(vals, keep[1:]))
         ]
         kept = ans if keep[0] else None
+        if _complex.is_complex(ans):
+            _complex.check_ufunc(ufunc)
+            real = {i for i, _, _ in parents if not _complex.is_complex(vals[i])}
+            node = ComplexUfunc(UFUNC_PARTIALS[ufunc], args, kept, parents, real)
+            return self._append(node, ans)
         return self._append(Ufunc(UFUNC_PARTIALS[ufunc], args, kept, parents), ans)
 
     def __getitem__(self, idx):
@@ -348,8 +371,10 @@ class Var(Tracer):
             p = [e.index if e is not None else None for e in x] if type(x) is list else x.index
             parents.append((pos, p, rules[pos]))
         ans = impl(*vals, **kwargs)
-        if is_complex(ans):
-            raise complex_result(fn)
+        _complex.check_function(fn, traced, ans)
+        if _complex.is_complex(ans):  # a real argument's cotangent is real
+            rules = _complex.real_parts(fn, traced, [r for _, _, r in parents])
+            parents = [(pos, p, r) for (pos, p, _), r in zip(parents, rules)]
         vals, kwargs = constants_kept(vals, traced, kwargs)
         if not isinstance(ans, tuple | list):
             return self._append(Function(vals, kwargs, ans, parents), ans)
@@ -365,7 +390,6 @@ class Var(Tracer):
                 a = self._append(Projection(j, len(ans), index), a)
             outs.append(a)
         return type(ans)(outs) if type(ans) in (tuple, list) else type(ans)(*outs)
-
 
 
 def leaf(value, tape, level):

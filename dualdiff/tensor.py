@@ -34,8 +34,9 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from dualdiff._complex import is_complex
+from dualdiff._complex import tensor_refused as complex_result
 from dualdiff._quiet import loud, quiet
-from dualdiff._real import complex_result, is_complex
 from dualdiff._registry import CONSTANT, JVP, UFUNC_KEEP, UFUNC_PARTIALS, VJP, missing_rule
 from dualdiff._snapshot import snapshot
 from dualdiff._tracer import Tracer, getitem, setitem, top_tracer

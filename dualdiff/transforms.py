@@ -91,7 +91,7 @@ def _value_and_grad(f, nums, single, args, want_value, name):
     """``(f(*args), gradient)``; without ``want_value`` the value is None and never computed
     where it was deferred (``large/defer.py``): a gradient does not read it."""
     nums = _checks.resolve(nums, len(args), name)
-    rec = record(f, args, nums)
+    rec = record(f, args, nums, name)
     _checks.output(rec.out, name, _checks.SCALAR)
     dtype = getattr(rec.out, "dtype", None)  # the loss's own: a float32 loss sweeps in float32
     seed = np.ones((1,) + _loss_shape(rec.out, name), dtype if _is_float(dtype) else np.float64)
@@ -310,7 +310,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 
 
 def _vjp(f, primals, nums):
-    rec = record(f, primals, nums)
+    rec = record(f, primals, nums, "vjp")
     _checks.output(rec.out, "vjp")
     out_leaves, unflatten_out = flatten(rec.out)
     # copies: the tape, alive in the pullback, may keep an output for its rules (exp's answer)
@@ -378,8 +378,8 @@ def _jvp(f, primals, tangents, name):
     batched = []
     for i, (x, t) in enumerate(zip(primals, tangents)):
         ts = _checks.like(t, x, name, "tangent", f"[{i}]")
-        batched.append(flatten(x)[1]([as_input(b)[None] for b in ts]))
-    out, level = push(f, primals, batched)
+        batched.append(flatten(x)[1]([as_input(b, None, name)[None] for b in ts]))
+    out, level = push(f, primals, batched, name)
     _checks.output(out, name)
     leaves, unflatten_out = flatten(out)
     held = flatten(primals)[0] + flatten(tangents)[0]
@@ -441,7 +441,7 @@ def _tree_inputs(x):
     """``x`` with its leaves as :func:`push` gives them to f (integers promoted to floats)."""
     leaves, unflatten = flatten(x)
     weak = weak_dtype(leaves)
-    return unflatten([as_input(a, weak) for a in leaves])
+    return unflatten([as_input(a, weak, "linearize") for a in leaves])
 
 
 # -- Jacobians and Hessians --------------------------------------------------------------------

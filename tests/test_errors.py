@@ -17,9 +17,9 @@ bound_array = np.array
 )
 def test_unsupported_function_names_function_argument_mode_and_the_way_out(transform, mode):
     with pytest.raises(NotImplementedError) as info:
-        transform(lambda x: np.fft.fft(x).real)(X)
+        transform(lambda x: np.linalg.tensorinv(np.outer(x, x) + np.eye(3)))(X)
     msg = str(info.value)
-    assert "numpy.fft" in msg and "fft" in msg
+    assert "numpy.linalg.tensorinv" in msg
     assert "argument 0" in msg and f"{mode}-mode" in msg
     assert "defjvp" in msg or "defvjp" in msg
     assert "primitive" in msg
@@ -35,7 +35,7 @@ def test_missing_rule_raises_during_the_forward_pass():
     calls = []
 
     def f(x):
-        y = np.fft.rfft(x)
+        y = np.unwrap(x)
         calls.append("after")
         return y
 
@@ -104,9 +104,10 @@ def test_vjp_cotangent_shape_mismatch():
         pullback(np.ones(4))
 
 
-def test_complex_input_is_refused():
-    with pytest.raises(TypeError, match="real"):
-        dd.grad(lambda z: np.sum(np.abs(z)))(np.array([1 + 2j]))
+def test_complex_input_is_refused_where_a_transform_has_no_convention():
+    # grad, vjp and jvp take complex inputs (JAX's convention: tests/test_complex.py)
+    with pytest.raises(TypeError, match="differentiates real-valued inputs; got a complex"):
+        dd.jacfwd(lambda z: np.abs(z))(np.array([1 + 2j]))
     with pytest.raises(TypeError, match="complex"):
         dd.Dual(np.array([1j]), np.array([1.0]))
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from dualdiff._batch import IN_PLACE_MIN
-from dualdiff._real import complex_result, is_complex
+from dualdiff._complex import is_complex
 from dualdiff._registry import UFUNC_KEEP, UFUNC_PARTIALS, VJP
 from dualdiff._snapshot import snapshot
 from dualdiff.dual import Dual
@@ -31,8 +31,8 @@ _VALUE = Var.__dict__["value"]  # Var's slot, which DeferredVar's property stand
 def ufunc(var, ufunc, inputs, kwargs):
     """Record ``ufunc(*inputs)`` (``var`` one of the inputs, a large one among them), or
     return None to leave it to the reference recorder."""
-    if any(is_complex(x) for x in inputs if not isinstance(x, Var)):
-        raise complex_result(ufunc)
+    if any(is_complex(x.value if type(x) is Var else x) for x in inputs):
+        return None  # complex values: the reference recorder's (the pool holds float64)
     if any(type(x) is DeferredVar for x in inputs):
         return _with_deferred(var, ufunc, inputs, kwargs)
     if len(inputs) > 2 or not OPTIONS.large:

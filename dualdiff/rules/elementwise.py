@@ -18,7 +18,6 @@ defpartials(np.add, 1.0, 1.0)
 defpartials(np.subtract, 1.0, -1.0)
 defpartials(np.negative, -1.0)
 defpartials(np.positive, 1.0)
-defpartials(np.conjugate, 1.0)  # real inputs only: conj is the identity
 defpartials(np.multiply, lambda ans, x, y: y, lambda ans, x, y: x)
 
 
@@ -85,7 +84,6 @@ defpartials(np.sqrt, lambda ans, x: 0.5 / ans)
 # ans ** -2 / 3, a power, not 1 / (3 ans ans): the product's derivative at 0 is 0 * inf (NaN),
 # the power's is -2 ans ** -3 ans' (the second derivative's infinity, as JAX gives)
 defpartials(np.cbrt, lambda ans, x: ans**-2.0 / 3.0)
-defpartials(np.absolute, lambda ans, x: np.sign(x))
 defpartials(np.fabs, lambda ans, x: np.sign(x))
 defpartials(np.fmod, lambda ans, x, y: np.ones_like(ans), lambda ans, x, y: -np.trunc(x / y))
 defpartials(np.remainder, lambda ans, x, y: np.ones_like(ans), lambda ans, x, y: -np.floor(x / y))

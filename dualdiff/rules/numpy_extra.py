@@ -768,9 +768,3 @@ def _piecewise(x, condlist, funclist, *args, **kw):
 
 
 defcomposite(np.piecewise, _piecewise)
-
-
-# Complex values are refused inside transforms (dualdiff._real), so these see real arrays only:
-# the angle of a real number is 0 or pi, and real_if_close returns its real argument.
-defconstant(np.angle)
-defselfadjoint(np.real_if_close, lambda t, ans, a, *args, **kwargs: t)

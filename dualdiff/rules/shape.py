@@ -32,13 +32,11 @@ from dualdiff._registry import (
     defselfadjoint,
     defvjp,
 )
-from dualdiff._tracer import Tracer, astype, getitem, primitive, setitem
+from dualdiff._tracer import Tracer, getitem, primitive, setitem
 
 # Queries about a value's layout or order: they carry no derivative.
 defconstant(np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero)
 defconstant(np.argwhere, np.flatnonzero, np.searchsorted, np.count_nonzero, np.argpartition)
-# The imaginary part of a real array is 0. (np.zeros_like and kin are traced: numpy_extra.py.)
-defconstant(np.imag)
 
 
 def _identity(t, ans, *args, **kwargs):
@@ -243,20 +241,6 @@ for _op in (setitem, index_add):
     defvjp(_op, argnum=2)(partial(_write_vjp, _op))
 
 
-@defjvp(astype)
-def astype_jvp(t, ans, x, dtype):
-    if not np.issubdtype(dtype, np.inexact):  # casts to integers or bools are piecewise constant
-        return None
-    return astype(t, dtype)
-
-
-@defvjp(astype)
-def astype_vjp(g, ans, x, dtype):
-    if not np.issubdtype(dtype, np.inexact):
-        return None
-    return astype(g, x.dtype)
-
-
 # -- reshaping and moving axes -------------------------------------------------------------------
 def _layout_ids(x, order, shape):
     """C-order positions in ``x`` of the elements of ``reshape(x, shape, order)``."""
@@ -327,7 +311,8 @@ def _rollaxis_as_moveaxis(a, axis, start=0):
 defpermutation(np.transpose, _transpose_inverse, axes={"axes": _batched_permutation})
 defpermutation(np.swapaxes, axes=("axis1", "axis2"))
 defpermutation(
-    np.moveaxis, lambda a, source, destination: {"source": destination, "destination": source},
+    np.moveaxis,
+    lambda a, source, destination: {"source": destination, "destination": source},
     axes=("source", "destination"),
 )
 defalias(np.rollaxis, np.moveaxis, _rollaxis_as_moveaxis)
@@ -377,7 +362,6 @@ def broadcast_arrays_vjp(argnum, g, ans, *args, **kwargs):
 
 
 defselfadjoint(np.copy, _identity)
-defselfadjoint(np.real, _identity)  # dualdiff traces real arrays only: real is the identity
 
 
 # -- joining and splitting -----------------------------------------------------------------------
@@ -405,8 +389,7 @@ def _fill(ts, arrays):
     ref = next(t for t in ts if t is not None)
     k, dtype = ref.shape[:1], ref.dtype
     return [
-        np.zeros(k + _nested_shape(a), dtype=dtype) if t is None else t
-        for t, a in zip(ts, arrays)
+        np.zeros(k + _nested_shape(a), dtype=dtype) if t is None else t for t, a in zip(ts, arrays)
     ]
 
 
