@@ -2,7 +2,7 @@
 
 from numpy import sum  # noqa: A004  (dd.sum, as torch.sum: the seed post's snippet uses it)
 
-from dualdiff import autograd, nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
+from dualdiff import autograd, integrate, nn, numpy, optim, optimize, rules, testing  # noqa: F401  (rules: table)
 from dualdiff._registry import defconstant, defjvp, defvjp
 from dualdiff._structured import ravel_pytree
 from dualdiff._tracer import primitive
