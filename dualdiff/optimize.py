@@ -41,6 +41,8 @@ from dualdiff._tracer import Tracer, innermost, shape_of
 from dualdiff._tree import flatten
 from dualdiff.dual import Dual
 from dualdiff.engine import push, record
+from dualdiff.replay import replay as replayed
+from dualdiff.replay import replay_derivatives
 from dualdiff.sparse import SparseHessian, SparseJacobian
 from dualdiff.transforms import hessian, jacobian, value_and_grad
 
@@ -321,10 +323,12 @@ def _nonfinite_message(what, values):
 class _Scalar:
     """The objective on SciPy's side: flat float64 in, float64 value and derivatives out."""
 
-    def __init__(self, fun, args, packer):
+    def __init__(self, fun, args, packer, replay=False):
         self.fun, self.args, self.packer = fun, args, packer
         self.value_and_grad_f = value_and_grad(self.traced)
-        self.hessian_f = hessian(self.traced)
+        self.hessian_f = replayed(hessian(self.traced)) if replay else hessian(self.traced)
+        # replay=True: f, its gradient and Hessian products run as their recorded NumPy calls
+        self.replayed = replay_derivatives(self.traced) if replay else None
         self.at = None  # (x bytes, _HessianAt) for the last x a product was asked at
         self.sparse_hessian = None  # a SparseHessian, once asked for
         # With our hessp, value_and_grad records the Hessian's tape at once: one recording
@@ -346,6 +350,8 @@ class _Scalar:
 
     def value(self, x):
         self.nfev += 1
+        if self.replayed is not None:
+            return _float(self.replayed.value(_f64(x)))
         return _float(self.traced(_f64(x)))
 
     def user_value_and_grad(self, x):
@@ -355,7 +361,10 @@ class _Scalar:
     def value_and_grad(self, x):
         x = _f64(x)
         self.nfev += 1
-        if self.record_hessian:  # Newton-type methods: products at this x will follow
+        if self.replayed is not None:
+            value, g = self.replayed.value_and_grad(x)
+            value, g = _float(value), _f64(g)
+        elif self.record_hessian:  # Newton-type methods: products at this x will follow
             self.at = (x.tobytes(), _HessianAt(self.traced, x))
             value, g = self.at[1].value, self.at[1].gradient
         else:
@@ -367,6 +376,10 @@ class _Scalar:
 
     def hessp(self, x, p):
         x = _f64(x)
+        if self.replayed is not None:
+            hp = _f64(self.replayed.hessp(x, _f64(p)))
+            _check_finite(hp, "Hessian-vector product", x)
+            return hp
         key = x.tobytes()
         if self.at is None or self.at[0] != key:
             self.at = (key, _HessianAt(self.traced, x))
@@ -407,9 +420,11 @@ class _Scalar:
 class _Vector:
     """A vector function of the flat x (constraints, residuals, systems): value and Jacobian."""
 
-    def __init__(self, fun, args, packer, kwargs=None, square=False):
+    def __init__(self, fun, args, packer, kwargs=None, square=False, replay=False):
         self.fun, self.args, self.kwargs, self.packer = fun, args, kwargs or {}, packer
-        self.jacobian_f = jacobian(self.traced)
+        self.jacobian_f = replayed(jacobian(self.traced)) if replay else jacobian(self.traced)
+        self.value_f = replayed(self.traced) if replay else self.traced
+        self.replay = replay
         self.square = square  # root's system: as many equations as unknowns
 
     def traced(self, x):
@@ -419,7 +434,7 @@ class _Vector:
         return out
 
     def value(self, x):
-        return _f64(self.traced(_f64(x)))
+        return _f64(self.value_f(_f64(x)))
 
     def jac(self, x):
         x = _f64(x)
@@ -438,6 +453,8 @@ class _Vector:
     def value_and_jac(self, x):
         """Value and Jacobian from one forward pass of the whole input basis."""
         x = _f64(x)
+        if self.replay:  # the replayed Jacobian computes the value on its way
+            return self.value(x), self.jac(x)
         out, level = push(self.traced, (x,), (Seeds(x.size).rows(0, x.size),))
         if type(out) is not Dual or out.level != level:  # the output does not depend on x
             return _f64(out), np.zeros((np.size(out), x.size))
@@ -542,7 +559,11 @@ def minimize(
         SciPy's keywords. ``bounds`` may also be a dict ``{key: (low, high)}`` for a dict
         ``x0`` (a missing key or ``None`` is unbounded; arrays broadcast to the entry).
         dualdiff adds ``sparse=True``: trust-constr and Newton-CG then get the Hessian as a
-        ``scipy.sparse`` matrix computed by :class:`dualdiff.sparse.SparseHessian`.
+        ``scipy.sparse`` matrix computed by :class:`dualdiff.sparse.SparseHessian`; and
+        ``replay=True``: f, its gradient, Hessian products and Hessian run as their recorded
+        NumPy calls (:func:`dualdiff.replay`), with the same values, at a fraction of the
+        per-call cost for small and middling ``x``. ``least_squares``, ``root`` and
+        ``curve_fit`` take ``replay=True`` too (the residuals' values and Jacobian).
 
     Returns
     -------
@@ -584,12 +605,13 @@ def minimize(
     packer = _Packer(x0)
     _implicit.probe(fun, x0, args, {}, "minimize")
     sparse = kwargs.pop("sparse", False)
+    replay = kwargs.pop("replay", False)
     uses, method = _minimize_uses(method, kwargs.get("constraints"), kwargs.get("bounds"))
-    objective = _Scalar(fun, args, packer)
+    objective = _Scalar(fun, args, packer, replay)
     if sparse:
         uses = _sparse_hessian_uses(method, uses, kwargs)
     kw = _minimize_kwargs(kwargs, uses, objective, packer)
-    objective.record_hessian = kw.get("hessp") == objective.hessp
+    objective.record_hessian = kw.get("hessp") == objective.hessp and not replay
     scipy_fun = objective.value_and_grad if kw["jac"] is True else objective.value
     if kwargs.get("jac") is True:  # the user's fun returns (value, gradient) itself
         scipy_fun = objective.user_value_and_grad
@@ -684,7 +706,7 @@ def least_squares(
     packer = _Packer(x0)
     kwargs = kwargs or {}
     _implicit.probe(fun, x0, args, kwargs, "least_squares")
-    residuals = _Vector(fun, tuple(args), packer, kwargs)
+    residuals = _Vector(fun, tuple(args), packer, kwargs, replay=options.pop("replay", False))
     if sparse is True and method == "lm":
         raise ValueError("method='lm' needs a dense Jacobian: use 'trf' or 'dogbox' with sparse")
     if callable(jac):
@@ -750,7 +772,8 @@ def root(
         return _root_solution(params, x0, dict(method=method, jac=jac, **options))
     packer = _Packer(x0)
     _implicit.probe(fun, x0, args, {}, "root")
-    system = _Vector(fun, args, packer, square=jac is not True)
+    replay = options.pop("replay", False)
+    system = _Vector(fun, args, packer, square=jac is not True, replay=replay)
     scipy_fun = system.value
     if jac is True:  # the user's fun returns (value, Jacobian) itself
         scipy_fun = _user_callable(fun, packer, ravel=False, args=args)
@@ -855,8 +878,9 @@ def _constraint_values(constraints, packer, x):
 class _ParamJacobian:
     """``jac(xdata, *params)`` for ``curve_fit``: one forward pass over all parameters."""
 
-    def __init__(self, f):
-        self.jacobian_f = jacobian(lambda p, xdata: np.reshape(f(xdata, *p), (-1,)))
+    def __init__(self, f, replay=False):
+        jacobian_f = jacobian(lambda p, xdata: np.reshape(f(xdata, *p), (-1,)))
+        self.jacobian_f = replayed(jacobian_f) if replay else jacobian_f
 
     def __call__(self, xdata, *params):
         p = _f64(params)
@@ -883,6 +907,7 @@ def curve_fit(
     >>> np.round(popt, 6)
     array([2.5, 1.3, 0.5])
     """
+    replay = kwargs.pop("replay", False)
     if kwargs.get("jac") is None:
-        kwargs["jac"] = _ParamJacobian(f)
+        kwargs["jac"] = _ParamJacobian(f, replay)
     return so.curve_fit(f, xdata, ydata, p0=p0, **kwargs)
