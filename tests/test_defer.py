@@ -545,3 +545,18 @@ def test_random_programs_with_batches_of_directions(source):
     singles = np.array([dd.hvp(f, x, t) for t in T])
     scale = max(1.0, np.abs(singles).max())
     np.testing.assert_allclose(batched, singles, rtol=1e-9, atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("n", [10, 16384])
+def test_a_deferred_chain_with_a_dual_constant_under_forward_over_reverse(n):
+    # jvp in q of the gradient in x: q is a Dual constant of the gradient's recording, which
+    # defers (and elides into one buffer) the large chain that reads it
+    a, x, p = np.ones(n), np.linspace(0.1, 1.0, n), np.linspace(1.0, 2.0, n)
+    v = np.cos(np.arange(n))
+    cost = lambda x, q: np.reshape(np.sum(0.5 * a * x**2 + 0.25 * x**4 - q * x), ())  # noqa: E731
+    _, t = dd.jvp(lambda q: dd.grad(cost)(x, q), (p,), (v,))
+    np.testing.assert_allclose(t, -v, rtol=0, atol=1e-15)
+    cost2 = lambda x, q: np.sum(np.sin(q * x) * x + q**2)  # noqa: E731
+    _, t = dd.jvp(lambda q: dd.grad(cost2)(x, q), (p,), (v,))
+    exact = (2 * x * np.cos(p * x) - p * x**2 * np.sin(p * x)) * v
+    np.testing.assert_allclose(t, exact, rtol=1e-12, atol=1e-14)

@@ -46,6 +46,7 @@ import warnings
 
 import numpy as np
 
+from dualdiff._tracer import Tracer
 from dualdiff.large import pool
 from dualdiff.large.pool import F64
 from dualdiff.options import OPTIONS
@@ -101,7 +102,9 @@ class Pending:
         if type(fn) is not np.ufunc:
             self.result = fn(*args)
         else:
-            out = _reusable(inputs, args, self.shape) if OPTIONS.elide else None
+            # a Dual among the inputs (forward over reverse) computes its own answer: no out=
+            plain = not any(isinstance(a, Tracer) for a in args)
+            out = _reusable(inputs, args, self.shape) if OPTIONS.elide and plain else None
             self.result = pool.call(fn, args) if out is None else fn(*args, out=out)
         self.inputs = None  # the inputs are freed (and Pendings only this one held, with them)
 
