@@ -394,3 +394,18 @@ def test_unsupported_inputs_are_named_errors():
 
     with pytest.raises(TypeError, match="args="):
         dd.grad(f)(1.0)
+
+
+def test_a_kept_jacobian_follows_a_pattern_that_changes_with_args():
+    def coupled(t, y, c):  # c = 0: diagonal; c = 1: every state drives the next
+        return -y + c * np.concatenate([np.zeros(1), y[:-1]]) ** 2
+
+    y0 = np.linspace(0.5, 1.5, 120)
+    for c in (0.0, 1.0):
+        sol = di.solve_ivp(coupled, (0.0, 1.0), y0, method="BDF", args=(c,), **TIGHT)
+        ref = si.solve_ivp(coupled, (0.0, 1.0), y0, method="BDF", args=(c,), **TIGHT)
+        np.testing.assert_allclose(sol.y[:, -1], ref.y[:, -1], rtol=1e-8)
+    kept = di._systems._KEPT[coupled][(120, True)]
+    jac = kept(0.0, y0, 1.0).toarray()
+    expected = -np.eye(120) + np.diag(2 * y0[:-1], -1)
+    np.testing.assert_allclose(jac, expected, rtol=1e-14)

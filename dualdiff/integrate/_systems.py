@@ -9,6 +9,8 @@ equations' coupling to the state is left out of the Newton matrix: Newton still 
 solution's accuracy is set by the error control, not by the matrix).
 """
 
+import weakref
+
 import numpy as np
 import scipy.integrate as si
 import scipy.sparse as sp
@@ -25,6 +27,9 @@ IMPLICIT = (si.BDF, si.Radau, si.LSODA)
 # From this many states on, Jacobians and Newton matrices are scipy.sparse: BDF and Radau then
 # factorize with a sparse LU, and dd.jacobian finds the pattern and colors it once.
 SPARSE_MIN = 100
+
+
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fun -> {(n, tfirst): jacobian}
 
 
 class IntegrationError(RuntimeError):
@@ -135,8 +140,35 @@ class UserSystem:
         if jac is not None:
             return jac(t, y, *self.bound(p)[1]) if callable(jac) else jac
         if self._exact is None:
-            self._exact = ExactJacobian(self.fun, self.n)
+            self._exact = self._kept_jacobian()
+        if self.params is None:
+            return self._exact(t, y, *self._plain[1])
         return self._exact(t, y, p)
+
+    def _kept_jacobian(self):
+        """The exact Jacobian; without traced parameters, one kept per ``fun`` across calls, so
+        that solving again (a fit, a benchmark) detects and colors its pattern once. A kept
+        pattern is checked at every call (``dualdiff.sparse``) and detected again if it no
+        longer holds."""
+        if self.params is not None:
+            return ExactJacobian(self.fun, self.n)
+        fun = self._plain[0]
+        key = (self.n, self.tfirst)
+        try:
+            kept = _KEPT.setdefault(fun, {})
+        except TypeError:  # not weakly referenceable (a builtin): nothing to keep it by
+            kept = {}
+        if key not in kept:  # a weak reference: the kept Jacobian must not keep fun alive
+            check, ref = self._check, _weak(fun)
+            kept[key] = ExactJacobian(lambda t, y, *a: check(t, y, ref(), *a), self.n)
+        return kept[key]
+
+
+def _weak(fun):
+    try:
+        return weakref.ref(fun)
+    except TypeError:
+        return lambda: fun
 
 
 class ForwardSystem:
