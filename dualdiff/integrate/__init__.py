@@ -10,10 +10,11 @@ the traced values among ``args`` (the integral of ``quad`` also in its limits):
 - forward mode solves the forward sensitivity equations together with the state, by the same
   method, for a whole batch of tangent directions at once;
 - reverse mode solves the adjoint equations backwards along the forward solution's dense
-  output, in segments between the output times, with the same ``rtol`` (and ``atol``: its
-  smallest entry when it is an array). Its error is that of an ODE solve at those
+  output, in segments between the output times, by the same method, with the same ``rtol``
+  and an ``atol`` of the state's (its largest entry, for an array) times the largest
+  cotangent (the adjoint is linear in it). Its error is that of an ODE solve at those
   tolerances plus the dense output's interpolation error, so tighten both to tighten the
-  gradient (``rtol=1e-10, atol=1e-12`` gives forward and reverse agreeing to about 1e-7);
+  gradient (at ``rtol=1e-10, atol=1e-12`` forward and reverse agree to about 1e-8);
 - derivatives of derivatives (a Hessian) differentiate the forward sensitivity equations again.
 
 Names not served here are SciPy's own (``dualdiff.integrate.trapezoid`` is
