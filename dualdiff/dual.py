@@ -113,6 +113,8 @@ class Dual(Tracer):
                 else:
                     c = _times(t, d(ans, *vals), ans, vals) if large else t * d(ans, *vals)
                 out = c if out is None else out + c
+            if ufunc is np.absolute:  # |z| of a complex z: Re(conj(z) / |z| * t)
+                out = _complex.real_tangent(out, ans)
             return _broadcast_dual(ans, out, level)
         finally:
             STATE.reset(token)
@@ -156,7 +158,7 @@ def _broadcast_dual(ans, tangent, level):
     shape = ans.shape
     if tangent.shape[1:] != shape:
         tangent = np.broadcast_to(tangent, tangent.shape[:1] + shape)
-    return Dual(ans, _complex.real_tangent(tangent, ans), level)  # |z|: a real answer
+    return Dual(ans, tangent, level)
 
 
 def _add(a, b):
