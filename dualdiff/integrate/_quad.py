@@ -18,6 +18,7 @@ import scipy.integrate as si
 import dualdiff.numpy as dnp
 from dualdiff._implicit import Parameters
 from dualdiff._jacobian import tangent_of
+from dualdiff._pattern_ops import defdense
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import Tracer, innermost, primitive, shape_of
 from dualdiff.engine import push
@@ -178,6 +179,7 @@ class QuadProblem:
         ])  # fmt: skip
 
 
+@defdense  # every output depends on every parameter
 @primitive
 def _integral(z, problem):
     """The integral over ``[z[0], z[1]]`` of ``problem.integrand(x, z[2:])``: shape (m,)."""
