@@ -21,6 +21,7 @@ import numpy as np
 
 from dualdiff import _jacobian, _tracer, _views, engine
 from dualdiff._quiet import IGNORE, STATE
+from dualdiff._snapshot import _frozen
 from dualdiff._tracer import Tracer, _traced_keywords_positional, new_level, top_tracer
 from dualdiff.rules import numpy_extra
 from dualdiff.rules import shape as shape_rules
@@ -118,10 +119,13 @@ class Program:
         self.uses = {}  # id -> how many times the calls' arguments hold it
         self.shape_guarded = set()
         self.guards = 0
+        self.contents = {}  # id -> a writeable constant's bytes at its last use
+        self.written = {}  # input slot -> its capture, for the inputs f writes into
 
     def input(self, a):
         """A capture of an input array."""
         c = self._new(a, True)
+        c.origin = c.slot
         self.inputs.append(c.slot)
         return c
 
@@ -199,9 +203,38 @@ class Program:
         if t is slice and any(type(e) is Capture for e in (x.start, x.stop, x.step)):
             return slice(*(self._index(e) for e in (x.start, x.stop, x.step)))
         if t is np.ndarray:
-            self.constants[id(x)] = x
-            self.uses[id(x)] = self.uses.get(id(x), 0) + 1
+            self._use_constant(x)
         return x
+
+    def _use_constant(self, a):
+        i = id(a)
+        self.constants[i] = a
+        self.uses[i] = self.uses.get(i, 0) + 1
+        if a.dtype.hasobject or a.size == 0 or _frozen(a):
+            return
+        data, before = a.tobytes(), self.contents.get(i)
+        if before is not None and before != data:
+            self._refer_to_contents(a, before)
+        self.contents[i] = data
+
+    def finish(self):
+        """Make the calls that read a constant f changed afterwards read what they read then."""
+        for i, data in self.contents.items():
+            a = self.constants[i]
+            if self.uses[i] and a.tobytes() != data:
+                self._refer_to_contents(a, data)
+
+    def _refer_to_contents(self, a, data):
+        """The calls recorded so far read ``a`` when it held ``data`` (f wrote into it since):
+        they get a read-only copy of those contents, so replay does not read its new ones."""
+        old = np.frombuffer(data, dtype=a.dtype).reshape(a.shape)
+        for node in self.nodes:
+            node.args, n_args = _swapped(node.args, a, old)
+            node.kwargs, n_kw = _swapped(node.kwargs, a, old)
+            self.uses[id(a)] -= n_args + n_kw
+            if n_args + n_kw:
+                self.constants[id(old)] = old
+                self.uses[id(old)] = self.uses.get(id(old), 0) + n_args + n_kw
 
     def _index(self, e):
         return operator.index(e) if type(e) is Capture else e
@@ -217,6 +250,22 @@ class Program:
         if not self.stable[c.slot] and c.slot not in self.shape_guarded:
             self.shape_guarded.add(c.slot)
             self.guard("shape", c.slot, c._a.shape)
+
+
+def _swapped(t, a, new):
+    """``(t with the object a replaced by new, how many times)``."""
+    if t is a:
+        return new, 1
+    tt = type(t)
+    if tt is tuple or tt is list:
+        items = [_swapped(e, a, new) for e in t]
+        n = sum(k for _, k in items)
+        return (tt(e for e, _ in items), n) if n else (t, 0)
+    if tt is dict:
+        items = {k: _swapped(v, a, new) for k, v in t.items()}
+        n = sum(k for _, k in items.values())
+        return ({k: e for k, (e, _) in items.items()}, n) if n else (t, 0)
+    return t, 0
 
 
 def _ours(fn):
@@ -282,12 +331,13 @@ def _constant_op(ufunc, reflected=False):
 class Capture(Tracer):
     """A concrete array whose NumPy calls are written into a :class:`Program`."""
 
-    __slots__ = ("_a", "slot", "prog", "level", "is_view", "_view", "_views")
+    __slots__ = ("_a", "slot", "prog", "level", "is_view", "origin", "_view", "_views")
     mode = "replay"
 
     def __init__(self, a, slot, prog):
         self._a, self.slot, self.prog, self.level = a, slot, prog, prog.level
         self.is_view = False
+        self.origin = None  # the input slot, on the capture of an argument itself
         self._view = self._views = None
 
     def __repr__(self):
@@ -414,7 +464,8 @@ class Capture(Tracer):
             return Tracer.__getitem__(self, idx)
         return self.prog.call(operator.getitem, (self, idx), {})
 
-    # -- values are immutable: a write rebinds (as on Var), views excepted ---------------------
+    # -- values are immutable: a write rebinds (as on Var), views excepted; a write into an
+    # argument itself is written back into the caller's array at each call -------------------
     def _clone(self):
         c = Capture(self._a, self.slot, self.prog)
         c.is_view = self.is_view

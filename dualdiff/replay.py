@@ -138,6 +138,8 @@ class Replayed:
             cargs, ckwargs = _captured((args, kwargs), prog)
             with engine_options(large=False):  # replay has its own buffers
                 out = self.__wrapped__(*cargs, **ckwargs)
+            _refuse_functions(out)
+            prog.finish()
             template = prog._template(out)
             del out, cargs, ckwargs
             rep = compile_program(prog, template)
@@ -158,6 +160,28 @@ class Replayed:
                 self._cache[old_key] = left
             else:
                 del self._cache[old_key]
+
+
+def _refuse_functions(out):
+    """A function in the result (``dd.vjp``'s pullback, ``dd.linearize``'s linear map) closes
+    over the values of one recording: replaying would hand back that recording's function."""
+    leaves = [out]
+    while leaves:
+        leaf = leaves.pop()
+        if type(leaf) in (tuple, list):
+            leaves.extend(leaf)
+        elif type(leaf) is dict:
+            leaves.extend(leaf.values())
+        elif callable(leaf) and not isinstance(leaf, np.ndarray | Tracer | np.generic):
+            raise TypeError(
+                "dd.replay: the replayed function returned a function "
+                f"({getattr(leaf, '__name__', type(leaf).__name__)}), as dd.vjp and "
+                "dd.linearize do; replay returns arrays. Replay the function that applies it "
+                "instead: dd.replay(lambda x, ct: dd.vjp(f, x)[1](ct)), or "
+                "dd.replay(lambda x, t: dd.jvp(f, (x,), (t,))), or dd.replay(dd.grad(f)), "
+                "dd.replay(dd.value_and_grad(f)), dd.replay(dd.jacobian(f)), "
+                "dd.replay(lambda x, v: dd.hvp(f, x, v))."
+            )
 
 
 class _Traced(Exception):
