@@ -7,6 +7,7 @@ from dualdiff.rules import (  # noqa: F401
     linalg,
     linalg_eig,
     numpy_extra,
+    numpy_more,
     reductions,
     shape,
     special,
