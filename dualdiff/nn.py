@@ -10,6 +10,7 @@ PyTorch's ``addmm`` and ``mse_loss`` kernels), declared with the public rule API
 (``primitive`` + ``defjvp``/``defvjp``), so they work under every transform too.
 """
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "functional_call",
     "linear",
     "manual_seed",
     "mse_loss",
@@ -398,6 +400,70 @@ class Module:
         ]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+
+
+def functional_call(module: Module, parameters: dict, args, kwargs: dict | None = None):
+    """``module(*args, **kwargs)`` with its parameters replaced by ``parameters``, as
+    ``torch.func.functional_call``: a model as a pure function of its parameters, for the
+    transforms (``dd.grad``, ``dd.hessian``, ...) and for :func:`dualdiff.replay`.
+
+    Parameters
+    ----------
+    module : Module
+        The model; its parameters are swapped for the call and restored after it (also when
+        it raises). Not thread-safe on one module, as PyTorch's.
+    parameters : dict
+        ``{dotted name: array}`` for some or all of ``module.named_parameters()``; the names
+        left out keep their parameters. Arrays and traced values are used as they are.
+    args : tuple or a single argument
+        The positional arguments of ``forward``.
+    kwargs : dict, optional
+        Its keyword arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dualdiff as dd
+    >>> net = dd.nn.Linear(2, 1, rng=np.random.default_rng(0))
+    >>> params = {k: p.detach().numpy() for k, p in net.named_parameters()}
+    >>> x, y = np.ones((4, 2)), np.zeros((4, 1))
+    >>> def loss(p):
+    ...     return dd.nn.mse_loss(dd.nn.functional_call(net, p, (x,)), y)
+    >>> g = dd.grad(loss)(params)
+    >>> sorted(g), g["weight"].shape
+    (['bias', 'weight'], (1, 2))
+    """
+    args = args if isinstance(args, tuple) else (args,)
+    owners = {name: _owner(module, name) for name in parameters}
+    with contextlib.ExitStack() as restore:
+        for name, value in parameters.items():
+            owner, attr = owners[name]
+            old = getattr(owner, attr)
+            restore.callback(setattr, owner, attr, old)
+            setattr(owner, attr, value)
+        return module(*args, **(kwargs or {}))
+
+
+def _owner(module, name):
+    """The submodule holding the parameter ``name`` and its attribute there."""
+    known = dict(module.named_parameters())
+    if name not in known:
+        raise ValueError(
+            f"functional_call: {name!r} is not a parameter of {type(module).__name__}; its "
+            f"parameters are {', '.join(map(repr, known)) or 'none'}"
+        )
+    *path, attr = name.split(".")
+    owner = module
+    for part in path:
+        owner = owner[int(part)] if isinstance(owner, Sequential) else _child(owner, part)
+    return owner, attr
+
+
+def _child(module, part):
+    if hasattr(module, part):
+        return getattr(module, part)
+    seq, _, index = part.rpartition(".")  # a list of modules: "blocks.0"
+    return getattr(module, seq)[int(index)]
 
 
 class Linear(Module):
