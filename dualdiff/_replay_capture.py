@@ -478,6 +478,10 @@ class Capture(Tracer):
                 "another array it does not differentiate; replay cannot repeat writes through "
                 "views. Write into a copy (y = x.copy(); y[i] = v) or use np.where."
             )
+        if self.origin is not None:
+            if not self.prog.values[self.origin].flags.writeable:
+                raise ValueError("assignment destination is read-only")
+            self.prog.written[self.origin] = self
         self._a, self.slot = other._a, other.slot
 
     def argmax(self, axis=None):

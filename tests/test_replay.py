@@ -343,3 +343,154 @@ def test_write_through_a_view_of_an_argument_is_refused():
 
     with pytest.raises(NotImplementedError, match="views"):
         dd.replay(dd.grad(f))(np.ones(3), np.zeros(3))
+
+
+# -- the generated code's rewrites: each keeps the unreplayed bits ---------------------------
+
+
+def _compiled_ops(fun, *args, **tuning):
+    """The number of calls in ``fun``'s replayed code, with the rewrites in ``tuning`` set."""
+    import dualdiff._replay_code as code
+
+    saved = dict(code.TUNING)
+    code.TUNING.update(tuning)
+    try:
+        fast = dd.replay(fun)
+        got = fast(*args)
+    finally:
+        code.TUNING.update(saved)
+    _same_bits(got, fun(*args))
+    return sum(r.ops for reps in fast._cache.values() for r in reps)
+
+
+def test_repeated_sweep_calls_are_merged_with_the_same_bits():
+    def f(x):
+        d = np.sin(x) - 1.0
+        return np.mean(d * d)  # the sweep computes g * d twice
+
+    x = np.array([0.3, -1.2, 2.5])
+    merged = _compiled_ops(dd.grad(f), x)
+    assert merged < _compiled_ops(dd.grad(f), x, simplify=False)
+
+
+def test_calls_that_look_alike_but_read_changed_constants_are_not_merged():
+    def f(x):
+        W = np.ones(3)
+        view = W[:2]
+        a = np.sum(np.sin(W * x)) + np.sum(np.exp(view * x[:2]))
+        W[0] = 5.0  # the same calls again read other contents, through W and through its view
+        return a + np.sum(np.sin(W * x)) + np.sum(np.exp(view * x[:2]))
+
+    fast = dd.replay(dd.value_and_grad(f))
+    for x in _points(3, 5):
+        _same_bits(fast(x), dd.value_and_grad(f)(x))
+    assert fast.stats()["recordings"] == 1
+
+
+def test_merge_keys_tell_signed_zeros_and_types_apart():
+    from dualdiff._replay_capture import Node, Ref
+    from dualdiff._replay_rewrite import simplify
+
+    values = [np.ones(2)] * 6
+
+    def mul(out, c, quiet=True):
+        return Node(np.multiply, (Ref(0), c), {}, out, quiet)
+
+    nodes = [mul(1, 0.0), mul(2, -0.0), mul(3, 0.0), mul(4, 2), mul(5, 2.0)]
+    kept = [n.out for n in simplify(nodes, values, keep=set())]
+    assert kept == [1, 2, 4, 5]  # only the second 0.0 repeats a call
+    loud = [mul(1, 0.0, quiet=False), mul(2, 0.0, quiet=False)]
+    assert [n.out for n in simplify(loud, values, keep=set())] == [1, 2]  # f's own: may warn
+    assert [n.out for n in simplify(nodes[:3], values, keep={3})] == [1, 2, 3]  # an output
+
+
+def test_product_by_one_dropped_only_where_the_bits_stay():
+    snan = np.frombuffer(np.uint64(0x7FF0000000000001).tobytes(), dtype=np.float64)
+
+    def f(x):
+        return x * 1.0, np.sin(x) * 1.0  # an input may hold a signaling NaN: 1.0 * it quiets it
+
+    x = np.concatenate([snan, [0.5, -0.0]])
+    fast = dd.replay(f)
+    with np.errstate(invalid="ignore"):
+        for _ in range(2):
+            _same_bits(fast(x), f(x))
+        assert fast(x)[0].view(np.uint64)[0] == f(x)[0].view(np.uint64)[0]
+
+
+def test_python_numbers_keep_their_promotion_on_float32():
+    def f(x):
+        return np.sum(np.tanh(x * 1.1 + 0.5) * 3)
+
+    x = np.linspace(0.0, 1.0, 7, dtype=np.float32)
+    fast = dd.replay(dd.value_and_grad(f))
+    for _ in range(2):
+        got = fast(x)
+        _same_bits(got, dd.value_and_grad(f)(x))
+        assert got[1].dtype == np.float32
+
+
+def test_grad_cotangent_chain_unbroadcast_keeps_bits_and_guards():
+    def f(x):
+        y = np.sin(x) * 1.1 + 0.5
+        y = np.tanh(y) / (1.0 + x * x)
+        return np.sum(np.sqrt(y * y + 1.0) * x)
+
+    g = dd.grad(f)
+    fast = dd.replay(g)
+    for x in _points(10, 6):
+        _same_bits(fast(x), g(x))
+    assert fast.stats()["recordings"] == 1
+
+
+# -- writes into arguments and returned functions ---------------------------------------------
+
+
+def test_write_into_an_argument_reaches_the_caller_as_in_numpy():
+    def step(p, g):
+        p -= 0.1 * g  # an in-place SGD update of the caller's parameters
+        return np.sum(p * p)
+
+    fast = dd.replay(step)
+    p_fast, p_slow = np.array([1.0, 2.0]), np.array([1.0, 2.0])
+    for g in (np.array([0.5, -1.0]), np.array([2.0, 3.0]), np.array([0.5, -1.0])):
+        assert fast(p_fast, g) == step(p_slow, g)
+        _same_bits(p_fast, p_slow)
+    assert fast.stats()["recordings"] == 1
+
+
+def test_write_into_an_undifferentiated_argument_under_grad():
+    def f(x, buf):
+        buf[0] += 1.0  # a plain array in f: written in place
+        buf *= 2.0
+        return np.sum(x * buf)
+
+    fast = dd.replay(dd.grad(f))
+    b_fast, b_slow = np.zeros(3), np.zeros(3)
+    for x in _points(3, 7, 2):
+        _same_bits(fast(x, b_fast), dd.grad(f)(x, b_slow))
+        _same_bits(b_fast, b_slow)
+
+
+def test_write_into_an_argument_aliased_or_read_only():
+    def step(p, q):
+        p *= 2.0
+        return np.sum(p + q)
+
+    fast = dd.replay(step)
+    a, b = np.ones(2), np.ones(2)
+    assert fast(a, a) == step(b, b)  # the same array twice: the write is seen through q
+    _same_bits(a, b)
+    frozen = np.ones(2)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        dd.replay(step)(frozen, np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [lambda f: (lambda x: dd.vjp(f, x)), lambda f: (lambda x: dd.linearize(f, x))],
+)
+def test_returned_functions_are_refused_by_name(transform):
+    with pytest.raises(TypeError, match="returned a function.*dd.vjp"):
+        dd.replay(transform(lambda x: np.sin(x)))(np.ones(2))
