@@ -211,7 +211,7 @@ def _smeared(tr, x, fn, vals, kwargs):
     """``x`` with the rows of its elements ORed along the axes a value-derived index picks."""
     ndim = len(x.shape)
     axes = _indexed_axes(fn, x, vals, kwargs)
-    if not axes:
+    if axes is None or axes == ():  # (axis=0 is an axis: `not axes` took it for none)
         return x
     q, kept = reduce_rows(x.deps, layout(x.shape), normalize_axes(axes, ndim))
     return tr.wrap(x.primal, gather(q, np.broadcast_to(layout(kept), x.shape)))
@@ -597,3 +597,14 @@ _register(_move((0, 2)), np.insert)
 # every output element may depend on every input element
 _register(fallback, *_np("cov", "corrcoef", "polyfit", "linspace", "geomspace", "logspace"))
 _register(fallback, np.gradient, np.convolve, np.correlate)
+
+
+# numpy 2.2's matvec and vecmat (rules in dualdiff/rules/numpy_more.py): matmuls with a vector
+@defpattern(np.matvec)
+def _matvec(a, x):
+    return np.matmul(a, x[..., None])[..., 0]
+
+
+@defpattern(np.vecmat)
+def _vecmat(x, a):
+    return np.matmul(x[..., None, :], a)[..., 0, :]

@@ -660,3 +660,4 @@ defcomposite(np.place, _place)
 defcomposite(np.putmask, _putmask)
 defcomposite(np.put_along_axis, _put_along_axis)
 defcomposite(np.copyto, _copyto)
+
