@@ -254,8 +254,9 @@ def _choose(a, choices, out=None, mode="raise"):
         a = np.clip(a, 0, n - 1)
     elif np.any((a < 0) | (a >= n)):
         raise ValueError("invalid entry in choice array")
-    arrays = np.broadcast_arrays(a, *choices)
-    return np.take_along_axis(np.stack(arrays[1:]), arrays[0][None], axis=0)[0]
+    shape = np.broadcast_shapes(a.shape, *(np.shape(c) for c in choices))
+    stacked = np.stack([np.broadcast_to(c, shape) for c in choices])
+    return np.take_along_axis(stacked, np.broadcast_to(a, shape)[None], axis=0)[0]
 
 
 def _trim_zeros(filt, trim="fb", axis=None):
