@@ -13,6 +13,7 @@ m44 = rand(4, 4, seed=35) + 4.0 * np.eye(4)
 distinct = np.array([0.3, -1.2, 2.5, 0.7, -0.4])  # no ties: unique, set functions, sorting
 phases = np.array([0.1, 3.0, 6.5, -0.2, 3.3, 9.8])  # jumps over pi: unwrap corrects them
 samples = np.array([0.1, 0.55, 0.35, 0.9, 0.72])  # away from the bin edges below
+columns = np.array([[0.1, 3.0], [6.5, -0.2], [3.3, 9.7]])  # no jump of exactly half a period
 with_zero = np.array([0.0, 0.8, -1.1, 1.6])  # vander and poly at a zero value
 
 
@@ -53,7 +54,7 @@ def _copyto(x, v):
 
 
 CASES = [
-    # -- names of functions the table has -----------------------------------------------------------
+    # -- names of functions the table has ----------------------------------------------------------
     Case(np.astype, lambda x: np.astype(x, np.float64) * x, (v4,)),
     Case(np.matrix_transpose, lambda m: np.matrix_transpose(m) * 2.0, (m23,)),
     Case(np.linalg.diagonal, lambda m: np.linalg.diagonal(m, offset=1) ** 2, (m33,)),
@@ -78,8 +79,7 @@ CASES = [
     ),  # fmt: skip
     # -- unwrap, vander, meshgrid, block, choose, trim_zeros, sort_complex ------------------------
     Case(np.unwrap, lambda p: np.unwrap(p), (phases,)),
-    Case(np.unwrap, lambda p: np.unwrap(p, axis=0, period=4.0), (np.array([[0.1, 3.0], [6.5, -0.2], [3.3, 9.7]]),),
-         name="axis-period"),  # fmt: skip
+    Case(np.unwrap, lambda p: np.unwrap(p, axis=0, period=4.0), (columns,), name="axis-period"),
     Case(np.vander, lambda x: np.vander(x), (with_zero,)),
     Case(np.vander, lambda x: np.vander(x, 3, increasing=True), (v4,), name="increasing"),
     Case(np.meshgrid, lambda x, y: np.meshgrid(x, y)[0] * np.meshgrid(x, y)[1], (v4, v3)),
