@@ -25,9 +25,13 @@ from dualdiff.rules.shape import index_add
 # -- no derivative: predicates, dtypes, indices ----------------------------------------------------
 defconstant(
     np.all, np.any, np.iscomplexobj, np.isrealobj, np.result_type, np.can_cast,
-    np.nanargmax, np.nanargmin, np.lexsort, np.tril_indices_from, np.triu_indices_from,
+    np.nanargmax, np.nanargmin, np.tril_indices_from, np.triu_indices_from,
     np.diag_indices_from, np.einsum_path,
 )  # fmt: skip
+
+
+# np.lexsort takes its keys in one sequence, which the constant ops' unwrapping does not enter
+defcomposite(np.lexsort, lambda keys, axis=-1: np.lexsort(tuple(map(innermost, keys)), axis))
 
 
 # -- names of functions the table already has ------------------------------------------------------

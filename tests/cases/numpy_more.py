@@ -90,6 +90,7 @@ CASES = [
     Case(np.choose, lambda a, b: np.choose([[0], [3]], [a, b], mode="wrap"), (v4, v3[0]),
          name="wrap-broadcast"),  # fmt: skip
     Case(np.trim_zeros, lambda x: np.trim_zeros(x * [0.0, 1.0, 1.0, 0.0]), (v4,)),
+    Case(np.lexsort, lambda x: x[np.lexsort((x, x > 0))] * 2.0, (distinct,)),
     Case(np.sort_complex, lambda x: np.real(np.sort_complex(x)) * x, (distinct,)),
     # -- functions along axes -----------------------------------------------------------------
     Case(np.apply_along_axis, lambda m: np.apply_along_axis(lambda r: r[:2] * r[2], 1, m),

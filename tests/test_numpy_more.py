@@ -1,0 +1,241 @@
+"""The NumPy functions of dualdiff/rules/numpy_more.py against NumPy's values, ownership,
+finite differences with forward against reverse (at a small size and at one where the large-array
+layer runs), JAX as a second oracle where jax.numpy has the function, and their special points
+and named errors. (The rules' own table lines: tests/cases/numpy_more.py.)"""
+
+import numpy as np
+import pytest
+
+import dualdiff as dd
+from tests._oracles import Unchanged, assert_fd, assert_owned
+
+SMALL, LARGE = 12, 16386  # LARGE: the large-array layer engages from 16384 elements
+
+
+def _point(n, seed=0):
+    """Values in (-2, 2), at least 4 / n apart: no ties, and no two close enough for a
+    finite-difference step to reorder them (unique and the set functions sort)."""
+    return np.random.default_rng(seed).permutation(n) * (4.0 / n) - 2.0 + 0.5 / n
+
+
+# Each family is f(x) of a 1-D x of even length n, returning an array, and the jax.numpy
+# function that computes the same (None: jnp lacks one of the functions or it differs).
+def unwrap(x):
+    return np.unwrap(np.cumsum(x) * 2.0)
+
+
+def polys(x):
+    p = x[:4]
+    q = np.polyadd(np.polymul(p, x[4:6]), np.polyder(p)) - np.polyint(p)[:5]
+    return np.concatenate((q, np.polysub(p, x[6:7]), np.polydiv(p, x[4:6] + [2.0, 0.0])[0]))
+
+
+def vander(x):
+    return np.ravel(np.vander(x[:6], 4)) * np.sum(np.vander(x, 2), axis=1)[:24].sum()
+
+
+def meshgrid(x):
+    a, b = np.meshgrid(x, x[:3])
+    return np.ravel(a * b)
+
+
+def choose(x):
+    index = np.arange(x.size) % 3
+    return np.choose(index, [x, x**2, np.sin(x)])
+
+
+def unique(x):
+    doubled = np.concatenate((x, x[::3]))
+    return np.unique(doubled) * np.union1d(x[:2], x)[0] + np.setxor1d(x[:1], x)[:2].sum()
+
+
+def histogram(x):
+    # the samples are constants (a sample crossing an edge is a jump finite differences would
+    # straddle); the edges follow x's extremes, the counts x's weights
+    samples = np.linspace(-1.0, 1.0, x.size) ** 3
+    counts = np.histogram(samples, 7, weights=x**2)[0]
+    density = np.histogram(samples, 5, weights=np.exp(x), density=True)[0]
+    return np.concatenate((counts, np.histogram(x, 5)[1], density))
+
+
+def bincount(x):
+    return np.bincount(np.arange(x.size) % 5, x**2)
+
+
+def matvec(x):
+    a = np.reshape(x[: x.size - x.size % 4], (-1, 2, 2))
+    return np.ravel(np.matvec(a, x[:2])) + np.ravel(np.vecmat(x[2:4], a))
+
+
+def writes(x):
+    y = np.reshape(x * 1.0, (2, -1))
+    np.copyto(y, x[0] ** 2, where=np.arange(y.shape[1]) % 4 == 0)
+    np.put(y, [0, 3], x[1:3] ** 2)
+    np.putmask(y, np.arange(y.size).reshape(y.shape) % 5 == 1, np.sin(x[:3]))
+    np.place(y, np.arange(y.size).reshape(y.shape) % 7 == 2, x[3:5] * 3.0)
+    return np.ravel(y)
+
+
+def _jnp():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax, jax.numpy
+
+
+FAMILIES = [unwrap, polys, vander, meshgrid, choose, unique, histogram, bincount, matvec, writes]
+
+
+def _direction(x, seed=1):
+    return np.random.default_rng(seed).standard_normal(np.shape(x))
+
+
+@pytest.mark.parametrize("n", [SMALL, LARGE])
+@pytest.mark.parametrize("f", FAMILIES, ids=lambda f: f.__name__)
+def test_values_ownership_and_derivatives(f, n):
+    if f is polys and n == LARGE:
+        pytest.skip("polys reads the first seven values only")
+    x = _point(n)
+    v, u = _direction(x), _direction(f(x), seed=2)
+    expected = f(x.copy())
+    held = Unchanged(x, v, u)
+    out, tangent = dd.jvp(f, (x,), (v,))
+    out_r, pull = dd.vjp(f, x)
+    (cot,) = pull(u)
+    held.check()
+    np.testing.assert_array_equal(out, expected)  # NumPy's values, bit for bit
+    np.testing.assert_array_equal(out_r, expected)
+    assert_owned((out, tangent, out_r, cot), (x, v, u))
+    assert_fd(f, x, v, tangent, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(np.vdot(u, tangent), np.vdot(cot, v), rtol=1e-9, atol=1e-9)
+
+
+# -- JAX as a second oracle -------------------------------------------------------------------
+JAX_PAIRS = [
+    ("unwrap", lambda x: np.unwrap(x * 3.0), lambda jnp, x: jnp.unwrap(x * 3.0)),
+    ("poly", np.poly, lambda jnp, x: jnp.poly(x)),
+    ("polymul", lambda x: np.polymul(x, x[:3]), lambda jnp, x: jnp.polymul(x, x[:3])),
+    ("polyder", lambda x: np.polyder(x, 2), lambda jnp, x: jnp.polyder(x, 2)),
+    ("polyint", lambda x: np.polyint(x, 2), lambda jnp, x: jnp.polyint(x, 2)),
+    ("vander", np.vander, lambda jnp, x: jnp.vander(x)),
+    ("cond", lambda x: np.linalg.cond(np.outer(x, x) + np.eye(x.size)),
+     lambda jnp, x: jnp.linalg.cond(jnp.outer(x, x) + jnp.eye(x.size))),  # fmt: skip
+    ("tensorinv", lambda x: np.linalg.tensorinv(np.reshape(np.outer(x, x) + 4 * np.eye(4),
+                                                           (2, 2, 4))),
+     lambda jnp, x: jnp.linalg.tensorinv(jnp.reshape(jnp.outer(x, x) + 4 * jnp.eye(4),
+                                                     (2, 2, 4)))),  # fmt: skip
+    # (jnp.unique's derivative is 0, though its values move with x: not an oracle here)
+    ("histogram", lambda x: np.histogram(x, 3)[1], lambda jnp, x: jnp.histogram(x, 3)[1]),
+    ("matvec", lambda x: np.matvec(np.outer(x, x), x), lambda jnp, x: jnp.matvec(
+        jnp.outer(x, x), x)),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize("name,f,jf", JAX_PAIRS, ids=[p[0] for p in JAX_PAIRS])
+def test_jacobians_match_jax(name, f, jf):
+    jax, jnp = _jnp()
+    if not hasattr(jnp, name) and not hasattr(jnp.linalg, name):
+        pytest.skip(f"jax.numpy has no {name}")
+    x = np.array([1.3, -0.4, 2.1, 0.6])
+    expected = np.asarray(jax.jacfwd(lambda x: jf(jnp, x))(x))
+    np.testing.assert_allclose(np.asarray(jf(jnp, x)), f(x), rtol=1e-10, atol=1e-12)
+    for jac in (dd.jacfwd(f)(x), dd.jacrev(f)(x)):
+        np.testing.assert_allclose(jac, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_roots_match_jax():
+    jax, jnp = _jnp()
+    p = np.poly([1.0, 2.0, 3.5])  # distinct real roots, compared in ascending order
+    mine = dd.jacfwd(lambda p: np.real(np.roots(p)))(p)[np.argsort(np.roots(p).real)]
+    theirs = np.asarray(jax.jacfwd(lambda p: jnp.real(jnp.roots(p)))(p))
+    theirs = theirs[np.argsort(np.asarray(jnp.roots(p)).real)]
+    np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dd.jacrev(lambda p: np.real(np.roots(p)))(p),
+                               dd.jacfwd(lambda p: np.real(np.roots(p)))(p), rtol=1e-12)
+
+
+# -- special points ---------------------------------------------------------------------------
+def test_unique_of_ties_sends_the_derivative_to_the_first_occurrence():
+    x = np.array([2.0, 1.0, 2.0, 1.0, 3.0])
+    g = dd.grad(lambda x: np.sum(np.unique(x) * [10.0, 100.0, 1000.0]))(x)
+    np.testing.assert_array_equal(g, [100.0, 10.0, 0.0, 0.0, 1000.0])
+    values, index, inverse, counts = np.unique(x, True, True, True)
+    out = dd.jvp(lambda x: np.unique(x, True, True, True), (x,), (np.ones(5),))[0]
+    for a, b in zip(out, (values, index, inverse, counts), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_vander_and_poly_at_zero_have_finite_derivatives():
+    x = np.array([0.0, 0.5, -1.0])
+    jac = dd.jacfwd(lambda x: np.vander(x, 4))(x)
+    assert np.all(np.isfinite(jac))
+    np.testing.assert_array_equal(jac[0, :, 0], [0.0, 0.0, 1.0, 0.0])  # d(x^k)/dx at 0
+    np.testing.assert_array_equal(dd.jacrev(lambda x: np.vander(x, 4))(x), jac)
+    h = dd.hessian(lambda x: np.sum(np.vander(x, 4)))(x)
+    np.testing.assert_array_equal(np.diag(h), 6.0 * x + 2.0)
+    assert np.all(np.isfinite(dd.jacfwd(np.poly)(x)))
+
+
+def test_unwrap_adds_a_constant_multiple_of_the_period():
+    p = np.array([0.0, 3.0, 6.5, 0.2, 7.0])
+    np.testing.assert_array_equal(dd.jacfwd(np.unwrap)(p), np.eye(5))
+    np.testing.assert_array_equal(dd.jacrev(np.unwrap)(p), np.eye(5))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [np.unwrap, np.unique, lambda x: np.trim_zeros(x * 0.0), lambda x: np.vander(x, 3),
+     lambda x: np.meshgrid(x, x)[0], lambda x: np.histogram(x, 2)[1],
+     lambda x: np.bincount(np.zeros(0, int), x), lambda x: np.polyadd(x, x)],
+)  # fmt: skip
+def test_size_zero(f):
+    x = np.zeros(0)
+    out, t = dd.jvp(f, (x,), (x,))
+    np.testing.assert_array_equal(out, f(x))
+    assert np.shape(t) == np.shape(out)
+    assert dd.vjp(f, x)[1](np.zeros(np.shape(out)))[0].shape == (0,)
+
+
+def test_histogram_of_equal_samples_widens_by_half_as_numpy():
+    x = np.array([1.0, 1.0, 1.0])
+    edges, jac = dd.jvp(lambda x: np.histogram(x, 2)[1], (x,), (np.ones(3),))
+    np.testing.assert_array_equal(edges, np.histogram(x, 2)[1])
+    np.testing.assert_allclose(jac, np.ones(3))  # every edge moves with the (tied) samples
+
+
+def test_constants_have_no_derivative():
+    x = np.array([0.5, -1.0, 2.0])
+
+    def f(x):
+        keep = np.all(x > -5) and np.any(x > 1) and not np.iscomplexobj(x)
+        i = np.nanargmax(x) + np.nanargmin(x) + np.lexsort((x,))[0]
+        rows, cols = np.tril_indices_from(np.outer(x, x))
+        return x * keep * i + np.sum(np.outer(x, x)[rows, cols])
+
+    np.testing.assert_allclose(dd.jacfwd(f)(x), dd.jacrev(f)(x), rtol=1e-12)
+    assert_fd(f, x, np.ones(3), dd.jvp(f, (x,), (np.ones(3),))[1], 10.0)
+
+
+# -- named errors ------------------------------------------------------------------------------
+def test_writing_a_traced_value_into_a_plain_array_raises_the_named_error():
+    def f(x):
+        y = np.zeros(3)
+        np.copyto(y, x)
+        return y
+
+    with pytest.raises(TypeError, match="cannot hold its derivative"):
+        dd.grad(lambda x: np.sum(f(x)))(np.ones(3))
+    # fill_diagonal dispatches on the array only: NumPy itself converts the value, and the
+    # conversion's own error names the way out
+    with pytest.raises(TypeError, match="drop its derivative"):
+        dd.jacfwd(lambda x: (np.fill_diagonal(m := np.zeros((2, 2)), x), m)[1])(np.ones(2))
+
+
+def test_numpy_errors_are_kept():
+    with pytest.raises(ValueError, match="invalid entry"):
+        dd.jacfwd(lambda x: np.choose([0, 2], [x, x]))(np.ones(2))
+    with pytest.raises(ValueError, match="2-d"):
+        dd.jacfwd(lambda x: (np.fill_diagonal(y := x * 1.0, 0.0), y)[1])(np.ones(2))
+    with pytest.raises(NotImplementedError, match="period"):
+        dd.grad(lambda t: np.sum(np.unwrap(np.ones(3) * t, period=t)))(4.0)
+    with pytest.raises(NotImplementedError, match="1-D"):
+        dd.jacfwd(np.poly)(np.eye(2))
