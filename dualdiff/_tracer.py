@@ -533,6 +533,34 @@ class Tracer:
     def argmin(self, axis=None):
         return np.argmin(self.value, axis=axis)
 
+    def sort(self, axis=-1, kind=None, order=None):
+        # in place, as ndarray.sort: the sorted values replace this array (and its views')
+        _views.inplace(self, lambda a, _: np.sort(a, axis=axis, kind=kind), None)
+
+    def partition(self, kth, axis=-1, kind="introselect", order=None):
+        _views.inplace(self, lambda a, _: np.partition(a, kth, axis=axis), None)
+
+    def argpartition(self, kth, axis=-1, kind="introselect", order=None):
+        return np.argpartition(self, kth, axis=axis)
+
+    def searchsorted(self, v, side="left", sorter=None):
+        return np.searchsorted(self, v, side=side, sorter=sorter)
+
+    def compress(self, condition, axis=None):
+        return np.compress(condition, self, axis=axis)
+
+    def fill(self, value):
+        self[...] = value
+
+    def put(self, indices, values, mode="raise"):
+        np.put(self, indices, values, mode=mode)
+
+    @property
+    def mT(self):  # noqa: N802  (NumPy's name)
+        if self.ndim < 2:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return np.swapaxes(self, -1, -2)
+
     def argsort(self, axis=-1):
         return np.argsort(self.value, axis=axis)
 

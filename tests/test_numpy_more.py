@@ -239,3 +239,59 @@ def test_numpy_errors_are_kept():
         dd.grad(lambda t: np.sum(np.unwrap(np.ones(3) * t, period=t)))(4.0)
     with pytest.raises(NotImplementedError, match="1-D"):
         dd.jacfwd(np.poly)(np.eye(2))
+
+
+# -- ndarray methods of traced arrays: in place where NumPy's are (sort, partition, fill, put) ----
+def _methods(x):
+    y = x * 2.0
+    y.sort()  # in place, returns None
+    s = x.copy()
+    s[1:4].sort()  # through a view: the base sees it
+    p = x.copy()
+    p.partition(2)
+    t = x.copy()
+    t.put([0, x.size - 1], x[1:3] * 3.0)
+    f = x.copy()
+    f[: x.size // 2].fill(x[0])
+    w = (x[:4] ** 2).reshape(2, 2).mT
+    return np.concatenate(
+        [y * np.arange(x.size), s, p[:2] * 0 + p[2], t, f, np.ravel(w), x.compress(x > 0)]
+    )
+
+
+def _methods_numpy(x):
+    y = np.sort(x * 2.0)
+    s = x.copy()
+    s[1:4] = np.sort(s[1:4])
+    p = np.partition(x, 2)
+    t = x.copy()
+    t[[0, x.size - 1]] = x[1:3] * 3.0
+    f = x.copy()
+    f[: x.size // 2] = x[0]
+    w = np.swapaxes((x[:4] ** 2).reshape(2, 2), -1, -2)
+    return np.concatenate(
+        [y * np.arange(x.size), s, p[:2] * 0 + p[2], t, f, np.ravel(w), x[x > 0]]
+    )
+
+
+@pytest.mark.parametrize("n", [7, 16386])
+def test_ndarray_methods_of_traced_arrays(n):
+    x = np.cos(np.arange(n) * 1.3) + 0.01 * np.arange(n)  # distinct values: no ties
+    kept = Unchanged(x)
+    np.testing.assert_array_equal(_methods(x.copy()), _methods_numpy(x))
+    out, t = dd.jvp(_methods, (x,), (np.sin(np.arange(n)),))
+    np.testing.assert_array_equal(out, _methods_numpy(x))
+    _, t_numpy = dd.jvp(_methods_numpy, (x,), (np.sin(np.arange(n)),))
+    np.testing.assert_allclose(t, t_numpy, rtol=1e-15)
+    w = np.cos(np.arange(out.size))
+    g = dd.grad(lambda x: np.dot(_methods(x), w))(x)
+    v = np.sin(np.arange(n))
+    assert_fd(lambda x: np.dot(_methods_numpy(x), w), x, v, float(np.dot(g, v)),
+              float(np.sum(np.abs(g * v))))  # fmt: skip
+    assert_owned([g, t, out], [x])
+    kept.check()
+    assert np.searchsorted(np.sort(x), 0.5) == dd.jvp(
+        lambda x: np.sort(x).searchsorted(0.5) + 0.0 * x[0], (x,), (v,)
+    )[0]
+    with pytest.raises(ValueError, match="matrix transpose with ndim < 2"):
+        dd.grad(lambda x: np.sum(x.mT))(x)
