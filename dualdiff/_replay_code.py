@@ -226,6 +226,8 @@ def _constant_guard_lines(prog, names):
 def _overlap_lines(prog, written, names):
     """f writes into these arguments: the recording assumed no other argument and no constant
     is the same memory (a write would change them too), so any overlap replays nothing."""
+    if not written:
+        return []
     others = [f"v{s}" for s in prog.inputs] + [names.of(c) for c in prog.constants.values()]
     return [
         f"if _overlap({prog.inputs.index(i)}, v{i}, ({', '.join(others)},)): _fail()"
