@@ -446,14 +446,16 @@ def test_grad_cotangent_chain_unbroadcast_keeps_bits_and_guards():
 # -- writes into arguments and returned functions ---------------------------------------------
 
 
-def test_write_into_an_argument_reaches_the_caller_as_in_numpy():
+@pytest.mark.parametrize("n", [2, 2 * pool.MIN_SIZE])
+def test_write_into_an_argument_reaches_the_caller_as_in_numpy(n):
     def step(p, g):
         p -= 0.1 * g  # an in-place SGD update of the caller's parameters
         return np.sum(p * p)
 
     fast = dd.replay(step)
-    p_fast, p_slow = np.array([1.0, 2.0]), np.array([1.0, 2.0])
-    for g in (np.array([0.5, -1.0]), np.array([2.0, 3.0]), np.array([0.5, -1.0])):
+    p_fast = _points(n, 8, 1)[0]
+    p_slow = p_fast.copy()
+    for g in _points(n, 9, 3):
         assert fast(p_fast, g) == step(p_slow, g)
         _same_bits(p_fast, p_slow)
     assert fast.stats()["recordings"] == 1
