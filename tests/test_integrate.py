@@ -133,8 +133,16 @@ def test_results_are_owned_and_inputs_unchanged():
 # -- oracle 3: closed forms, central differences, forward against reverse ---------------------
 
 
+@pytest.fixture
+def adjoint_always(monkeypatch):
+    """Reverse mode by the adjoint even for more cotangents than inputs (by default those go
+    through the forward sensitivities of the inputs' basis)."""
+    monkeypatch.setattr(di._ivp, "ADJOINT_ALWAYS", True)
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.usefixtures("adjoint_always")
 def test_linear_ode_jacobian_in_y0_is_expm(method, mode):
     y0 = np.array([1.0, -0.5, 2.0])
 
@@ -234,6 +242,7 @@ def test_without_t_eval_the_solution_at_the_solvers_steps_is_differentiable():
         np.testing.assert_allclose(jac[:, j, :], scipy.linalg.expm(A * t), atol=1e-7)
 
 
+@pytest.mark.usefixtures("adjoint_always")
 def test_backward_in_time_and_repeated_output_times():
     y0 = np.array([1.0, -0.5, 2.0])
 
@@ -409,3 +418,103 @@ def test_a_kept_jacobian_follows_a_pattern_that_changes_with_args():
     jac = kept(0.0, y0, 1.0).toarray()
     expected = -np.eye(120) + np.diag(2 * y0[:-1], -1)
     np.testing.assert_allclose(jac, expected, rtol=1e-14)
+
+
+# -- replayed evaluations in the solver loop -----------------------------------------------------
+
+
+@pytest.fixture
+def unreplayed(monkeypatch):
+    """A function running its argument with the solver loop's evaluations traced afresh."""
+
+    def run(f, *args):
+        with monkeypatch.context() as m:
+            m.setattr(di._loop, "ENABLED", False)
+            return f(*args)
+
+    return run
+
+
+def robertson(t, y, k):
+    r1, r2, r3 = k[0] * y[0], k[1] * y[1] ** 2, k[2] * y[1] * y[2]
+    return np.array([-r1 + r3, r1 - r2 - r3, r2])
+
+
+K_ROB = np.array([0.04, 3e7, 1e4])
+
+
+CASES = {  # stiff Robertson by the implicit methods, Lotka-Volterra by an explicit one
+    "BDF": (robertson, np.array([1.0, 0.0, 0.0]), K_ROB, 40.0),
+    "Radau": (robertson, np.array([1.0, 0.0, 0.0]), K_ROB, 40.0),
+    "LSODA": (robertson, np.array([1.0, 0.0, 0.0]), K_ROB, 40.0),
+    "RK45": (lotka, Y_LV, P_LV, 3.0),
+}
+
+
+@pytest.mark.parametrize("method", list(CASES))
+def test_replayed_solutions_and_sensitivities_are_bit_for_bit_the_unreplayed(method, unreplayed):
+    fun, y0, p, t_end = CASES[method]
+
+    def solve(p, t_eval=None):
+        return di.solve_ivp(fun, (0.0, t_end), y0, method=method, t_eval=t_eval, args=(p,),
+                            rtol=1e-8, atol=1e-10).y  # fmt: skip
+
+    states = lambda p: solve(p, [t_end / 100, t_end / 10, t_end])
+    loss = lambda p: np.sum(states(p) ** 2)
+    for f in (solve, dd.jacfwd(states), dd.grad(loss)):
+        np.testing.assert_array_equal(f(p), unreplayed(f, p))
+
+
+def test_replayed_hessian_is_bit_for_bit_the_unreplayed(unreplayed):
+    def loss(p):
+        sol = di.solve_ivp(lotka, (0.0, 1.0), Y_LV, method="BDF", t_eval=T[:2], args=(p,),
+                           **TIGHT)  # fmt: skip
+        return np.sum(sol.y**2)
+
+    hess = dd.hessian(loss)(P_LV)
+    np.testing.assert_array_equal(hess, unreplayed(dd.hessian(loss), P_LV))
+    ref = fd_jacobian(dd.grad(loss), P_LV.copy(), eps=1e-5)
+    np.testing.assert_allclose(hess, ref, rtol=1e-3, atol=1e-4)
+
+
+def switching(t, y, p):
+    """A rate written one way above y[0] = 1 and another below (a Python branch on the state;
+    continuously differentiable across it, so that the sensitivities exist)."""
+    rate = y[0] ** 2 if y[0] > 1.0 else 2.0 * y[0] - 1.0
+    return np.array([-p[0] * rate, p[1] * rate - p[2] * y[1]])
+
+
+@pytest.mark.parametrize("method", ["RK45", "BDF"])
+def test_a_branch_on_the_state_is_followed_by_the_replayed_evaluations(method, unreplayed):
+    p, y0 = np.array([2.0, 0.5, 1.0]), np.array([3.0, 0.0])
+
+    def states(p):
+        return di.solve_ivp(switching, (0.0, 3.0), y0, method=method, t_eval=[0.2, 1.0, 3.0],
+                            args=(p,), rtol=1e-9, atol=1e-11).y  # fmt: skip
+
+    y = states(p)
+    assert y[0, 0] > 1.0 > y[0, -1]  # both sides of the branch are taken
+    jac = dd.jacfwd(states)(p)
+    np.testing.assert_array_equal(jac, unreplayed(dd.jacfwd(states), p))
+    grad = dd.grad(lambda p: states(p)[0, -1])
+    np.testing.assert_array_equal(grad(p), unreplayed(grad, p))
+    ref = fd_jacobian(states, p, eps=1e-6)
+    np.testing.assert_allclose(jac, ref, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grad(p), jac[0, -1], rtol=1e-5)
+
+
+def test_the_solver_loop_runs_fun_at_recordings_only():
+    calls = []
+
+    def counted(t, y, k):
+        calls.append(t)
+        return robertson(t, y, k)
+
+    def states(k):
+        return di.solve_ivp(counted, (0.0, 40.0), np.array([1.0, 0.0, 0.0]), method="BDF",
+                            t_eval=[40.0], args=(k,), rtol=1e-8, atol=1e-10)  # fmt: skip
+
+    ref = states(K_ROB)  # plain: SciPy calls fun itself, nfev times
+    calls.clear()
+    dd.jacfwd(lambda k: states(k).y)(K_ROB)
+    assert len(calls) < ref.nfev + 20  # the primal solve's calls, and a few recordings

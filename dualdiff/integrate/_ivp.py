@@ -4,10 +4,10 @@ times, as a function of ``z = [y0, p]`` (the initial state and the traced parame
 Forward rule: the forward sensitivity equations, the state and ``k`` tangent directions solved
 together by the same SciPy method (:class:`ForwardSystem`), through ``_ivp`` itself, so the rule
 is differentiable again. Reverse rule: the adjoint equations solved backwards along the forward
-solution's dense output, in segments between the output times (:class:`AdjointSystem`); when
-the reverse rule is itself differentiated (its ``z`` or cotangent traced: a Hessian), it
-contracts the cotangent with forward sensitivities of the whole basis instead, which are
-traceable.
+solution's dense output, in segments between the output times (:class:`AdjointSystem`). It
+contracts the cotangents with the forward sensitivities of the whole basis of ``z`` instead when
+they outnumber ``z``'s entries (cheaper), and when the reverse rule is itself differentiated (its
+``z`` or cotangent traced: a Hessian), as those are traceable.
 """
 
 import numpy as np
@@ -26,6 +26,12 @@ from dualdiff.integrate._systems import (
     solver_class,
 )
 
+# k output cotangents cost the adjoint k backward solves (batched in one system); more of them
+# than z has entries are pulled back faster through the forward sensitivities of z's basis (a
+# least-squares Jacobian by reverse mode: 80 residuals, 6 entries). Tests set this to exercise
+# the adjoint for every k.
+ADJOINT_ALWAYS = False
+
 # Options that describe the user's Jacobian (its format or its pattern): the derived systems
 # get exact Newton matrices of their own instead.
 JACOBIAN_OPTIONS = ("jac", "jac_sparsity", "lband", "uband", "vectorized")
@@ -43,8 +49,9 @@ def run(system, y0, p, t_span, method, options, *, t_eval=None, dense_output=Fal
             return m.toarray() if dense_jac and sp.issparse(m) else m
 
         kw["jac"] = jac
+    rhs = system.rhs(p)
     sol = si.solve_ivp(
-        lambda t, y: plain(system.fun(t, y, p)),
+        lambda t, y: plain(rhs(t, y)),
         t_span,
         y0,
         method=method,
@@ -162,10 +169,17 @@ def _ivp_jvp(t, ans, z, problem):
 @defvjp(_ivp)
 def _ivp_vjp(g, ans, z, problem):
     if isinstance(g, Tracer) or isinstance(z, Tracer):  # differentiated again: traceable
-        basis = np.eye(np.shape(z)[0])
-        jac = np.reshape(problem.tangent(z, basis), (basis.shape[0], -1))
-        return np.reshape(g, (np.shape(g)[0], -1)) @ jac.T
+        return _by_basis(g, z, problem)
+    if not ADJOINT_ALWAYS and np.shape(g)[0] > np.shape(z)[0]:
+        return _finite(_by_basis(g, z, problem), ans, "forward sensitivities")
     return _finite(problem.adjoint(z, g), ans, "adjoint")
+
+
+def _by_basis(g, z, problem):
+    """``g`` contracted with the forward sensitivities of the whole basis of ``z``."""
+    basis = np.eye(np.shape(z)[0])
+    jac = np.reshape(problem.tangent(z, basis), (basis.shape[0], -1))
+    return np.reshape(g, (np.shape(g)[0], -1)) @ jac.T
 
 
 def _finite(d, ans, what):

@@ -21,6 +21,7 @@ from dualdiff._jacobian import tangent_of
 from dualdiff._tracer import Tracer, shape_of
 from dualdiff.dual import Dual
 from dualdiff.engine import push, record
+from dualdiff.integrate._loop import Evaluation
 from dualdiff.transforms import jacobian
 
 IMPLICIT = (si.BDF, si.Radau, si.LSODA)
@@ -87,18 +88,27 @@ def unreached(fun, where="fun"):
 
 
 class ExactJacobian:
-    """``d fun(t, y, *args) / dy`` by dualdiff: dense below SPARSE_MIN states, else a
-    ``scipy.sparse.csr_array`` (pattern detected and colored once, reused at every call)."""
+    """``d fun(t, y, *args) / dy`` by dualdiff: below SPARSE_MIN states dense, by forward mode
+    (n directions for n outputs), replayed; else a ``scipy.sparse.csr_array`` (pattern detected
+    and colored once, reused at every call)."""
 
     def __init__(self, fun, n):
         self._fun = fun
-        self._jac = jacobian(self._of_y, sparse=n >= SPARSE_MIN)
+        if n >= SPARSE_MIN:
+            self._sparse = jacobian(self._of_y, sparse=True)
+            return
+        self._sparse = None
+        dense = jacobian(self._of_y, mode="forward")
+        self._dense = Evaluation(lambda t, y, args: dense(y, t, args))
 
     def _of_y(self, y, t, args):
         return self._fun(t, y, *args)
 
     def __call__(self, t, y, *args):
-        return self._jac(np.asarray(y, dtype=np.float64), t, args)
+        y = np.asarray(y, dtype=np.float64)
+        if self._sparse is not None:
+            return self._sparse(y, t, args)
+        return self._dense(t, y, args)
 
 
 class UserSystem:
@@ -134,6 +144,12 @@ class UserSystem:
     def fun(self, t, y, p):
         fun, args = self.bound(p)
         return self._check(t, y, fun, *args)
+
+    def rhs(self, p):
+        """``fun(t, y)`` at plain parameters ``p``, bound once for a whole solve."""
+        fun, args = self.bound(p)
+        check = self._check
+        return lambda t, y: check(t, y, fun, *args)
 
     def newton(self, t, y, p):
         jac = self.user_jac
@@ -179,6 +195,12 @@ class ForwardSystem:
         self.base, self.k = base, k
         self.n, self.n_p = base.n * (1 + k), base.n_p * (1 + k)
         self._exact = None
+        self._fast = Evaluation(self.fun)
+
+    def rhs(self, q):
+        """``fun(t, w)`` at plain ``q`` for SciPy's loop, replayed (:mod:`._loop`)."""
+        fast = self._fast
+        return lambda t, w: fast(t, w, q)
 
     def fun(self, t, w, q):
         n, n_p, k = self.base.n, self.base.n_p, self.k
@@ -205,15 +227,23 @@ class AdjointSystem:
     def __init__(self, base, k, ysol, p):
         self.base, self.k, self.ysol, self.p = base, k, ysol, p
         self.n = k * (base.n + base.n_p)
+        self._fast = Evaluation(self._of_state)
 
     def fun(self, t, v, _p=None):
+        return self._fast(t, self.ysol(t), self.p, v)
+
+    def rhs(self, _p=None):
+        """``fun(t, v)`` for SciPy's loop, replayed (:mod:`._loop`)."""
+        return self.fun
+
+    def _of_state(self, t, y, p, v):
+        """The right-hand side at the forward state ``y = ysol(t)``."""
         base, k = self.base, self.k
         a = np.reshape(v[: k * base.n], (k, base.n))
-        y = self.ysol(t)
         if base.n_p:
-            rec = record(lambda y, p: base.fun(t, y, p), (y, self.p), (0, 1))
+            rec = record(lambda y, p: base.fun(t, y, p), (y, p), (0, 1))
         else:
-            rec = record(lambda y: base.fun(t, y, self.p), (y,), (0,))
+            rec = record(lambda y: base.fun(t, y, p), (y,), (0,))
         if not isinstance(rec.out, Tracer) or rec.out.level != rec.level:
             return np.zeros(self.n)  # the right-hand side does not depend on y or p
         cts = rec.pull(a, release=True)
