@@ -17,25 +17,28 @@ bound_array = np.array
 )
 def test_unsupported_function_names_function_argument_mode_and_the_way_out(transform, mode):
     with pytest.raises(NotImplementedError) as info:
-        transform(lambda x: np.linalg.tensorinv(np.outer(x, x) + np.eye(3)))(X)
+        transform(lambda x: np.histogram2d(x, x)[0])(X)
     msg = str(info.value)
-    assert "numpy.linalg.tensorinv" in msg
+    assert "numpy.histogram2d" in msg
     assert "argument 0" in msg and f"{mode}-mode" in msg
     assert "defjvp" in msg or "defvjp" in msg
     assert "primitive" in msg
 
 
-@pytest.mark.skipif(not hasattr(np, "matvec"), reason="np.matvec is NumPy 2.2's")
 def test_unsupported_ufunc_is_named():
-    with pytest.raises(NotImplementedError, match="numpy.matvec"):
-        dd.grad(lambda x: np.sum(np.matvec(np.eye(3), x)))(X)
+    def halve_(a):
+        return a / 2
+
+    halve = np.frompyfunc(halve_, 1, 1)  # a ufunc of the user's, with no rule
+    with pytest.raises(NotImplementedError, match="halve_"):
+        dd.grad(lambda x: np.sum(halve(x)))(X)
 
 
 def test_missing_rule_raises_during_the_forward_pass():
     calls = []
 
     def f(x):
-        y = np.unwrap(x)
+        y = np.histogramdd(x)[0]
         calls.append("after")
         return y
 
@@ -127,9 +130,10 @@ def test_unknown_jacobian_mode():
         dd.jacobian(np.sin, mode="sideways")(X)
 
 
-def test_tracers_nested_two_list_levels_deep_get_a_clear_error():
-    with pytest.raises(NotImplementedError, match="np.concatenate"):
-        dd.grad(lambda a: np.sum(np.block([[a, a], [a, a]])))(np.ones((2, 2)))
+def test_tracers_nested_two_list_levels_deep_in_np_block():
+    a = np.arange(4.0).reshape(2, 2)
+    g = dd.grad(lambda a: np.sum(np.block([[a, 2 * a], [a * a, a]])))(a)
+    np.testing.assert_allclose(g, 4.0 + 2 * a)
 
 
 @pytest.mark.parametrize("n", [3, 20000])

@@ -320,15 +320,15 @@ def test_sparsity_of_the_filling_idiom_is_the_stencil():
 @pytest.mark.parametrize("transform", [dd.jacfwd, dd.jacrev], ids=["forward", "reverse"])
 def test_missing_rule_suggests_defconstant(transform):
     with pytest.raises(NotImplementedError) as info:
-        transform(lambda x: np.unwrap(x))(np.ones(3))
+        transform(lambda x: np.histogramdd(x)[0])(np.ones(3))
     msg = str(info.value)
-    assert "numpy.unwrap" in msg and "dualdiff.defconstant(unwrap)" in msg
+    assert "numpy.histogramdd" in msg and "dualdiff.defconstant(histogramdd)" in msg
 
 
 def test_missing_rule_in_the_tensor_layer_suggests_defconstant():
     t = dd.tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(NotImplementedError, match=r"defconstant\(unwrap\)"):
-        np.unwrap(t)
+    with pytest.raises(NotImplementedError, match=r"defconstant\(histogramdd\)"):
+        np.histogramdd(t)
 
 
 def test_writing_traced_values_into_a_plain_array_names_zeros_like():
