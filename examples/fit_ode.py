@@ -10,10 +10,12 @@ own Jacobian is estimated by finite differences. The table shows residual evalua
 evaluations (one per iteration), wall time and final cost, and the exact sensitivities are
 checked against central differences of the solver.
 
-On models this small both reach the same fit in the same iterations, and a finite-difference
-Jacobian (3 or 4 more plain solves) costs less time than the sensitivity equations (dualdiff's
-per-op overhead dominates a right-hand side of a dozen scalar ops); exact sensitivities pay
-off in accuracy, and in time for large systems (``benchmarks/bench_integrate.py``).
+On models this small both reach the same fit in the same iterations. The sensitivity
+equations' right-hand side (a dozen scalar ops pushed along 3 or 4 directions) is replayed
+(``dd.replay``: its NumPy calls alone, recorded once per solve), yet one sensitivity solve still
+costs about as much as the 3 or 4 plain solves of a finite-difference Jacobian, so exact
+sensitivities take about 1.5-2x SciPy's wall time here; they pay off in accuracy, and in time
+for large systems (``benchmarks/bench_integrate.py``).
 
 Run: python examples/fit_ode.py
 """
