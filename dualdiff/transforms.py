@@ -35,7 +35,7 @@ from dualdiff._jacobian import (
     with_seeded,
 )
 from dualdiff._structured import structured
-from dualdiff._tracer import Tracer, innermost, strip
+from dualdiff._tracer import Tracer, strip
 from dualdiff._tree import flatten
 from dualdiff.dispatch import dense_hessian, dense_jacobian
 from dualdiff.engine import as_input, primal, push, record, value_of
@@ -233,8 +233,11 @@ def stop_gradient(x: Any) -> Any:
 def _constant(a):
     if hasattr(type(a), "detach"):  # a tensor: PyTorch's way to stop its gradient
         return a.detach()
-    value = innermost(a)  # every level: a constant for every transform, as JAX's
-    return value.copy() if type(value) is np.ndarray else value
+    while isinstance(a, Tracer):  # every level: a constant for every transform, as JAX's
+        if type(a).mode == "replay":  # dd.replay's capture: data of its recording, kept
+            return a._clone()
+        a = a.value
+    return a.copy() if type(a) is np.ndarray else a
 
 
 def _plain(a, level):
