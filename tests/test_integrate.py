@@ -518,3 +518,26 @@ def test_the_solver_loop_runs_fun_at_recordings_only():
     calls.clear()
     dd.jacfwd(lambda k: states(k).y)(K_ROB)
     assert len(calls) < ref.nfev + 20  # the primal solve's calls, and a few recordings
+
+
+def test_what_fun_reads_besides_its_arguments_may_change_between_solves():
+    state = {"rate": 1.0}  # a Python number fun reads: replay would keep it as recorded
+
+    def decay(t, y, k):
+        return -state["rate"] * k * y
+
+    def final(k):
+        return di.solve_ivp(decay, (0.0, 1.0), np.array([2.0, 1.0]), method="BDF",
+                            t_eval=[1.0], args=(k,), **TIGHT).y[:, 0]  # fmt: skip
+
+    for rate in (1.0, 5.0):
+        state["rate"] = rate
+        k = 0.7
+        expected = -rate * np.array([2.0, 1.0]) * np.exp(-rate * k)
+        np.testing.assert_allclose(dd.jacfwd(final)(k), expected, rtol=1e-6)
+        np.testing.assert_allclose(dd.jacrev(final)(k), expected, rtol=1e-6)
+        ref = si.solve_ivp(decay, (0.0, 1.0), np.array([2.0, 1.0]), method="BDF", args=(k,),
+                           jac=lambda t, y, k, r=rate: -r * k * np.eye(2), **TIGHT)  # fmt: skip
+        sol = di.solve_ivp(decay, (0.0, 1.0), np.array([2.0, 1.0]), method="BDF", args=(k,),
+                           **TIGHT)  # fmt: skip
+        np.testing.assert_array_equal(sol.y, ref.y)

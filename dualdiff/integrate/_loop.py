@@ -23,23 +23,34 @@ _STATIC = (bool, int, float, complex, str, bytes, type(None), np.generic, np.dty
 _FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, functools.partial, np.ufunc)
 
 
+# A recording costs about as much as 20 traced evaluations of a small right-hand side: the first
+# calls are traced, so that a solve needing a handful (a plain solve's Jacobians) records none.
+TRACED_CALLS = 16
+
+
 class Evaluation:
-    """``fn(t, *args)`` called with ``t`` as a 0-d float64 array, replayed while
-    :data:`ENABLED` and the arguments are arrays, numbers or functions.
+    """``fn(t, *args)`` called with ``t`` as a 0-d float64 array; from the
+    :data:`TRACED_CALLS`-th call on replayed, while :data:`ENABLED` and the arguments are arrays,
+    numbers or functions.
 
     ``t`` is an array because replay keys its recordings on the values of Python numbers: SciPy's
     float ``t`` would record again at every step. Unreplayed calls get the same 0-d ``t``, so both
-    ways compute the same thing."""
+    ways compute the same thing. One evaluation serves one solve: what ``fn`` reads besides its
+    arguments (a global, an object's attribute) cannot change within it, but may between solves,
+    where replay would not see it."""
 
-    __slots__ = ("_fn", "_replayed")
+    __slots__ = ("_fn", "_replayed", "_calls")
 
     def __init__(self, fn):
         self._fn = fn
         self._replayed = replay(fn)
+        self._calls = 0
 
     def __call__(self, t, *args):
         t = np.array(t, dtype=np.float64)
-        if not ENABLED or self._replayed is None or not replayable(args):
+        self._calls += 1
+        if (not ENABLED or self._calls < TRACED_CALLS or self._replayed is None
+                or not replayable(args)):  # fmt: skip
             return self._fn(t, *args)
         try:
             return self._replayed(t, *args)

@@ -162,20 +162,23 @@ class UserSystem:
         return self._exact(t, y, p)
 
     def _kept_jacobian(self):
-        """The exact Jacobian; without traced parameters, one kept per ``fun`` across calls, so
-        that solving again (a fit, a benchmark) detects and colors its pattern once. A kept
-        pattern is checked at every call (``dualdiff.sparse``) and detected again if it no
-        longer holds."""
+        """The exact Jacobian; a sparse one without traced parameters is kept per ``fun`` across
+        calls, so that solving again (a fit, a benchmark) detects and colors its pattern once. A
+        kept pattern is checked at every call (``dualdiff.sparse``) and detected again if it no
+        longer holds. A dense one is made per solve: its replayed recording must not outlive
+        the solve (``_loop.Evaluation``)."""
         if self.params is not None:
             return ExactJacobian(self.fun, self.n)
-        fun = self._plain[0]
+        fun, check = self._plain[0], self._check
+        if self.n < SPARSE_MIN:
+            return ExactJacobian(lambda t, y, *a: check(t, y, fun, *a), self.n)
         key = (self.n, self.tfirst)
         try:
             kept = _KEPT.setdefault(fun, {})
         except TypeError:  # not weakly referenceable (a builtin): nothing to keep it by
             kept = {}
         if key not in kept:  # a weak reference: the kept Jacobian must not keep fun alive
-            check, ref = self._check, _weak(fun)
+            ref = _weak(fun)
             kept[key] = ExactJacobian(lambda t, y, *a: check(t, y, ref(), *a), self.n)
         return kept[key]
 
