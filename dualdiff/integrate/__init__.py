@@ -15,7 +15,15 @@ the traced values among ``args`` (the integral of ``quad`` also in its limits):
   cotangent (the adjoint is linear in it). Its error is that of an ODE solve at those
   tolerances plus the dense output's interpolation error, so tighten both to tighten the
   gradient (at ``rtol=1e-10, atol=1e-12`` forward and reverse agree to about 1e-8);
+- more cotangents than inputs (a least-squares Jacobian in reverse mode) are pulled back through
+  forward sensitivities of the inputs' basis instead: fewer directions to solve for;
 - derivatives of derivatives (a Hessian) differentiate the forward sensitivity equations again.
+
+SciPy's loop evaluates the sensitivity and adjoint right-hand sides, and the exact Jacobians of
+small systems, thousands of times: after a few traced calls they are replayed (``dd.replay``:
+their NumPy calls alone, bit for bit the traced results, recorded afresh for every solve, so a
+global that ``fun`` reads may change between solves). In the sensitivity and adjoint solves,
+``fun``'s Python code therefore runs at the recordings only, not at every evaluation.
 
 Names not served here are SciPy's own (``dualdiff.integrate.trapezoid`` is
 ``scipy.integrate.trapezoid``).
