@@ -48,9 +48,7 @@ class Evaluation:
 
     def __call__(self, t, *args):
         t = np.array(t, dtype=np.float64)
-        self._calls += 1
-        if (not ENABLED or self._calls < TRACED_CALLS or self._replayed is None
-                or not replayable(args)):  # fmt: skip
+        if not self._due(args):
             return self._fn(t, *args)
         try:
             return self._replayed(t, *args)
@@ -60,6 +58,21 @@ class Evaluation:
             out = self._fn(t, *args)
             self._replayed = None
             return out
+
+    def _due(self, args):
+        """Whether this call is replayed. The arguments' kinds are checked once: a solve passes
+        the same ones at every call."""
+        if not ENABLED or self._replayed is None:
+            return False
+        if self._calls >= TRACED_CALLS:
+            return True
+        self._calls += 1
+        if self._calls < TRACED_CALLS:
+            return False
+        if not replayable(args):
+            self._replayed = None
+            return False
+        return True
 
 
 def replayable(tree) -> bool:
