@@ -180,6 +180,8 @@ def test_exponential_decay_gradient_and_hessian(method):
     np.testing.assert_allclose(dd.grad(final)(k, y0), -1.5 * 2.0 * e, rtol=1e-6)
     np.testing.assert_allclose(dd.grad(final, argnums=1)(k, y0), [e], rtol=1e-6)
     np.testing.assert_allclose(dd.hessian(final)(k, y0), 1.5**2 * 2.0 * e, rtol=1e-6)
+    # reverse over forward: the adjoint of the sensitivity equations
+    np.testing.assert_allclose(dd.jacrev(dd.jacfwd(final))(k, y0), 1.5**2 * 2.0 * e, rtol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["RK45", "BDF"])
@@ -547,3 +549,22 @@ def test_what_fun_reads_besides_its_arguments_may_change_between_solves():
         sol = di.solve_ivp(decay, (0.0, 1.0), np.array([2.0, 1.0]), method="BDF", args=(k,),
                            **TIGHT)  # fmt: skip
         np.testing.assert_array_equal(sol.y, ref.y)
+
+
+def test_dense_output_is_built_for_the_reverse_rule_only(monkeypatch):
+    solves = []
+    run = di._ivp.run
+
+    def counted(system, *args, dense_output=False, **kw):
+        solves.append((type(system).__name__, dense_output))
+        return run(system, *args, dense_output=dense_output, **kw)
+
+    monkeypatch.setattr(di._ivp, "run", counted)
+    final = lambda p: np.sum(lv_states(Y_LV, p, "BDF")[:, -1])
+    for transform, expected in (
+        (dd.jacfwd, [("UserSystem", False), ("ForwardSystem", False)]),
+        (dd.grad, [("UserSystem", True)] + [("AdjointSystem", False)] * len(T)),
+    ):
+        solves.clear()
+        transform(final)(P_LV)
+        assert solves == expected

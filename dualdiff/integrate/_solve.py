@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 import dualdiff.numpy as dnp
 from dualdiff._tracer import innermost
-from dualdiff.integrate._ivp import Problem, _ivp
+from dualdiff.integrate._ivp import Problem, _ivp, reverse_traced
 from dualdiff.integrate._systems import (
     IntegrationError,
     UserSystem,
@@ -108,6 +108,7 @@ def solve_ivp(
         )
     y0 = _state("solve_ivp", y0)
     z, problem = _problem(system, y0, t_span, t_eval, method, options)
+    problem.keep_dense = dense_output or reverse_traced(z)
     sol = problem.forward(_plain_z(z))
     if problem.t_out is None:
         problem.t_out = sol.t.copy()
