@@ -12,10 +12,11 @@ checked against central differences of the solver.
 
 On models this small both reach the same fit in the same iterations. The sensitivity
 equations' right-hand side (a dozen scalar ops pushed along 3 or 4 directions) is replayed
-(``dd.replay``: its NumPy calls alone, recorded once per solve), yet one sensitivity solve still
-costs about as much as the 3 or 4 plain solves of a finite-difference Jacobian, so exact
-sensitivities take about 1.5-2x SciPy's wall time here; they pay off in accuracy, and in time
-for large systems (``benchmarks/bench_integrate.py``).
+(``dd.replay``: its NumPy calls alone, recorded once per solve), yet a sensitivity solve (more
+steps than the state's alone, each evaluation some 60 NumPy calls) costs 3 to 5 plain solves,
+and the Jacobian's call solves for the state once more: exact sensitivities take about 1.5-2.5x
+the wall time of SciPy's 3 or 4 extra solves per Jacobian here. They pay off in accuracy, and in
+time for large systems (``benchmarks/bench_integrate.py``).
 
 Run: python examples/fit_ode.py
 """
