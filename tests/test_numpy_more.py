@@ -295,3 +295,26 @@ def test_ndarray_methods_of_traced_arrays(n):
     )[0]
     with pytest.raises(ValueError, match="matrix transpose with ndim < 2"):
         dd.grad(lambda x: np.sum(x.mT))(x)
+
+
+def test_polymul_drops_leading_zeros_as_numpy_and_empty_writes_are_no_ops():
+    # NumPy multiplies poly1d's coefficients: leading zeros dropped, [0.] for nothing
+    b = np.array([1.0, 1.0])
+    for a in (np.array([0.0, 1.0]), np.zeros(0), np.zeros(2), np.array([2.0, 0.0, 1.0])):
+        out, t = dd.jvp(lambda a: np.polymul(a, b), (a,), (np.ones(a.shape),))
+        np.testing.assert_array_equal(out, np.polymul(a, b))
+        assert t.shape == out.shape
+    # fill_diagonal with an empty value and a histogram with no bins write nothing, as NumPy's
+    m = np.arange(9.0).reshape(3, 3)
+
+    def filled(m, v):
+        m = m * 1.0
+        np.fill_diagonal(m, v)
+        return m
+
+    out, t = dd.jvp(filled, (m, np.zeros(0)), (np.ones((3, 3)), np.zeros(0)))
+    np.testing.assert_array_equal(out, m)
+    np.testing.assert_array_equal(t, np.ones((3, 3)))
+    w = np.ones(5)
+    out, t = dd.jvp(lambda w: np.histogram(np.arange(5.0), np.zeros(0), weights=w)[0], (w,), (w,))
+    np.testing.assert_array_equal(out, np.histogram(np.arange(5.0), np.zeros(0), weights=w)[0])

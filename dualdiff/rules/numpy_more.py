@@ -71,8 +71,19 @@ def _polysub(a1, a2):
     return a1 - a2
 
 
+def _poly1d_coefficients(a):
+    """``np.poly1d(a).coeffs``: leading zeros dropped, ``[0.]`` for a zero polynomial (a choice
+    made on the values: at an exact leading zero the result's length, NumPy's, jumps)."""
+    a = np.atleast_1d(a)
+    nonzero = np.flatnonzero(innermost(a))
+    if nonzero.size:
+        return a[nonzero[0] :]
+    return a[-1:] if np.size(a) else np.zeros(1)
+
+
 def _polymul(a1, a2):
-    return np.convolve(a1, a2)
+    # NumPy multiplies the coefficients of poly1d(a1) and poly1d(a2)
+    return np.convolve(_poly1d_coefficients(a1), _poly1d_coefficients(a2))
 
 
 def _polyder(p, m=1):
@@ -502,6 +513,8 @@ def _with_value(traced, value):
 def _binned(a, weights, edges):
     """The bin of each sample in range, and the samples' weights: the last bin is closed."""
     x = np.ravel(innermost(a))
+    if np.size(edges) < 2:  # no bins (numpy's histogram of empty edges): no sample counted
+        return np.zeros(0, np.intp), np.ravel(weights)[:0]
     index = np.searchsorted(edges, x, side="right") - 1
     index[x == edges[-1]] = len(edges) - 2
     keep = (x >= edges[0]) & (x <= edges[-1])
@@ -584,6 +597,8 @@ def _fill_diagonal(a, val, wrap=False):
         if np.any(np.diff(shape) != 0):
             raise ValueError("All dimensions of input must be of equal length")
         step, end = 1 + int(np.cumprod(shape[:-1]).sum()), None
+    if np.size(val) == 0:
+        return  # numpy writes nothing from an empty val
     flat = np.arange(int(np.prod(shape)))[:end:step]
     a[_flat_index(a, flat)] = _cycled(val, flat.size)
 
