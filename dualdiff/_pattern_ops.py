@@ -528,6 +528,7 @@ _register(_move((1,)), np.compress, np.extract)
 _register(_move(), *_np("atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays"))
 _register(_identity, astype, np.copy, np.real, np.real_if_close, np.imag, np.conjugate, np.angle)
 _register(_transform_lane, np.fft.fft, np.fft.ifft, np.fft.rfft, np.fft.irfft)
+_register(fallback, np.roots)  # every root depends on every coefficient
 _register(_pad, np.pad)
 _register(_index_add, index_add)
 _register(_union((1, 2)), np.where, np.select)

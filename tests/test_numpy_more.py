@@ -318,3 +318,18 @@ def test_polymul_drops_leading_zeros_as_numpy_and_empty_writes_are_no_ops():
     w = np.ones(5)
     out, t = dd.jvp(lambda w: np.histogram(np.arange(5.0), np.zeros(0), weights=w)[0], (w,), (w,))
     np.testing.assert_array_equal(out, np.histogram(np.arange(5.0), np.zeros(0), weights=w)[0])
+
+
+@pytest.mark.parametrize("p", [[1.0, -3.0, 2.0, 0.0], [1.0, 0.5, 2.0, 1.0], [2.0, 0.3, -1.0, 0.0]])
+def test_roots_move_with_every_coefficient_the_stripped_trailing_zero_included(p):
+    # a trailing zero coefficient is a root at 0 that moves with it (np.roots strips it and
+    # appends a zero): the implicit function theorem over all coefficients, against differences
+    from tests._fd import jacobian as fd_jacobian
+
+    p = np.array(p)
+    for part in (np.real, np.imag):
+        f = lambda p, part=part: part(np.roots(p))  # noqa: E731
+        np.testing.assert_array_equal(dd.jvp(f, (p,), (p,))[0], f(p))
+        J = dd.jacfwd(f)(p)
+        np.testing.assert_allclose(J, fd_jacobian(f, p), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(dd.jacrev(f)(p), J, rtol=1e-12, atol=1e-14)

@@ -18,6 +18,7 @@ import numpy as np
 
 from dualdiff import numpy as dnp
 from dualdiff._batch import align, unbroadcast
+from dualdiff._complex import allow
 from dualdiff._registry import defcomposite, defconstant, defjvp, defvjp
 from dualdiff._tracer import Tracer, _write_into_plain, innermost
 from dualdiff.rules.shape import index_add
@@ -144,23 +145,33 @@ def _poly(seq_of_zeros):
     return a
 
 
-def _roots(p):
-    # the eigenvalues of the companion matrix, as numpy; at a repeated root the derivative is
-    # infinite (the roots move as the square root of a perturbation): undefined there
-    p = np.atleast_1d(p)
-    if p.ndim != 1:
-        raise ValueError("Input must be a rank-1 array.")
-    non_zero = np.nonzero(np.ravel(innermost(p)))[0]
-    if len(non_zero) == 0:
-        return np.array([])
-    trailing_zeros = len(p) - non_zero[-1] - 1
-    p = p[int(non_zero[0]) : int(non_zero[-1]) + 1]
-    n = len(p)
-    if n < 2:
-        return np.zeros(trailing_zeros)
-    first = np.reshape(-p[1:] / p[0], (1, n - 1))
-    roots = np.linalg.eigvals(np.concatenate((first, np.eye(n - 2, n - 1, dtype=p.dtype))))
-    return np.concatenate((roots, np.zeros(trailing_zeros, roots.dtype)))
+# -- roots: NumPy's values; derivatives by the implicit function theorem ---------------------------
+# Each simple root r of p(x) = sum_k p_k x^(n-k) moves as dr = -(sum_k dp_k r^(n-k)) / p'(r), over
+# every coefficient, the ones np.roots strips included: a trailing zero coefficient is a root at 0
+# that moves with it, and a leading zero one moves the finite roots (the root it adds is at
+# infinity). At a repeated root p'(r) = 0 and the derivative is infinite, as it is.
+def _root_terms(ans, p):
+    """``r_i^(n-k)`` for every root and coefficient, and ``p'(r_i)``."""
+    n = np.shape(p)[0] - 1
+    powers = np.power(np.reshape(ans, (-1, 1)), np.arange(n, -1, -1.0))
+    slope = np.matmul(powers[:, 1:], p[:-1] * np.arange(n, 0, -1.0))
+    return powers, slope
+
+
+@defjvp(np.roots)
+def roots_jvp(t, ans, p):
+    powers, slope = _root_terms(ans, p)
+    return -np.matmul(t, np.swapaxes(powers, -1, -2)) / slope
+
+
+@defvjp(np.roots)
+def roots_vjp(g, ans, p):
+    powers, slope = _root_terms(ans, p)
+    c = np.matmul(-g / slope, powers)
+    return c if np.iscomplexobj(innermost(p)) else np.real(c)
+
+
+allow(np.roots)
 
 
 defcomposite(np.polyadd, _polyadd)
@@ -170,7 +181,6 @@ defcomposite(np.polyder, _polyder)
 defcomposite(np.polyint, _polyint)
 defcomposite(np.polydiv, _polydiv)
 defcomposite(np.poly, _poly)
-defcomposite(np.roots, _roots)
 
 
 # -- unwrap: a piecewise-constant multiple of the period added to x --------------------------------
