@@ -52,23 +52,24 @@ defcomposite(np.unstack, lambda x, /, *, axis=0: tuple(np.moveaxis(x, axis, 0)))
 
 # -- polynomials ---------------------------------------------------------------------------------
 # numpy's definitions, with atleast_1d where numpy calls asarray (which a tracer refuses)
-def _polyadd(a1, a2):
+def _aligned(a1, a2):
+    """Two coefficient vectors, the shorter padded with leading zeros to the longer's length."""
     a1, a2 = np.atleast_1d(a1), np.atleast_1d(a2)
     diff = len(a2) - len(a1)
     if diff > 0:
         a1 = np.concatenate((np.zeros(diff, a1.dtype), a1))
     elif diff < 0:
         a2 = np.concatenate((np.zeros(-diff, a2.dtype), a2))
+    return a1, a2
+
+
+def _polyadd(a1, a2):
+    a1, a2 = _aligned(a1, a2)
     return a1 + a2
 
 
 def _polysub(a1, a2):
-    a1, a2 = np.atleast_1d(a1), np.atleast_1d(a2)
-    diff = len(a2) - len(a1)
-    if diff > 0:
-        a1 = np.concatenate((np.zeros(diff, a1.dtype), a1))
-    elif diff < 0:
-        a2 = np.concatenate((np.zeros(-diff, a2.dtype), a2))
+    a1, a2 = _aligned(a1, a2)
     return a1 - a2
 
 
