@@ -353,6 +353,36 @@ def test_quad_of_a_gaussian_in_its_parameters_with_infinite_limits():
     np.testing.assert_allclose(dd.grad(half)(0.3), -np.exp(-0.045), rtol=1e-12)
 
 
+def test_quad_with_a_weight_differentiates_the_weighted_integral_in_its_limits():
+    # d/db of the integral of f(x) w(x) over [a, b] is f(b) w(b): the weight was left out
+    # (cos: 5.0 for -3.27), and the 'alg' weights depend on the limits themselves (refused)
+    f = lambda x: x**2 + 1.0
+    for weight, wvar, w in [("cos", 2.0, lambda x: np.cos(2.0 * x)),
+                            ("sin", 3.0, lambda x: np.sin(3.0 * x)),
+                            ("cauchy", 5.0, lambda x: 1.0 / (x - 5.0))]:  # fmt: skip
+        def integral(ab, weight=weight, wvar=wvar):
+            return di.quad(f, ab[0], ab[1], weight=weight, wvar=wvar)[0]
+
+        ab = np.array([0.5, 2.0])
+        expected = np.array([-f(0.5) * w(0.5), f(2.0) * w(2.0)])
+        np.testing.assert_allclose(dd.grad(integral)(ab), expected, rtol=1e-12)
+        np.testing.assert_allclose(dd.jacfwd(integral)(ab), expected, rtol=1e-12)
+
+    def b_cos(b):
+        return di.quad(f, 0.5, b, weight="cos", wvar=2.0)[0]
+
+    d2 = 2 * 2.0 * np.cos(4.0) - 2 * f(2.0) * np.sin(4.0)  # d/db of f(b) cos(2b)
+    np.testing.assert_allclose(dd.hessian(b_cos)(2.0), d2, rtol=1e-10)
+    with pytest.raises(NotImplementedError, match="depends on the limits"):
+        dd.grad(lambda b: di.quad(f, 0.0, b, weight="alg", wvar=(0.5, 0.5))[0])(1.0)
+
+    def alg(s):  # traced args with an 'alg' weight: the integral of the derivative
+        return di.quad(lambda x: np.exp(-s * x), 0.0, 1.0, weight="alg", wvar=(0.5, 0.5))[0]
+
+    expected = -si.quad(lambda x: x * np.exp(-x), 0.0, 1.0, weight="alg", wvar=(0.5, 0.5))[0]
+    np.testing.assert_allclose(dd.grad(alg)(1.0), expected, rtol=1e-10)
+
+
 # -- named errors --------------------------------------------------------------------------------
 
 

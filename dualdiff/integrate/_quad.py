@@ -25,6 +25,15 @@ from dualdiff.engine import push
 from dualdiff.integrate._systems import plain, unreached
 from dualdiff.transforms import jacobian
 
+# The weight functions w(x) of quad's weight= whose integral's derivative in a limit is
+# f(limit) * w(limit) (Leibniz rule); the 'alg' weights depend on the limits themselves: refused.
+WEIGHTS = {
+    None: lambda x, c: 1.0,
+    "cos": lambda x, c: np.cos(c * x),
+    "sin": lambda x, c: np.sin(c * x),
+    "cauchy": lambda x, c: 1.0 / (x - c),
+}
+
 # quad's options that quad_vec understands too (the others describe a weight function)
 VEC_OPTIONS = ("epsabs", "epsrel", "points")
 
@@ -50,8 +59,10 @@ def quad(
 
     Same signature and values: ``(y, abserr)`` (and SciPy's info dict with ``full_output``).
     Inside a transform ``y`` is differentiable in ``a`` and ``b`` (Leibniz rule: ``f(b)`` and
-    ``-f(a)``; zero at an infinite limit) and in the traced values among ``args`` (the integral
-    of ``func``'s derivative, computed to the same ``epsabs``/``epsrel``). ``abserr`` is the
+    ``-f(a)``, times the weight there with ``weight='cos'``, ``'sin'`` or ``'cauchy'``; zero at
+    an infinite limit) and in the traced values among ``args`` (the integral of ``func``'s
+    derivative, computed to the same ``epsabs``/``epsrel``). The ``'alg'`` weights depend on the
+    limits themselves: traced limits with them raise ``NotImplementedError``. ``abserr`` is the
     error estimate of ``y``'s value.
 
     Parameters
@@ -96,6 +107,11 @@ def quad(
                        complex_func=complex_func, **kw)  # fmt: skip
     if complex_func:
         raise TypeError("quad: complex_func=True cannot be differentiated (the rules are real).")
+    if str(weight).startswith("alg") and (isinstance(a, Tracer) or isinstance(b, Tracer)):
+        raise NotImplementedError(
+            f"quad: weight={weight!r} depends on the limits a and b themselves, so the integral "
+            "cannot be differentiated in traced limits (only in traced args); pass plain limits."
+        )
     problem = QuadProblem(_Integrand(func, args, params), kw)
     limits = [np.reshape(dnp.asarray(x, dtype=np.float64), (1,)) for x in (a, b)]
     p = [] if params is None else [params.p]
@@ -187,10 +203,11 @@ def _integral(z, problem):
 
 
 def _at_limit(problem, x, p):
-    """The integrand at a limit (traceable), or zeros at an infinite one."""
-    if np.isinf(innermost(x)):
+    """The integrand times the weight at a limit (traceable), or zeros at an infinite one (and
+    with an 'alg' weight, whose limits are plain: refused in :func:`quad` when traced)."""
+    if np.isinf(innermost(x)) or problem.kw["weight"] not in WEIGHTS:
         return np.zeros(problem.integrand.m)
-    return problem.integrand(x, p)
+    return problem.integrand(x, p) * WEIGHTS[problem.kw["weight"]](x, problem.kw["wvar"])
 
 
 @defjvp(_integral)
