@@ -14,7 +14,7 @@ the input holds zeros.
 
 import numpy as np
 
-from dualdiff._batch import align, neg_axis
+from dualdiff._batch import align, neg_axis, unbroadcast
 from dualdiff._registry import defjvp, defvjp
 from dualdiff._tracer import primitive, setitem
 
@@ -677,7 +677,7 @@ def cumulative_prod_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_i
 # -- differences and integrals --------------------------------------------------------------------
 def _diff_width(x, axis, extra):
     """How many entries ``prepend``/``append`` add along ``axis`` (numpy broadcasts scalars)."""
-    if extra is None:
+    if extra is None or extra is np._NoValue:  # left out (NumPy's default, when passed on)
         return 0
     return 1 if np.ndim(extra) == 0 else np.shape(extra)[axis]
 
@@ -704,6 +704,49 @@ def diff_vjp(g, ans, x, n=1, axis=-1, prepend=None, append=None):
     pre = _diff_width(x, ax, prepend)
     g = _diff_transpose(g, n, ax)
     return g[_along(ax, slice(pre, pre + x.shape[ax]))]
+
+
+# prepend and append: the differences are linear in them too. A tangent of one is broadcast to
+# its block of the extended array (NumPy broadcasts a scalar along the other axes), zeros stand
+# for the rest; its cotangent is its block of the transposed differences, summed back.
+def _block(t, x, ax, width):
+    """The batched tangent ``t`` of prepend/append broadcast to its block of the array."""
+    shape = list(np.shape(x))
+    shape[ax] = width
+    if np.ndim(t) - 1 < len(shape):
+        t = np.reshape(t, t.shape[:1] + (1,) * len(shape))
+    return np.broadcast_to(t, t.shape[:1] + tuple(shape))
+
+
+def _extra_jvp(which):
+    def jvp(t, ans, x, n=1, axis=-1, prepend=None, append=None):
+        ax = neg_axis(axis, x.ndim)
+        pre, app = _diff_width(x, ax, prepend), _diff_width(x, ax, append)
+        block = _block(t, x, ax, pre if which == "prepend" else app)
+        before, after = (0, x.shape[ax] + app) if which == "prepend" else (pre + x.shape[ax], 0)
+        return np.diff(pad_zeros(block, before, after, ax), n=n, axis=ax)
+
+    return jvp
+
+
+def _extra_vjp(which):
+    def vjp(g, ans, x, n=1, axis=-1, prepend=None, append=None):
+        ax = neg_axis(axis, x.ndim)
+        pre, app = _diff_width(x, ax, prepend), _diff_width(x, ax, append)
+        g = _diff_transpose(g, n, ax)
+        start = 0 if which == "prepend" else pre + x.shape[ax]
+        block = g[_along(ax, slice(start, start + (pre if which == "prepend" else app)))]
+        extra = prepend if which == "prepend" else append
+        if np.ndim(extra) == 0:
+            return np.sum(np.reshape(block, block.shape[:1] + (-1,)), axis=-1)
+        return unbroadcast(block, np.shape(extra))
+
+    return vjp
+
+
+for _argnum, _which in ((3, "prepend"), (4, "append")):
+    defjvp(np.diff, argnum=_argnum)(_extra_jvp(_which))
+    defvjp(np.diff, argnum=_argnum)(_extra_vjp(_which))
 
 
 def _ediff1d_widths(to_end, to_begin):

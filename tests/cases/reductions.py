@@ -206,6 +206,13 @@ CASES = [
         name="prepend-append",
     ),
     Case(np.diff, lambda a: np.diff(a, 0), (x,), name="n0"),
+    # traced prepend and append: a scalar (broadcast along the other axes) and blocks
+    Case(np.diff, lambda a, p: np.diff(a, axis=1, prepend=p), (pos(3, 4), pos()),
+         name="traced-pre"),  # fmt: skip
+    Case(np.diff, lambda a, q: np.diff(a, 2, axis=0, append=q), (pos(3, 4), pos(2, 4, seed=1)),
+         name="traced-app"),  # fmt: skip
+    Case(np.diff, lambda p, q: np.diff(v, prepend=p, append=q), (pos(2, seed=2), pos()),
+         name="traced-both"),  # fmt: skip
     Case(np.ediff1d, np.ediff1d, (x,), name="flatten"),
     Case(np.ediff1d, lambda a: np.ediff1d(a, to_end=[1.0, 2.0], to_begin=-1.0), (v,), name="ends"),
     Case(np.trapezoid, np.trapezoid, (x,), name="dx"),
