@@ -333,3 +333,52 @@ def test_roots_move_with_every_coefficient_the_stripped_trailing_zero_included(p
         J = dd.jacfwd(f)(p)
         np.testing.assert_allclose(J, fd_jacobian(f, p), rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(dd.jacrev(f)(p), J, rtol=1e-12, atol=1e-14)
+
+
+# -- review: NumPy's dtypes and edge values ------------------------------------------------------
+def _value_and_modes(f, x):
+    """f's value through jvp and vjp, and jacfwd against jacrev and central differences."""
+    from tests._fd import jacobian as fd_jacobian
+
+    expected = f(x.copy())
+    for out in (dd.jvp(f, (x,), (np.ones_like(x),))[0], dd.vjp(f, x)[0]):
+        np.testing.assert_array_equal(out, expected)
+        assert out.dtype == expected.dtype and out.shape == expected.shape
+    J = dd.jacfwd(f)(x)
+    np.testing.assert_allclose(dd.jacrev(f)(x), J, rtol=1e-5, atol=1e-6)
+    if x.dtype == np.float64:
+        np.testing.assert_allclose(J, fd_jacobian(f, x), rtol=1e-6, atol=1e-8)
+    return expected, J
+
+
+def test_polydiv_computes_in_float32_as_numpy():
+    # NumPy divides in u[0] + v[0]'s type: float32 stays float32, and its remainder trimming
+    # sees float32 residues (we gave float64 values and an untrimmed remainder term)
+    x = np.array([1.5, -0.3, 2.0, 0.7], np.float32)
+    _value_and_modes(lambda a: np.concatenate(np.polydiv(a, a[:2])), x)
+    _value_and_modes(lambda a: np.polydiv(a, np.array([1.0, 2.0]))[0], x)
+    _value_and_modes(lambda a: np.concatenate(np.polydiv(a, a[:2])), x.astype(float))
+
+
+def test_vander_and_sort_complex_give_numpys_dtypes():
+    # np.vander promotes with int (float32 -> float64, multiplied in float64); np.sort_complex
+    # of real floats gives complex128 (we gave float32 and complex64)
+    x = np.array([0.0, 0.5, -1.3, 2.1], np.float32)
+    _value_and_modes(lambda a: np.vander(a, 3), x)
+    _value_and_modes(lambda a: np.real(np.sort_complex(a)), x)
+    out = dd.jvp(np.sort_complex, (x,), (np.ones(4, np.float32),))[0]
+    assert out.dtype == np.sort_complex(x).dtype == np.complex128
+    _, J = _value_and_modes(lambda a: np.vander(a, 4, increasing=True), x.astype(float))
+    np.testing.assert_array_equal(J[0, :, 0], [0.0, 1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("trim", ["fb", "f", "b", "B"])
+def test_trim_zeros_of_all_zeros_is_empty_for_every_trim(trim):
+    # NumPy trims an all-zero array to nothing whatever `trim` says ('f' kept it whole)
+    x = np.array([0.7, 0.3, 1.5, 0.2])
+    _value_and_modes(lambda a: np.trim_zeros(a * 0.0, trim), x)
+    mask = np.array([0.0, 1.0, 0.0, 1.0])
+    _value_and_modes(lambda a: np.trim_zeros(a * mask, trim), x)
+    _value_and_modes(lambda a: np.trim_zeros(np.reshape(a * mask, (2, 2)), trim, axis=-1), x)
+    with pytest.raises(np.exceptions.AxisError):
+        dd.jacfwd(lambda a: np.trim_zeros(np.reshape(a, (2, 2)), axis=2))(x)

@@ -15,6 +15,7 @@ array as a gather, as JAX does: exact wherever the choice does not change under 
 """
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from dualdiff import numpy as dnp
 from dualdiff._batch import align, unbroadcast
@@ -117,18 +118,20 @@ def _polydiv(u, v):
     # numpy's long division, with each step's update written out (r[k:k+n+1] -= d*v would
     # write a traced d into a plain r when only v is traced); the leading remainder terms
     # numpy drops are those allclose to 0 at the primal values
+    # numpy computes in the common type of u[0] + v[0] (float32 stays float32)
     u, v = np.atleast_1d(u) + 0.0, np.atleast_1d(v) + 0.0
+    dtype = (innermost(u)[0] + innermost(v)[0]).dtype
     m, n = len(u) - 1, len(v) - 1
     scale = 1.0 / v[0]
-    q, r = [], u
+    q, r = [], u.astype(dtype)
     for k in range(m - n + 1):
         d = scale * r[k]
         q.append(d)
-        step = np.concatenate((np.zeros(k), d * v, np.zeros(m - n - k)))
+        step = np.concatenate((np.zeros(k, dtype), d * v, np.zeros(m - n - k, dtype)))
         r = r - step
     while np.allclose(innermost(r)[0], 0, rtol=1e-14) and r.shape[-1] > 1:
         r = r[1:]
-    return (np.stack(q) if q else np.zeros(1)), r
+    return (np.stack(q).astype(dtype) if q else np.zeros(1, dtype)), r
 
 
 def _poly(seq_of_zeros):
@@ -218,6 +221,7 @@ def _vander(x, N=None, increasing=False):
     # the same products in the same order, and differentiates at x = 0
     if np.ndim(x) != 1:
         raise ValueError("x must be a one-dimensional array or sequence.")
+    x = x.astype(np.promote_types(x.dtype, int))  # numpy's dtype: float32 gives float64
     n = len(x) if N is None else N
     columns = [np.ones((len(x), min(n, 1)), x.dtype)]
     if n > 1:
@@ -290,15 +294,19 @@ def _trim_zeros(filt, trim="fb", axis=None):
     trim = trim.lower()
     if trim not in {"fb", "bf", "f", "b"}:
         raise ValueError(f"unexpected character(s) in `trim`: {trim!r}")
-    axes = range(plain.ndim) if axis is None else np.atleast_1d(axis) % max(plain.ndim, 1)
-    nonzero = np.argwhere(plain)
-    if nonzero.size == 0:
-        start = stop = np.zeros(plain.ndim, dtype=np.intp)
+    if axis is None:
+        axes = range(plain.ndim)
     else:
-        start, stop = nonzero.min(axis=0), nonzero.max(axis=0) + 1
+        axes = normalize_axis_tuple(axis, plain.ndim, argname="axis")
+    nonzero = np.argwhere(plain)
+    if nonzero.size == 0:  # all zero: numpy trims to empty whatever `trim` says
+        start = stop = [0] * plain.ndim
+    else:
+        start = nonzero.min(axis=0) if "f" in trim else [None] * plain.ndim
+        stop = nonzero.max(axis=0) + 1 if "b" in trim else [None] * plain.ndim
     index = [slice(None)] * plain.ndim
     for ax in axes:
-        index[ax] = slice(start[ax] if "f" in trim else None, stop[ax] if "b" in trim else None)
+        index[ax] = slice(start[ax], stop[ax])
     return filt[tuple(index)]
 
 
@@ -306,7 +314,10 @@ def _sort_complex(a):
     # numpy sorts complex values by real part, then imaginary part: the same order, as a gather
     order = np.argsort(innermost(a), axis=-1, kind="stable")
     out = np.take_along_axis(a, order, axis=-1)
-    return out.astype(np.result_type(out.dtype, np.complex64))
+    if np.iscomplexobj(innermost(out)):
+        return out
+    # numpy's types: real floats become complex128 (float32 too), long double clongdouble
+    return out.astype(np.clongdouble if out.dtype == np.longdouble else np.complex128)
 
 
 defcomposite(np.vander, _vander)
