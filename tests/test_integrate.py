@@ -271,6 +271,45 @@ def test_odeint_derivatives_match_the_closed_form():
     np.testing.assert_allclose(dd.jacrev(decay)(y0, k)[:, 0], np.exp(-k * t), atol=1e-8)
 
 
+def test_odeint_takes_repeated_and_initial_only_times_inside_transforms():
+    # SciPy's odeint takes repeated times and a t of the initial time alone; inside a transform
+    # the derivatives' solve_ivp refused the first ("t_eval not properly sorted") and the second
+    # failed with "Nothing was done"
+    y0 = np.array([1.0, -0.5, 2.0])
+    t = np.array([0.0, 0.5, 0.5, 1.0, 1.0])
+
+    def states(y0):
+        return di.odeint(linear, y0, t, args=(A,), tfirst=True, rtol=1e-11, atol=1e-12)
+
+    np.testing.assert_array_equal(states(y0), si.odeint(linear, y0, t, args=(A,), tfirst=True,
+                                                        rtol=1e-11, atol=1e-12))  # fmt: skip
+    for mode in ("forward", "reverse"):
+        jac = dd.jacobian(states, mode=mode)(y0)
+        for j, tj in enumerate(t):
+            np.testing.assert_allclose(jac[j], scipy.linalg.expm(A * tj), atol=1e-8)
+
+    def start(y0, k):
+        ys, info = di.odeint(lambda y, t: -k * y, y0, [0.5], full_output=1)
+        assert info["message"] == "Nothing was done; the integration time was 0."
+        return ys
+
+    assert start(y0, 2.0).shape == (1, 3)
+    np.testing.assert_array_equal(dd.jacfwd(start)(y0, 2.0), np.eye(3)[None])
+    np.testing.assert_array_equal(dd.jacrev(start, argnums=1)(y0, 2.0), np.zeros((1, 3)))
+
+
+def test_first_step_is_the_forward_solves_only():
+    # the adjoint's segments between output times are shorter than first_step: SciPy refused
+    # ("first_step exceeds bounds")
+    y0 = np.array([1.0, -0.5, 2.0])
+    for method in ("RK45", "Radau"):
+        def final(y0, method=method):
+            return di.solve_ivp(linear, (0.0, 1.0), y0, t_eval=[0.001, 1.0], args=(A,),
+                                method=method, first_step=0.1, **TIGHT).y[:, -1]  # fmt: skip
+
+        np.testing.assert_allclose(dd.jacrev(final)(y0), scipy.linalg.expm(A), atol=1e-8)
+
+
 def test_a_closure_over_a_traced_value_is_a_parameter():
     def final(k):
         sol = di.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.array([1.0]), method="BDF",

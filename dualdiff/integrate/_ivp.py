@@ -99,7 +99,7 @@ class Problem:
         cached = self._cache[1]
         if self._cache[0] != key or dense and cached.sol is None:
             n = self.system.n
-            t_eval = None if self.dense or self.t_out is None else self.t_out
+            t_eval = None if self.dense or self.t_out is None else _distinct(self.t_out)[0]
             sol = run(self.system, z[:n], z[n:], self.t_span, self.method, self.options,
                       t_eval=t_eval, dense_output=dense)  # fmt: skip
             self._cache[:] = [key, sol]
@@ -109,7 +109,10 @@ class Problem:
         if self.odeint is not None:
             return self.odeint(z)
         sol = self.forward(z)
-        return sol.sol(self.t_out) if self.dense else sol.y.copy()
+        if self.dense:
+            return sol.sol(self.t_out)
+        index = _distinct(self.t_out)[1] if self.t_out is not None else None
+        return sol.y.copy() if index is None else sol.y[:, index]
 
     def tangent(self, z, t):
         """Tangents ``(k, *out_shape)`` of the output for input tangents ``t`` of shape
@@ -145,6 +148,15 @@ class Problem:
         return np.concatenate([a, np.reshape(v[k * n :], (k, self.system.n_p))], axis=1)
 
 
+def _distinct(times):
+    """``(distinct, index)``: monotonic ``times`` without repeats (SciPy's ``t_eval`` refuses
+    them; ``odeint`` takes them) and where each time is among them (None: none repeated)."""
+    new = np.concatenate([[True], times[1:] != times[:-1]]) if times.size else times
+    if np.all(new):
+        return times, None
+    return times[new], np.cumsum(new) - 1
+
+
 def reverse_traced(x) -> bool:
     """Whether a reverse-mode tracer is among ``x``'s levels: its reverse rule may run."""
     while isinstance(x, Tracer):
@@ -168,6 +180,8 @@ def _adjoint_tolerances(options, g):
     gradient is as accurate relative to ``g`` whatever ``g``'s scale."""
     atol = np.max(options.get("atol", 1e-6))
     scale = np.max(np.abs(g)) if np.size(g) else 0.0
+    # first_step is the forward solve's: a segment between output times may be shorter
+    options = {k: v for k, v in options.items() if k != "first_step"}
     return {**options, "atol": float(atol * scale) if scale > 0 else float(atol)}
 
 

@@ -44,8 +44,10 @@ def solve_ivp(
     from 100 states on). Inside a dualdiff transform, ``sol.y`` (and ``sol.sol(t)`` with
     ``dense_output=True``) is differentiable in ``y0`` and in the traced values among
     ``args``: forward sensitivities in forward mode, the adjoint method in reverse mode (see
-    :mod:`dualdiff.integrate`). A traced value must reach ``fun`` through ``args``, not
-    through a closure (that raises a TypeError naming ``args``).
+    :mod:`dualdiff.integrate`). A traced value may reach ``fun`` through ``args`` or its
+    closure, defaults or ``functools.partial`` arguments; one read otherwise (a global, an
+    object's attribute) raises a TypeError naming ``args``. Without ``t_eval`` the outputs are
+    at the solver's steps ``sol.t``, held fixed: the derivatives are those at these times.
 
     Parameters
     ----------
@@ -286,6 +288,11 @@ mxhnil, mxordn, mxords, printmessg, tfirst
         return _odeint_plain(system, func, y0, t, args, Dfun, full_output, kw)
     y0 = _state("odeint", y0)
     t = np.array(t, dtype=np.float64)
+    if t.size and np.all(t == t[0]):  # SciPy's "Nothing was done": the state is y0 throughout
+        fun, plain_args = system.bound(_plain_z(system.p))
+        _, info = _odeint_plain(system, fun, innermost(y0), t, plain_args, Dfun, True, kw)
+        ys = np.stack([y0 * 1.0] * t.size)
+        return (ys, info) if full_output else ys
     info = {}
 
     def by_odeint(z):
