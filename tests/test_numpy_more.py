@@ -382,3 +382,28 @@ def test_trim_zeros_of_all_zeros_is_empty_for_every_trim(trim):
     _value_and_modes(lambda a: np.trim_zeros(np.reshape(a * mask, (2, 2)), trim, axis=-1), x)
     with pytest.raises(np.exceptions.AxisError):
         dd.jacfwd(lambda a: np.trim_zeros(np.reshape(a, (2, 2)), axis=2))(x)
+
+
+@pytest.mark.parametrize("p", [1, -1, np.inf, -np.inf, "fro", "nuc", None, -2])
+def test_cond_of_a_stack_with_a_singular_matrix_and_in_float32(p):
+    # NumPy inverts each matrix on its own in double precision: a singular one gives inf and
+    # leaves the others' values (we gave inf for the whole stack), float32 is inverted in
+    # float64 (we inverted in float32: a last-bit difference at p=-inf)
+    m = np.array([2.0, 0.3, -0.5, 0.1, 1.5, 0.4, -0.2, 0.6, 3.0])
+    _, J = _value_and_modes(lambda a: np.linalg.cond(np.reshape(a, (3, 3)), p), m)
+    _value_and_modes(lambda a: np.linalg.cond(np.reshape(a, (3, 3)), p), m.astype(np.float32))
+    if p in (None, -2):
+        return  # through the SVD: an outer product is not exactly singular there
+    stack = lambda a: np.stack([np.reshape(a, (3, 3)), np.outer(a[:3], a[:3])])  # noqa: E731
+    cond = lambda a: np.linalg.cond(stack(a), p)  # noqa: E731
+    if p == "nuc":  # NumPy's SVD of the inverse's infinities fails: the same error
+        with pytest.raises(np.linalg.LinAlgError):
+            cond(m)
+        with pytest.raises(np.linalg.LinAlgError):
+            dd.jacfwd(cond)(m)
+        return
+    out, t = dd.jvp(cond, (m,), (np.ones(9),))
+    np.testing.assert_array_equal(out, cond(m))
+    assert np.isinf(out[1]) and np.isfinite(out[0]) and np.isfinite(t[0])
+    np.testing.assert_allclose(dd.jacfwd(cond)(m)[0], J, rtol=1e-12)
+    np.testing.assert_allclose(dd.jacrev(cond)(m)[0], J, rtol=1e-12)

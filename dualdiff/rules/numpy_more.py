@@ -397,24 +397,27 @@ def _tensorsolve(a, b, axes=None):
 
 
 def _cond(x, p=None):
-    shape = np.shape(x)
-    if len(shape) >= 2 and shape[-1] * shape[-2] == 0:
-        raise np.linalg.LinAlgError("cond is not defined on empty arrays")
-    # a singular matrix has an infinite condition number; its derivative is not defined there
+    # numpy's values, checks and errors; the derivative through the same formula
+    value = np.linalg.cond(innermost(x), p)
+    finite = np.isfinite(value)
     with np.errstate(all="ignore"):
         if p is None or p == 2 or p == -2:
             s = np.linalg.svd(x, compute_uv=False)
             r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
         else:
-            if len(shape) < 2 or shape[-1] != shape[-2]:
-                raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
-            try:
-                inv = np.linalg.inv(x)
-            except np.linalg.LinAlgError:  # numpy's inverse gives inf there, and cond inf
-                return np.full(shape[:-2], np.inf)[()]
-            r = np.linalg.norm(x, p, axis=(-2, -1)) * np.linalg.norm(inv, p, axis=(-2, -1))
-    nan = np.isnan(innermost(r)) & ~np.isnan(innermost(x)).any(axis=(-2, -1))
-    return np.where(nan, np.inf, r) if nan.any() else r
+            # numpy inverts each matrix in double precision (float32 too) and a singular one
+            # gives cond inf: those are replaced by the identity here, so that the others'
+            # inverses exist; their infinite cond is numpy's constant
+            eye = np.eye(np.shape(x)[-1])
+            wide = x.astype(np.promote_types(x.dtype, np.float64))
+            safe = np.where(np.reshape(finite, np.shape(finite) + (1, 1)), wide, eye)
+            r = np.linalg.norm(x, p, axis=(-2, -1)) * np.linalg.norm(
+                np.linalg.inv(safe), p, axis=(-2, -1)
+            )
+        # a singular matrix has an infinite condition number (numpy's constant); its
+        # derivative is not defined there
+        r = _with_value(r.astype(np.asarray(value).dtype), value)
+    return r if np.all(finite) else np.where(finite, r, value)
 
 
 defcomposite(np.linalg.tensorinv, _tensorinv)
