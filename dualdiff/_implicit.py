@@ -59,6 +59,9 @@ MAX_CONDITION = 1e12
 DENSE_MAX = 2000
 # |x - bound| <= BOUND_TOL * (1 + |bound|): the solution sits on the bound.
 BOUND_TOL = 1e-8
+# A solution whose Newton step F_x^{-1} F exceeds STATIONARY_TOL * (1 + max|x|) is refused: it
+# is not a root / stationary point (Nelder-Mead's default xatol of 1e-4 passes).
+STATIONARY_TOL = 1e-3
 
 
 class ImplicitFunctionError(ValueError):
@@ -278,6 +281,9 @@ class _Dense:
             raise _condition_error(1.0 / rcond if rcond > 0 else np.inf, what)
         self.A, self.lu = A, lu
 
+    def plain_solve(self, v):
+        return sl.lu_solve(self.lu, v, check_finite=False)
+
     def solve(self, rhs, transpose=False):
         """``A^{-1}`` (or ``A^{-T}``) applied to each row of ``rhs`` ``(k, n)``."""
         if type(self.A) is np.ndarray and type(rhs) is np.ndarray:
@@ -305,6 +311,9 @@ class _Sparse:
         if not condition < MAX_CONDITION:
             raise _condition_error(condition, what)
 
+    def plain_solve(self, v):
+        return self.lu.solve(np.ascontiguousarray(v))
+
     def solve(self, rhs, transpose=False):
         return self.lu.solve(np.ascontiguousarray(rhs.T), trans="T" if transpose else "N").T
 
@@ -319,6 +328,7 @@ class Problem:
         self.condition, self.x = condition, x
         self.active = active if active is not None and active.any() else None
         self.what = "Hessian" if condition.symmetric else "Jacobian of fun in x"
+        self._checked = False
 
     def _linear(self, ans, p):
         plain = type(ans) is np.ndarray and type(p) is np.ndarray
@@ -330,7 +340,30 @@ class Problem:
                 A = free @ A + sp.diags(self.active.astype(float))
             else:
                 A = np.where(self.active[:, None], np.eye(ans.size), A)
-        return _Sparse(A, self.what) if sparse else _Dense(A, self.what)
+        linear = _Sparse(A, self.what) if sparse else _Dense(A, self.what)
+        if not self._checked:
+            self._check_stationary(linear, ans, p)
+        return linear
+
+    def _check_stationary(self, linear, ans, p):
+        """Raise unless ``F`` is zero at the solution to the solver's accuracy: the Newton step
+        ``F_x^{-1} F`` (free coordinates) is within ``STATIONARY_TOL * (1 + max|x|)``. An
+        interior-point method stops short of an active bound (trust-constr: x = 0.9996 on a
+        bound at 1, the gradient -2 there), where the theorem's derivative is meaningless."""
+        x = np.asarray(innermost(ans), dtype=np.float64)
+        F = np.asarray(innermost(self.condition(x, innermost(p))), dtype=np.float64)
+        step = linear.plain_solve(self._free(np.reshape(F, (-1,))))
+        size = float(np.max(np.abs(step), initial=0.0))
+        if not size <= STATIONARY_TOL * (1.0 + float(np.max(np.abs(x), initial=0.0))):
+            what = "stationary point" if self.condition.symmetric else "root"
+            raise ImplicitFunctionError(
+                f"the solution is not a {what} to the solver's accuracy (a Newton step of "
+                f"{size:.3g} from it): the implicit function theorem's derivative would be "
+                "wrong there. The solve stopped early, or (trust-constr, an interior-point "
+                "method) short of an active bound: tighten the tolerances, or use L-BFGS-B, "
+                "TNC or SLSQP for bounds."
+            )
+        self._checked = True
 
     def _free(self, b):
         return b if self.active is None else b * (~self.active)

@@ -393,6 +393,24 @@ def test_failed_solve_raises_with_scipys_message():
     assert root(lambda x: np.exp(x) - 2.0, 5.0, options={"maxfev": 2}).success is False  # plain
 
 
+def test_a_solution_short_of_stationary_raises_instead_of_a_wrong_derivative():
+    # trust-constr (interior point) stops at x0 = 0.9996 for an active bound at 1: not on it
+    # to BOUND_TOL, so the unconstrained formula gave d x0 / d p0 = 1.02 for the true 0
+    def solution(p, method):
+        return minimize(lambda x: np.sum((x - p[:2]) ** 2) + p[2] * x[0] * x[1], np.zeros(2),
+                        bounds=[(-5, 1), (-5, 5)], method=method).x  # fmt: skip
+
+    p = np.array([2.0, 0.5, 0.3])
+    expected = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, -0.5]])  # x = (1, p1 - p2 / 2)
+    np.testing.assert_allclose(dd.jacrev(solution)(p, "L-BFGS-B"), expected, atol=1e-10)
+    for transform in (dd.jacfwd, dd.jacrev):
+        with pytest.raises(ImplicitFunctionError, match="not a stationary point"):
+            transform(solution)(p, "trust-constr")
+    # root 'lm' minimizes |F|^2: "success" at a point where F is not 0 (x^2 + 1 = p, p < 1)
+    with pytest.raises(ImplicitFunctionError, match="not a root"):
+        dd.grad(lambda p: root(lambda x: x**2 + 1.0 - p, np.array([0.5]), method="lm").x[0])(0.5)
+
+
 def test_active_constraint_and_weak_bound_raise():
     cons = {"type": "ineq", "fun": lambda x: 1 - x[0] - x[1]}
     f = lambda p: np.sum(minimize(lambda x: np.sum((x - p) ** 2), np.zeros(2),  # noqa: E731
