@@ -407,3 +407,18 @@ def test_cond_of_a_stack_with_a_singular_matrix_and_in_float32(p):
     assert np.isinf(out[1]) and np.isfinite(out[0]) and np.isfinite(t[0])
     np.testing.assert_allclose(dd.jacfwd(cond)(m)[0], J, rtol=1e-12)
     np.testing.assert_allclose(dd.jacrev(cond)(m)[0], J, rtol=1e-12)
+
+
+def test_intersect1d_and_empty_bincount_give_numpys_dtypes():
+    # intersect1d's values have both arrays' common type (a float32 ar1 with a float64 ar2 gave
+    # float32); a bincount of no samples is NumPy's int zeros, weighted or not (we gave float)
+    x = np.array([0.3, -1.2, 2.5, 0.7], np.float32)
+    other = np.array([0.75, 5.0, 2.5])
+    _value_and_modes(lambda a: np.intersect1d(a, other), x)
+    _value_and_modes(lambda a: np.intersect1d(a, np.concatenate((a[1:3], other))), x)
+    for n in (0, 3):
+        f = lambda w, n=n: np.bincount(np.zeros(0, int), w, minlength=n)  # noqa: E731
+        out, t = dd.jvp(f, (np.zeros(0),), (np.zeros(0),))
+        np.testing.assert_array_equal(out, f(np.zeros(0)))
+        assert out.dtype == f(np.zeros(0)).dtype and t.shape == (n,)
+        assert dd.vjp(f, np.zeros(0))[1](np.ones(n))[0].shape == (0,)

@@ -450,7 +450,7 @@ def _union1d(ar1, ar2):
 def _intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
     # a common value is taken from ar1 (JAX's choice too): ar2's derivative there is 0
     out = np.intersect1d(innermost(ar1), innermost(ar2), assume_unique, return_indices=True)
-    values = np.take(np.ravel(ar1), out[1])
+    values = np.take(np.ravel(ar1), out[1]).astype(out[0].dtype)  # both's type (numpy's)
     return (values,) + out[1:] if return_indices else values
 
 
@@ -492,6 +492,8 @@ def _bincount(x, weights=None, minlength=0):
         return counts
     if np.shape(weights) != x.shape:
         raise ValueError("The weights and list don't have the same length.")
+    if x.size == 0:  # numpy counts no weights in its int type: nothing depends on them
+        return np.bincount(x, innermost(weights), minlength)
     return index_add(np.zeros(counts.shape, np.result_type(weights, float)), x, weights)
 
 
