@@ -422,3 +422,51 @@ def test_intersect1d_and_empty_bincount_give_numpys_dtypes():
         np.testing.assert_array_equal(out, f(np.zeros(0)))
         assert out.dtype == f(np.zeros(0)).dtype and t.shape == (n,)
         assert dd.vjp(f, np.zeros(0))[1](np.ones(n))[0].shape == (0,)
+
+
+def _written(write):
+    def f(a):
+        y = np.reshape(a[:12] * 1.0, (4, 3))
+        write(y, a)
+        return np.ravel(y)
+
+    return f
+
+
+@pytest.mark.parametrize(
+    "write",
+    [lambda y, a: np.place(y, np.ravel(y > 0), a[12:14]),  # a mask of the same size, flat
+     lambda y, a: np.putmask(y, np.reshape(y > 0, (2, 6)), a[12:15]),
+     lambda y, a: np.put_along_axis(y, np.array([0, -12, 11]), a[12:15], axis=None),
+     lambda y, a: np.put(y, [0.0, 1.7, -1], a[12:15])],
+    ids=["place-flat-mask", "putmask-reshaped-mask", "put_along_axis-None-negative", "put-float"],
+)  # fmt: skip
+def test_writers_accept_what_numpy_accepts(write):
+    # place raised on a flat mask NumPy takes (it pairs mask and array by size)
+    x = np.random.default_rng(0).standard_normal(16)
+    kept = Unchanged(x)
+    _value_and_modes(_written(write), x)
+    kept.check()
+
+
+@pytest.mark.parametrize(
+    "write,error",
+    [(lambda y, a: np.put(y, [0], a[12:14], mode="x"), ValueError),  # we wrote with "raise"
+     (lambda y, a: np.putmask(y, np.array([True, False, True]), a[12:15]), ValueError),  # we
+     (lambda y, a: np.place(y, np.ones(5, bool), a[12:15]), ValueError),  # broadcast masks
+     (lambda y, a: np.put_along_axis(y, np.array([0, 50]), a[12:14], axis=None), IndexError),
+     (lambda y, a: np.put(y[:0], [0], a[12:14], mode="wrap"), IndexError),  # ValueError
+     (lambda y, a: np.put(y[:0], [0], a[12:14], mode="clip"), IndexError)],
+    ids=["put-mode", "putmask-broadcast", "place-size", "put_along_axis-None-out-of-bounds",
+         "put-empty-wrap", "put-empty-clip"],
+)  # fmt: skip
+def test_writers_raise_where_numpy_raises(write, error):
+    # each of these wrote a value (or raised another error) where NumPy raises: the index 50
+    # of 12 elements wrapped to 2
+    x = np.random.default_rng(0).standard_normal(16)
+    with pytest.raises(error):
+        _written(write)(x.copy())
+    with pytest.raises(error):
+        dd.jvp(_written(write), (x,), (x,))
+    with pytest.raises(error):
+        dd.vjp(_written(write), x)

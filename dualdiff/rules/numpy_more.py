@@ -632,8 +632,12 @@ def _fill_diagonal(a, val, wrap=False):
 
 def _put(a, ind, v, mode="raise"):
     _writable(np.put, a)
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
     size = np.size(a)
     ind = np.ravel(np.asarray(innermost(ind), dtype=np.intp))
+    if size == 0 and ind.size and mode != "raise":
+        raise IndexError("cannot replace elements of an empty array")
     if mode == "wrap":
         ind = ind % size if size else ind
     elif mode == "clip":
@@ -648,17 +652,26 @@ def _put(a, ind, v, mode="raise"):
 
 def _place(arr, mask, vals):
     _writable(np.place, arr)
-    mask = np.asarray(innermost(mask), dtype=bool)
+    mask = _same_size_mask("place", arr, mask)
     n = int(np.count_nonzero(mask))
     if n and np.size(vals) == 0:
         raise ValueError("Cannot insert from an empty array!")
     if n:
-        arr[np.broadcast_to(mask, np.shape(arr))] = _cycled(vals, n)
+        arr[mask] = _cycled(vals, n)
+
+
+def _same_size_mask(name, a, mask):
+    """numpy's place and putmask pair the mask with ``a`` element by element in flat order:
+    the sizes must agree (shapes need not; nothing broadcasts)."""
+    mask = np.asarray(innermost(mask), dtype=bool)
+    if mask.size != np.size(a):
+        raise ValueError(f"{name}: mask and data must be the same size")
+    return np.reshape(mask, np.shape(a))
 
 
 def _putmask(a, mask, values):
     _writable(np.putmask, a)
-    mask = np.broadcast_to(np.asarray(innermost(mask), dtype=bool), np.shape(a))
+    mask = _same_size_mask("putmask", a, mask)
     if np.size(values) == 0:
         return
     # the element at flat position i takes values[i % len(values)]
@@ -672,7 +685,13 @@ def _put_along_axis(arr, indices, values, axis):
     if axis is None:
         if indices.ndim != 1:
             raise ValueError("when axis=None, `indices` must have a single dimension.")
-        arr[_flat_index(arr, indices % np.size(arr))] = values
+        size = np.size(arr)
+        outside = (indices < -size) | (indices >= size)
+        if np.any(outside):  # numpy indexes the flat array: no wrapping beyond -size
+            raise IndexError(
+                f"index {indices[outside][0]} is out of bounds for axis 0 with size {size}"
+            )
+        arr[_flat_index(arr, indices % size)] = values
         return
     ndim = np.ndim(arr)
     axis = _axis(axis, ndim)
