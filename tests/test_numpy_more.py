@@ -470,3 +470,12 @@ def test_writers_raise_where_numpy_raises(write, error):
         dd.jvp(_written(write), (x,), (x,))
     with pytest.raises(error):
         dd.vjp(_written(write), x)
+
+
+def test_histogram_density_of_float32_weights_is_float64_as_numpy():
+    # NumPy divides by the bin widths as float64: float32 samples and weights gave float32
+    w = np.array([0.3, -1.2, 2.5, 0.7, -0.4, 1.1], np.float32)
+    s = np.array([0.1, 0.55, 0.35, 0.9, 0.72, 0.2], np.float32)
+    _value_and_modes(lambda a: np.histogram(s, 3, weights=a, density=True)[0], w)
+    _value_and_modes(lambda a: np.histogram(a, 3, weights=a * a, density=True)[0], w)
+    _value_and_modes(lambda a: np.histogram(s, 3, weights=a, density=True)[0], w.astype(float))

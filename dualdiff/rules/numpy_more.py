@@ -526,8 +526,8 @@ def _histogram(a, bins=10, range=None, density=None, weights=None):  # noqa: A00
     if isinstance(weights, Tracer):
         summed = index_add(np.zeros(counts.shape, counts.dtype), *_binned(a, weights, plain_edges))
         counts = _with_value(summed, counts)
-    if density:
-        return counts / np.diff(edges) / np.sum(counts), edges
+    if density:  # numpy divides by the widths in float64 (float32 edges and weights too)
+        return counts / np.diff(edges).astype(float) / np.sum(counts), edges
     return counts, edges
 
 
