@@ -479,3 +479,20 @@ def test_histogram_density_of_float32_weights_is_float64_as_numpy():
     _value_and_modes(lambda a: np.histogram(s, 3, weights=a, density=True)[0], w)
     _value_and_modes(lambda a: np.histogram(a, 3, weights=a * a, density=True)[0], w)
     _value_and_modes(lambda a: np.histogram(s, 3, weights=a, density=True)[0], w.astype(float))
+
+
+@pytest.mark.parametrize("fn", [np.matvec, np.vecmat])
+@pytest.mark.parametrize(
+    "kw", [{"axes": [(1, 0), 0, 0]}, {"dtype": np.float32}, {"out": np.zeros(2)}]
+)
+def test_matvec_keywords_raise_a_named_error(fn, kw):
+    # the rules know the default axes only: a keyword crashed inside the rule (TypeError:
+    # unexpected keyword argument) instead of naming itself
+    a, x = np.arange(1.0, 5.0).reshape(2, 2), np.array([0.5, -1.0])
+    if fn is np.vecmat and "axes" in kw:
+        kw = {"axes": [0, (1, 0), 0]}
+    fn(a, x, **kw) if fn is np.matvec else fn(x, a, **kw)  # NumPy accepts them
+    call = (lambda x: fn(a, x, **kw)) if fn is np.matvec else (lambda x: fn(x, a, **kw))
+    for transform in (lambda f: dd.jvp(f, (x,), (x,)), lambda f: dd.vjp(f, x)[1](x)):
+        with pytest.raises(TypeError, match=f"np.{fn.__name__}: {next(iter(kw))}= not supported"):
+            transform(call)

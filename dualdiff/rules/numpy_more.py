@@ -556,43 +556,61 @@ defcomposite(np.histogram, _histogram)
 # -- matvec and vecmat (numpy 2.2's gufuncs): products, real values --------------------------------
 # The tangent of one operand is aligned to the loop dimensions of the answer (the other operand
 # may have more of them); cotangents are summed back to the operand's own shape.
+def _no_options(fn, kwargs):
+    """The rules below know the gufuncs' default axes: any keyword is refused by name."""
+    if kwargs:
+        raise TypeError(
+            f"np.{fn.__name__}: {', '.join(f'{k}=' for k in kwargs)} not supported on traced "
+            "arrays by dualdiff; use the call's result (for out=), np.moveaxis (for axes=) "
+            "and .astype (for dtype=) instead."
+        )
+
+
 @defjvp(np.matvec, argnum=0)
-def matvec_jvp_a(t, ans, a, x):
+def matvec_jvp_a(t, ans, a, x, **kwargs):
+    _no_options(np.matvec, kwargs)
     return np.matvec(align(t, np.ndim(ans) + 1), x)
 
 
 @defvjp(np.matvec, argnum=0)
-def matvec_vjp_a(g, ans, a, x):
+def matvec_vjp_a(g, ans, a, x, **kwargs):
+    _no_options(np.matvec, kwargs)
     return unbroadcast(g[..., :, None] * x[..., None, :], np.shape(a))
 
 
 @defjvp(np.matvec, argnum=1)
-def matvec_jvp_x(t, ans, a, x):
+def matvec_jvp_x(t, ans, a, x, **kwargs):
+    _no_options(np.matvec, kwargs)
     return np.matvec(a, align(t, np.ndim(ans)))
 
 
 @defvjp(np.matvec, argnum=1)
-def matvec_vjp_x(g, ans, a, x):
+def matvec_vjp_x(g, ans, a, x, **kwargs):
+    _no_options(np.matvec, kwargs)
     return unbroadcast(np.vecmat(g, a), np.shape(x))
 
 
 @defjvp(np.vecmat, argnum=0)
-def vecmat_jvp_x(t, ans, x, a):
+def vecmat_jvp_x(t, ans, x, a, **kwargs):
+    _no_options(np.vecmat, kwargs)
     return np.vecmat(align(t, np.ndim(ans)), a)
 
 
 @defvjp(np.vecmat, argnum=0)
-def vecmat_vjp_x(g, ans, x, a):
+def vecmat_vjp_x(g, ans, x, a, **kwargs):
+    _no_options(np.vecmat, kwargs)
     return unbroadcast(np.matvec(a, g), np.shape(x))
 
 
 @defjvp(np.vecmat, argnum=1)
-def vecmat_jvp_a(t, ans, x, a):
+def vecmat_jvp_a(t, ans, x, a, **kwargs):
+    _no_options(np.vecmat, kwargs)
     return np.vecmat(x, align(t, np.ndim(ans) + 1))
 
 
 @defvjp(np.vecmat, argnum=1)
-def vecmat_vjp_a(g, ans, x, a):
+def vecmat_vjp_a(g, ans, x, a, **kwargs):
+    _no_options(np.vecmat, kwargs)
     return unbroadcast(x[..., :, None] * g[..., None, :], np.shape(a))
 
 
