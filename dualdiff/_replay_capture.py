@@ -16,6 +16,7 @@ of any other op's result (``np.nonzero``, a boolean mask) is a guard too.
 
 import operator
 import sys
+import warnings
 
 import numpy as np
 
@@ -121,6 +122,11 @@ class Program:
         self.guards = 0
         self.contents = {}  # id -> a writeable constant's bytes at its last use
         self.written = {}  # input slot -> its capture, for the inputs f writes into
+        # the caller's floating-point error state and warnings filters: f changing either
+        # around its calls cannot be replayed under the caller's (the recording calls f)
+        self.errstate = STATE.get()
+        self.filters = (warnings.filters, len(warnings.filters))
+        self.direct = None  # why this recording is not replayable, if it is not
 
     def input(self, a):
         """A capture of an input array."""
@@ -140,10 +146,18 @@ class Program:
         """``fn(*args, **kwargs)`` on the captures' values, recorded; captures for its arrays."""
         targs = self._template(args)
         tkw = self._template(kwargs) if kwargs else {}
-        ans = fn(*_values(args), **(_values(kwargs) if kwargs else {}))
+        quiet = STATE.get() is IGNORE
+        if not quiet and STATE.get() is not self.errstate:
+            self.direct = "f sets np.errstate around its calls"
+        if warnings.filters is not self.filters[0] or len(warnings.filters) != self.filters[1]:
+            self.direct = "f changes the warnings filters around its calls"
+        try:
+            ans = fn(*_values(args), **(_values(kwargs) if kwargs else {}))
+        except Exception as e:  # f (or a rule) may catch it: replay checks it raises again
+            self.nodes.append(Node(fn, targs, tkw, None, quiet, ("raises", None), type(e)))
+            raise
         if stable is None:
             stable = self._stable(fn, targs, tkw)
-        quiet = STATE.get() is IGNORE
         return self._result(fn, targs, tkw, ans, stable, quiet)
 
     def _result(self, fn, targs, tkw, ans, stable, quiet):
@@ -456,7 +470,19 @@ class Capture(Tracer):
     __ne__ = _constant_op(np.not_equal)
     __floordiv__ = _constant_op(np.floor_divide)
     __rfloordiv__ = _constant_op(np.floor_divide, reflected=True)
+    # bitwise operators of boolean and integer arguments (the tracers above have none)
+    __and__ = _constant_op(np.bitwise_and)
+    __rand__ = _constant_op(np.bitwise_and, reflected=True)
+    __or__ = _constant_op(np.bitwise_or)
+    __ror__ = _constant_op(np.bitwise_or, reflected=True)
+    __xor__ = _constant_op(np.bitwise_xor)
+    __rxor__ = _constant_op(np.bitwise_xor, reflected=True)
+    __lshift__ = _constant_op(np.left_shift)
+    __rshift__ = _constant_op(np.right_shift)
     __hash__ = None
+
+    def __invert__(self):
+        return self.prog.call(np.invert, (self,), {})
 
     def __getitem__(self, idx):
         top = top_tracer(idx if type(idx) is tuple else (idx,))

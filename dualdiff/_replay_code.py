@@ -39,14 +39,19 @@ def _fail():
 class Replay:
     """One compiled recording: ``run(arrays)`` gives the outputs or raises :class:`Miss`."""
 
-    __slots__ = ("source", "ops", "guards", "_fn", "_free", "_buffers")
+    __slots__ = ("source", "ops", "guards", "_fn", "_free", "_buffers", "env")
 
     def __init__(self, source, fn, buffers, ops, guards):
         self.source, self._fn, self._buffers = source, fn, buffers
         self.ops, self.guards = ops, guards
         self._free = []  # buffer sets not in use (one per thread calling at once)
+        self.env = ()  # the globals and closure variables f read, as recorded
+
 
     def run(self, arrays):
+        for space, name, value in self.env:
+            if (space.cell_contents if name is None else space.get(name, _fail)) is not value:
+                raise _MISS
         free = self._free
         try:
             bufs = free.pop()
@@ -77,7 +82,7 @@ def compile_program(prog, out_template):
     quiet = False
     ops = guards = 0
     for node in kept:
-        if node.guard is None and node.quiet != quiet:
+        if (node.guard is None or node.guard[0] == "raises") and node.quiet != quiet:
             lines.append("_t = _quiet()" if node.quiet else "_loud(_t); _t = None")
             quiet = node.quiet
         if node.guard is not None:
@@ -90,15 +95,15 @@ def compile_program(prog, out_template):
         lines.append("_loud(_t); _t = None")
     lines += [f"v{i}[...] = v{final}" for i, final in written.items()]  # f's writes, NumPy's way
     result = _expr(out_template, names, copied)  # copied: a set, so constant outputs are copied
-    params = ", ".join(f"v{s}" for s in prog.inputs)
+    params = ["_bufs"] + [f"v{s}" for s in prog.inputs]
     unpack = [f"{', '.join(name for name, _ in buffers)}, = _bufs"] if buffers else []
     body = unpack + ["_t = None", "try:"] + ["    " + ln for ln in lines]
     body += [f"    return {result}", "finally:", "    if _t is not None: _loud(_t)"]
     if TUNING["locals"] and names.namespace:  # constants as fast locals, not global lookups
-        params += ", *, " + ", ".join(f"{n}={n}" for n in names.namespace)
-    source = f"def _replay(_bufs, {params}):\n" + "".join(f"    {ln}\n" for ln in body)
+        params += ["*"] + [f"{n}={n}" for n in names.namespace]
+    source = f"def _replay({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in body)
     helpers = {"_quiet": _quiet, "_loud": STATE.reset, "_fail": _fail, "_same": same_content,
-               "_overlap": _overlap, "_add_reduce": np.add.reduce}  # fmt: skip
+               "_overlap": _overlap, "_add_reduce": np.add.reduce, "_raises": _raises}  # fmt: skip
     namespace = dict(names.namespace, _same_float=_same_float, _index=operator.index, **helpers)
     exec(compile(source, "<dd.replay>", "exec"), namespace)  # noqa: S102  (code we wrote)
     return Replay(source, namespace["_replay"], [key for _, key in buffers], ops, guards)
@@ -107,14 +112,36 @@ def compile_program(prog, out_template):
 # -- analysis ---------------------------------------------------------------------------------
 
 
+# f's own calls (not the sweep's quiet ones) are kept though nothing reads them (grad never
+# reads f's value): they warn or raise under the caller's errstate as f's direct call does,
+# views and reshapes excepted, which cannot
+_CANNOT_FAIL = frozenset(
+    (operator.getitem, np.reshape, np.transpose, np.swapaxes, np.moveaxis, np.squeeze,
+     np.expand_dims, np.ravel, np.broadcast_to, np.zeros_like, np.ones_like, np.copy,
+     np.shape, np.ndim, np.size, np.result_type)
+)  # fmt: skip
+
+
+def _raises(fn, args, kwargs, expected):
+    """Whether ``fn(*args, **kwargs)`` raises ``expected`` (as it did at recording)."""
+    try:
+        fn(*args, **kwargs)
+    except expected:
+        return True
+    except Exception:  # another error: record again, to see what f makes of it
+        return False
+    return False
+
+
 def _live_nodes(nodes, outputs):
-    """The guards, and the calls whose results a guard or an output reads."""
+    """The guards, f's own calls (which may warn or raise), and the calls whose results a
+    guard or an output reads."""
     needed = set(outputs)
     kept = []
     for node in reversed(nodes):
         if node.guard is not None:
             needed.add(node.guard[1])
-        elif node.out not in needed:
+        elif node.out not in needed and (node.quiet or node.fn in _CANNOT_FAIL):
             continue
         kept.append(node)
         for r in _refs((node.args, node.kwargs)):
@@ -126,7 +153,7 @@ def _live_nodes(nodes, outputs):
 def _last_uses(kept, outputs, n):
     last = [-1] * n
     for i, node in enumerate(kept):
-        if node.guard is not None:
+        if node.guard is not None and node.guard[1] is not None:
             last[node.guard[1]] = i
         for r in _refs((node.args, node.kwargs)):
             last[r.slot] = i
@@ -462,6 +489,9 @@ _METHODS = {
 
 def _guard_line(node, names):
     kind, slot = node.guard
+    if kind == "raises":
+        call = f"{names.of(node.fn)}, {_expr(node.args, names)}, {_expr(node.kwargs, names)}"
+        return f"if not _raises({call}, {names.of(node.expected)}): _fail()"
     v, e = names.ref(slot), names.of(node.expected)
     if kind == "bool":
         return f"if {'not ' if node.expected else ''}{v}: _fail()"

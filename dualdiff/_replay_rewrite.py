@@ -63,7 +63,7 @@ def simplify(nodes, values, keep):
 def _renamed(node, alias):
     if not alias:
         return node
-    if node.guard is not None:
+    if node.guard is not None and node.guard[0] != "raises":
         kind, slot = node.guard
         if slot not in alias:
             return node
@@ -71,7 +71,7 @@ def _renamed(node, alias):
     args, kwargs = _sub(node.args, alias), _sub(node.kwargs, alias)
     if args is node.args and kwargs is node.kwargs:
         return node
-    return Node(node.fn, args, kwargs, node.out, node.quiet)
+    return Node(node.fn, args, kwargs, node.out, node.quiet, node.guard, node.expected)
 
 
 def _sub(t, alias):

@@ -52,8 +52,13 @@ def replay(fun: Callable, *, max_recordings: int = 8) -> "Replayed":
     mask's count) is checked at each call and a different outcome records again; so is the
     content of every array f reads that something else could change in place. Python side
     effects of f (printing, appending to a list, drawing random numbers with ``np.random``) run
-    when it is recorded, not at every call, as under ``jax.jit``. Arrays are never written
-    into: the results are new arrays each call.
+    when it is recorded, not at every call, as under ``jax.jit``. A global or closure variable
+    of f's functions rebound since (``scale = 3.0``, ``W = W + 1``) records again; an object's
+    attribute or a dict's item rebound (``self.w = w2``, ``d["w"] = w2``) is not seen: pass
+    such arrays as arguments. A call that raises at the new point (``LinAlgError``, a
+    ``FloatingPointError`` under the caller's ``np.errstate``), and every call of a signature
+    where f sets ``np.errstate`` or warnings filters itself, run f directly (a warning
+    replay gave before such an error then appears twice). The results are new arrays each call.
 
     Examples
     --------
@@ -85,7 +90,7 @@ class Replayed:
         self._cache: dict = {}  # signature -> tuple of Replay, most recently used first
         self._order: list = []  # (signature, Replay) in the order they were recorded
         self._lock = threading.RLock()
-        self._counts = {"calls": 0, "replays": 0, "recordings": 0, "misses": 0}
+        self._counts = {"calls": 0, "replays": 0, "recordings": 0, "misses": 0, "direct": 0}
 
     def __repr__(self):
         return f"dd.replay({getattr(self.__wrapped__, '__name__', self.__wrapped__)!r})"
@@ -105,6 +110,9 @@ class Replayed:
             except Miss:
                 counts["misses"] += 1
                 continue
+            except Exception:  # noqa: BLE001  (f's error here, or one f catches: f decides)
+                counts["direct"] += 1
+                return self.__wrapped__(*args, **kwargs)
             counts["replays"] += 1
             if i:  # the recording that held goes first next time (a branch taken for a while)
                 self._cache[key] = (rep,) + tuple(r for r in reps if r is not rep)
@@ -142,12 +150,15 @@ class Replayed:
             prog.finish()
             template = prog._template(out)
             del out, cargs, ckwargs
-            rep = compile_program(prog, template)
+            rep = _Direct(prog.direct) if prog.direct else compile_program(prog, template)
+            rep.env = _environment(self.__wrapped__)
             self._counts["recordings"] += 1
             self._keep(key, rep)
         try:
             return rep.run(arrays)
-        except Miss:  # f is not a function of its arguments (it reads a clock, a counter)
+        except Exception:  # noqa: BLE001  a Miss: f is not a function of its arguments (it
+            # reads a clock, a counter); or an error, or a recording made not to be replayed
+            self._counts["direct"] += 1
             return self.__wrapped__(*args, **kwargs)
 
     def _keep(self, key, rep: Replay):
@@ -160,6 +171,70 @@ class Replayed:
                 self._cache[old_key] = left
             else:
                 del self._cache[old_key]
+
+
+def _environment(fun):
+    """``(namespace, name, value)`` for each global and closure variable the Python functions
+    of ``fun`` name (``fun`` and those it reaches through closures and globals; dualdiff's own
+    only passed through): a name rebound after recording (``scale = 3.0``, ``W = W + 1``)
+    makes the recording miss. Attributes and container items are not followed."""
+    entries, seen, todo = [], set(), [fun]
+    while todo:
+        fn = todo.pop()
+        fn = getattr(fn, "__func__", fn)  # a bound method
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        for inner in (getattr(fn, "__wrapped__", None), getattr(fn, "func", None)):
+            if callable(inner):
+                todo.append(inner)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            continue
+        cells = zip(code.co_freevars, fn.__closure__ or ())
+        ours = (getattr(fn, "__module__", None) or "").startswith("dualdiff.")
+        for _, cell in cells:
+            try:
+                value = cell.cell_contents
+            except ValueError:  # not yet bound
+                continue
+            if not ours:
+                entries.append((cell, None, value))
+            if callable(value):
+                todo.append(value)
+        if ours:
+            continue
+        g = fn.__globals__
+        for name in _names(code):
+            if name in g:
+                entries.append((g, name, g[name]))
+                if callable(g[name]) and not isinstance(g[name], type):
+                    todo.append(g[name])
+    return tuple(entries)
+
+
+def _names(code):
+    names, todo = set(), [code]
+    while todo:
+        c = todo.pop()
+        names.update(c.co_names)
+        todo.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    return names
+
+
+class _Direct:
+    """A signature whose calls go to f itself (f sets ``np.errstate`` or warnings filters
+    around its calls, which replay cannot reproduce under the caller's)."""
+
+    def __init__(self, reason):
+        self.source = f"# not replayed: {reason}; each call calls f"
+
+    def run(self, arrays):
+        raise _CallDirect
+
+
+class _CallDirect(Exception):
+    """Call f directly."""
 
 
 def _refuse_functions(out):

@@ -504,13 +504,19 @@ def _det_grad(ans, a):
 
     A traced ``a`` (a higher derivative) near singular takes the cofactors too: the derivative
     of ``det(a) inv(a)^T`` there is a difference of two terms of size ``1 / rcond``."""
-    if not isinstance(a, np.ndarray) and _nearly_singular(innermost(a)):
+    if not _plain(a) and _nearly_singular(innermost(a)):
         return _cofactors(a)
     try:
         inv = np.linalg.inv(a)
     except np.linalg.LinAlgError:
         return _cofactors(a)
     return ans[..., None, None] * _mT(inv)
+
+
+def _plain(a):
+    """A value without derivatives: an array, or dd.replay's capture of one (which records
+    the plain array's calls, so it must take the plain array's path)."""
+    return isinstance(a, np.ndarray) or getattr(a, "mode", None) == "replay"
 
 
 def _nearly_singular(a):
@@ -528,7 +534,7 @@ _MINORS_MAX = 12  # n * n minors of (n - 1) * (n - 1) entries each: 17424 number
 def _cofactors(a):
     """The cofactor matrix of each matrix of ``a``, singular or not."""
     n = shape_of(a)[-1]
-    if isinstance(a, np.ndarray) or n > _MINORS_MAX:
+    if _plain(a) or n > _MINORS_MAX:
         # traced and large, this is differentiated through svd: exact where the singular
         # values are distinct (rank n - 1 included), NaN where they are not
         return _cofactors_svd(a)
