@@ -141,11 +141,15 @@ def apply_ufunc(ufunc, inputs, kwargs):
     if ufunc in CONSTANT:
         return ufunc(*[strip(a, top.level) for a in inputs], **kwargs)
     if "out" in kwargs or "where" in kwargs:
-        raise TypeError(
-            f"numpy.{ufunc.__name__}: out= and where= are not supported on traced arrays; "
-            "use the result of the call (or np.where) instead of writing into an array."
-        )
+        raise _no_out(ufunc)
     return top.ufunc(ufunc, inputs, kwargs)
+
+
+def _no_out(ufunc):
+    return TypeError(
+        f"numpy.{ufunc.__name__}: out= and where= are not supported on traced arrays; "
+        "use the result of the call (or np.where) instead of writing into an array."
+    )
 
 
 _REDUCE = {"add": np.sum, "multiply": np.prod, "maximum": np.amax, "minimum": np.amin}
@@ -284,6 +288,8 @@ class Tracer:
         if method != "__call__":
             return _ufunc_method(ufunc, method, inputs, kwargs)
         if ufunc in JVP or ufunc in VJP:  # gufuncs with rules of their own (matmul, vecdot)
+            if "out" in kwargs:  # the plain out would hold the value without its derivative
+                raise _no_out(ufunc)
             return apply_function(ufunc, inputs, kwargs)
         if ufunc in UFUNC_PARTIALS or ufunc in CONSTANT:
             return apply_ufunc(ufunc, inputs, kwargs)

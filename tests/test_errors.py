@@ -144,3 +144,16 @@ def test_a_scipy_ufunc_without_a_rule_is_named_where_it_lives(n):
     for transform in (dd.grad, lambda f: lambda x: dd.jvp(f, (x,), (x,))):
         with pytest.raises(NotImplementedError, match=r"scipy\.special\.struve"):
             transform(lambda x: np.sum(sc.struve(1.0, x)))(x)
+
+
+@pytest.mark.parametrize("n", [2, 16384])
+def test_out_argument_on_a_traced_gufunc_is_refused(n):
+    # np.matmul(a, x, out=buf) would leave buf holding the value without its derivative
+    a, buf = np.ones((3, n)), np.zeros(3)
+    for transform in (dd.grad, lambda f: lambda x: dd.jvp(f, (x,), (x,))[1]):
+        with pytest.raises(TypeError, match="numpy.matmul: out= and where= are not supported"):
+            transform(lambda x: np.sum(np.matmul(a, x, out=buf)))(np.ones(n))
+    np.testing.assert_array_equal(buf, 0.0)
+    if hasattr(np, "matvec"):
+        with pytest.raises(TypeError, match="numpy.matvec: out="):
+            dd.jvp(lambda x: np.matvec(a, x, out=np.zeros(3)), (np.ones(n),), (np.ones(n),))
