@@ -8,8 +8,10 @@ the component along each column that would change its length is removed, and a p
 rotation ``i theta_j v_j`` keeps the largest component real. The reverse rules are the
 transposes of these steps, in reverse order.
 
-At a repeated eigenvalue ``F`` is infinite: the eigenvectors (and, in general, the eigenvalues)
-are not differentiable there, and their derivatives come out infinite or NaN, as for ``eigh``.
+At a repeated eigenvalue ``F`` is infinite: the eigenvectors are not differentiable there and
+their derivatives come out infinite or NaN. The eigenvalues are not differentiable there either;
+``diag(M)`` is the derivative for the basis LAPACK returned (right for their sum), as for ``eigh``
+and in JAX.
 """
 
 import numpy as np
