@@ -23,10 +23,6 @@ TUNING = {"buffers": True, "scalars": True, "simplify": True, "methods": True,
           "squeeze": True, "locals": True}  # what the benchmark compares (mechanism choice)
 
 
-def _quiet():
-    return STATE.set(IGNORE)
-
-
 def _same_float(a, b):
     """Bit for bit: signed zeros and NaNs count."""
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b) or a != a and b != b
@@ -37,35 +33,26 @@ def _fail():
 
 
 class Replay:
-    """One compiled recording: ``run(arrays)`` gives the outputs or raises :class:`Miss`."""
+    """One compiled recording: ``run(*arrays)`` gives the outputs or raises :class:`Miss`.
 
-    __slots__ = ("source", "ops", "guards", "_fn", "_free", "_buffers", "env")
+    ``run`` is the generated function itself: it checks the environment, takes a set of
+    buffers (one per thread calling at once) and gives it back, with no Python around it."""
 
-    def __init__(self, source, fn, buffers, ops, guards):
-        self.source, self._fn, self._buffers = source, fn, buffers
-        self.ops, self.guards = ops, guards
-        self._free = []  # buffer sets not in use (one per thread calling at once)
-        self.env = ()  # the globals and closure variables f read, as recorded
+    __slots__ = ("source", "ops", "guards", "run", "env")
 
-
-    def run(self, arrays):
-        for space, name, value in self.env:
-            if (space.cell_contents if name is None else space.get(name, _fail)) is not value:
-                raise _MISS
-        free = self._free
-        try:
-            bufs = free.pop()
-        except IndexError:
-            bufs = [np.empty(shape, dtype) for shape, dtype in self._buffers]
-        try:
-            return self._fn(bufs, *arrays)
-        finally:
-            free.append(bufs)
+    def __init__(self, source, run, ops, guards, env):
+        self.source, self.run, self.ops, self.guards = source, run, ops, guards
+        self.env = env  # the globals and closure variables f read, as recorded
 
 
-def compile_program(prog, out_template):
+_ABSENT = object()  # a global deleted since recording (no value of f's is this object)
+
+
+def compile_program(prog, out_template, env=()):
     """The :class:`Replay` of ``prog`` whose outputs are ``out_template`` (the transform's
-    result with :class:`Ref` for captured values)."""
+    result with :class:`Ref` for captured values); ``env`` is ``(namespace, name, value)`` of
+    each global (``namespace`` a dict) and closure variable (a cell, ``name`` None) f read,
+    which must still hold ``value`` for the recording to replay."""
     values = prog.values
     written = {i: c.slot for i, c in prog.written.items()}  # input slot -> its final value
     outputs = {r.slot for r in _refs(out_template)} | set(written.values())
@@ -83,7 +70,7 @@ def compile_program(prog, out_template):
     ops = guards = 0
     for node in kept:
         if (node.guard is None or node.guard[0] == "raises") and node.quiet != quiet:
-            lines.append("_t = _quiet()" if node.quiet else "_loud(_t); _t = None")
+            lines.append("_t = _quiet(_IGNORE)" if node.quiet else "_loud(_t); _t = None")
             quiet = node.quiet
         if node.guard is not None:
             lines.append(_guard_line(node, names))
@@ -95,18 +82,38 @@ def compile_program(prog, out_template):
         lines.append("_loud(_t); _t = None")
     lines += [f"v{i}[...] = v{final}" for i, final in written.items()]  # f's writes, NumPy's way
     result = _expr(out_template, names, copied)  # copied: a set, so constant outputs are copied
-    params = ["_bufs"] + [f"v{s}" for s in prog.inputs]
-    unpack = [f"{', '.join(name for name, _ in buffers)}, = _bufs"] if buffers else []
-    body = unpack + ["_t = None", "try:"] + ["    " + ln for ln in lines]
+    params = [f"v{s}" for s in prog.inputs]
+    body = _env_lines(env, names)
+    if buffers:  # one set per thread calling at once, made on first need, reused after
+        specs = [key for _, key in buffers]
+        names.namespace["_free"] = []
+        names.namespace["_new"] = lambda: [np.empty(shape, dtype) for shape, dtype in specs]
+        body += ["try:", "    _bufs = _free.pop()", "except IndexError:", "    _bufs = _new()"]
+        body += [f"{', '.join(name for name, _ in buffers)}, = _bufs"]
+    body += ["_t = None", "try:"] + ["    " + ln for ln in lines]
     body += [f"    return {result}", "finally:", "    if _t is not None: _loud(_t)"]
+    if buffers:
+        body.append("    _free.append(_bufs)")
     if TUNING["locals"] and names.namespace:  # constants as fast locals, not global lookups
         params += ["*"] + [f"{n}={n}" for n in names.namespace]
     source = f"def _replay({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in body)
-    helpers = {"_quiet": _quiet, "_loud": STATE.reset, "_fail": _fail, "_same": same_content,
-               "_overlap": _overlap, "_add_reduce": np.add.reduce, "_raises": _raises}  # fmt: skip
+    helpers = {"_quiet": STATE.set, "_loud": STATE.reset, "_fail": _fail, "_same": same_content,
+               "_overlap": _overlap, "_add_reduce": np.add.reduce, "_raises": _raises,
+               "_IGNORE": IGNORE, "_ABSENT": _ABSENT}  # fmt: skip
     namespace = dict(names.namespace, _same_float=_same_float, _index=operator.index, **helpers)
     exec(compile(source, "<dd.replay>", "exec"), namespace)  # noqa: S102  (code we wrote)
-    return Replay(source, namespace["_replay"], [key for _, key in buffers], ops, guards)
+    return Replay(source, namespace["_replay"], ops, guards, env)
+
+
+def _env_lines(env, names):
+    """One test of every global and closure variable f read: one rebound since recording (or a
+    global deleted) misses; an emptied cell raises ValueError, so f is called directly."""
+    tests = [
+        f"{names.of(space)}.cell_contents is not {names.of(value)}" if name is None
+        else f"{names.of(space)}.get({name!r}, _ABSENT) is not {names.of(value)}"
+        for space, name, value in env
+    ]  # fmt: skip
+    return [f"if {' or '.join(tests)}: _fail()"] if tests else []
 
 
 # -- analysis ---------------------------------------------------------------------------------

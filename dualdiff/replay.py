@@ -90,38 +90,82 @@ class Replayed:
         self._cache: dict = {}  # signature -> tuple of Replay, most recently used first
         self._order: list = []  # (signature, Replay) in the order they were recorded
         self._lock = threading.RLock()
-        self._counts = {"calls": 0, "replays": 0, "recordings": 0, "misses": 0, "direct": 0}
+        # "other": calls not replayed (traced, recorded, or calling f directly)
+        self._counts = {"replays": 0, "other": 0, "recordings": 0, "misses": 0, "direct": 0}
+        # The last call's arguments when all were plain ndarrays passed by position: (their
+        # kinds, its signature, the recordings of that signature then); see _kinds.
+        self._last = None
 
     def __repr__(self):
         return f"dd.replay({getattr(self.__wrapped__, '__name__', self.__wrapped__)!r})"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        counts = self._counts
-        counts["calls"] += 1
+        last = self._last
+        if last is not None and not kwargs and len(args) == len(last[0]):
+            for a, (shape, dtype, strides, writeable) in zip(args, last[0]):
+                if (
+                    type(a) is not np.ndarray
+                    or a.dtype is not dtype
+                    or a.shape != shape
+                    or a.strides != strides
+                    or a.flags.writeable is not writeable
+                ):
+                    break
+            else:  # the last call's signature, found without recursing (see _kinds)
+                reps = last[2]
+                if reps:
+                    try:
+                        out = reps[0].run(*args)
+                    except Miss:
+                        self._counts["misses"] += 1
+                        return self._replay(last[1], reps, args, args, kwargs, 1)
+                    except Exception:  # noqa: BLE001  (as in _replay)
+                        return self._direct(args, kwargs)
+                    self._counts["replays"] += 1
+                    return out
+                return self._replay(last[1], reps, args, args, kwargs, 0)
         arrays = []
         try:
             key = _signature((args, kwargs), arrays)
         except _Traced:  # inside another transform: the function itself, traced as usual
+            self._counts["other"] += 1
             return self.__wrapped__(*args, **kwargs)
         reps = self._cache.get(key, ())
-        for i, rep in enumerate(reps):
+        if not kwargs and all(type(a) is np.ndarray for a in args):  # plain, by position
+            self._last = (_kinds(args), key, reps)  # until the recordings change
+        return self._replay(key, reps, arrays, args, kwargs, 0)
+
+    def _replay(self, key, reps, arrays, args, kwargs, start):
+        """The first of ``reps[start:]`` whose guards hold, else a new recording."""
+        counts = self._counts
+        for i in range(start, len(reps)):
+            rep = reps[i]
             try:
-                out = rep.run(arrays)
+                out = rep.run(*arrays)
             except Miss:
                 counts["misses"] += 1
                 continue
             except Exception:  # noqa: BLE001  (f's error here, or one f catches: f decides)
-                counts["direct"] += 1
-                return self.__wrapped__(*args, **kwargs)
+                return self._direct(args, kwargs)
             counts["replays"] += 1
             if i:  # the recording that held goes first next time (a branch taken for a while)
                 self._cache[key] = (rep,) + tuple(r for r in reps if r is not rep)
+                self._last = None
             return out
+        counts["other"] += 1
         return self._record(key, args, kwargs, arrays)
+
+    def _direct(self, args, kwargs):
+        self._counts["other"] += 1
+        self._counts["direct"] += 1
+        return self.__wrapped__(*args, **kwargs)
 
     def stats(self) -> dict:
         """Counts of calls, replays (no recording), recordings made and failed guards."""
-        return dict(self._counts, kept=len(self._order))
+        c = self._counts
+        return {"calls": c["replays"] + c["other"], "replays": c["replays"],
+                "recordings": c["recordings"], "misses": c["misses"], "direct": c["direct"],
+                "kept": len(self._order)}  # fmt: skip
 
     def source(self, *args: Any, **kwargs: Any) -> str:
         """The Python code replayed for these arguments (recorded first if need be).
@@ -132,7 +176,7 @@ class Replayed:
         >>> import dualdiff as dd
         >>> code = dd.replay(dd.grad(lambda x: np.sum(x * x))).source(np.ones(3))
         >>> code.splitlines()[0].split(", *")[0]  # then the constants, as fast locals
-        'def _replay(_bufs, v0'
+        'def _replay(v0'
         """
         arrays = []
         key = _signature((args, kwargs), arrays)
@@ -150,18 +194,19 @@ class Replayed:
             prog.finish()
             template = prog._template(out)
             del out, cargs, ckwargs
-            rep = _Direct(prog.direct) if prog.direct else compile_program(prog, template)
-            rep.env = _environment(self.__wrapped__)
+            env = _environment(self.__wrapped__)
+            rep = _Direct(prog.direct) if prog.direct else compile_program(prog, template, env)
             self._counts["recordings"] += 1
             self._keep(key, rep)
         try:
-            return rep.run(arrays)
+            return rep.run(*arrays)
         except Exception:  # noqa: BLE001  a Miss: f is not a function of its arguments (it
             # reads a clock, a counter); or an error, or a recording made not to be replayed
             self._counts["direct"] += 1
             return self.__wrapped__(*args, **kwargs)
 
     def _keep(self, key, rep: Replay):
+        self._last = None  # its recordings are about to change
         self._cache[key] = (rep,) + self._cache.get(key, ())
         self._order.append((key, rep))
         while len(self._order) > self._max:
@@ -229,7 +274,7 @@ class _Direct:
     def __init__(self, reason):
         self.source = f"# not replayed: {reason}; each call calls f"
 
-    def run(self, arrays):
+    def run(self, *arrays):
         raise _CallDirect
 
 
@@ -261,6 +306,14 @@ def _refuse_functions(out):
 
 class _Traced(Exception):
     """An argument is traced by an outer transform."""
+
+
+def _kinds(arrays):
+    """What :func:`_signature` reads of each array, as ``Replayed.__call__`` compares it: the
+    same kinds (the dtype the same object) give the same signature. C-contiguity follows from
+    the shape, strides and itemsize; the strides of a C-contiguous array, which the signature
+    leaves out, are kept here, so the test is only stricter: a mismatch takes the full path."""
+    return tuple((a.shape, a.dtype, a.strides, a.flags.writeable) for a in arrays)
 
 
 def _signature(tree, arrays):

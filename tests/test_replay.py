@@ -637,3 +637,79 @@ def test_rebound_global_and_closure_variables_record_again():
     _same_bits(fast(x), f(x))
     c = 7.0
     _same_bits(fast(x), f(x))
+
+
+def test_last_call_fast_path_falls_back_when_a_kind_changes():
+    # a call with the last call's kinds of plain arrays reuses its signature without recursing;
+    # any other shape, dtype, layout, writeability or argument takes the full path
+    def f(x, p=3):
+        return np.sum(x**p * 0.5)
+
+    grad = dd.grad(f)
+    fast = dd.replay(grad, max_recordings=32)
+    base = np.linspace(0.5, 1.5, 6).reshape(2, 3)
+    frozen = base.copy()
+    frozen.flags.writeable = False
+    wide = np.linspace(0.5, 1.5, 12).reshape(2, 6)
+    kinds = [
+        base,
+        np.asfortranarray(base),  # same shape, Fortran order
+        np.linspace(0.5, 1.5, 12).reshape(4, 3),  # another shape, the same strides
+        frozen,  # read-only
+        base.astype(np.float32),  # another dtype
+        base.astype(">f8"),  # the same values big-endian
+        wide[:, ::2],  # a view of the same shape with other strides
+        np.arange(6).reshape(2, 3),  # integers
+        np.array(0.75),  # 0-d
+        base[0],  # one dimension
+        base.reshape(1, 2, 3),  # a leading axis of one
+    ]
+    for i, x in enumerate(kinds):
+        for _ in range(2):  # the second call is the fast path's
+            _same_bits(fast(x), grad(x))
+        assert fast.stats()["recordings"] == i + 1, i
+        _same_bits(fast(base), grad(base))  # and back: replayed, not recorded again
+        assert fast.stats()["recordings"] == i + 1, i
+    before = fast.stats()
+    for args, kwargs in [((base, 2), {}), ((base,), {"p": 2}), (((base,),), {})]:
+        if type(args[0]) is tuple:  # a tuple of one array, not an array
+            want = dd.grad(lambda t: f(t[0]))(*args)
+            fast_t = dd.replay(dd.grad(lambda t: f(t[0])))
+            _same_bits(fast_t(base), dd.grad(lambda t: f(t[0]))(base))
+            _same_bits(fast_t(*args), want)
+            _same_bits(fast_t(*args), want)
+            continue
+        _same_bits(fast(*args, **kwargs), grad(*args, **kwargs))
+        _same_bits(fast(base), grad(base))
+    assert fast.stats()["recordings"] == before["recordings"] + 2
+    # the same array changed in place between calls: its shape, then its writeability
+    x = base.copy()
+    _same_bits(fast(x), grad(x))
+    x.shape = (3, 2)
+    _same_bits(fast(x), grad(x))
+    x.flags.writeable = False
+    _same_bits(fast(x), grad(x))
+    assert fast.stats()["recordings"] == before["recordings"] + 4
+    stats = fast.stats()
+    assert stats["calls"] == stats["replays"] + stats["recordings"]
+
+
+def test_last_call_fast_path_keeps_every_guard():
+    # the signature found without recursing still runs the recording's guards and environment
+    consts = np.array([1.0, 2.0, 3.0])
+    scale = 2.0
+
+    def f(x):
+        y = x * consts * scale
+        return y * 2.0 if np.sum(y) > 0 else -y
+
+    fast = dd.replay(f)
+    x = np.array([0.5, 1.0, 1.5])
+    for point in (x, -x, x, -x):  # a branch flipping at every call
+        _same_bits(fast(point), f(point))
+    consts[1] = -5.0  # a constant changed in place
+    _same_bits(fast(x), f(x))
+    scale = -1.0  # a closure variable rebound
+    _same_bits(fast(x), f(x))
+    assert fast.stats()["recordings"] == 4
+    assert fast.stats()["misses"] >= 3
