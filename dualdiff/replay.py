@@ -131,7 +131,8 @@ class Replayed:
             self._counts["other"] += 1
             return self.__wrapped__(*args, **kwargs)
         reps = self._cache.get(key, ())
-        if not kwargs and all(type(a) is np.ndarray for a in args):  # plain, by position
+        if not kwargs and len(arrays) == len(args) and all(type(a) is np.ndarray for a in args):
+            # plain ndarrays only, by position: the next call may take the fast path
             self._last = (_kinds(args), key, reps)  # until the recordings change
         return self._replay(key, reps, arrays, args, kwargs, 0)
 
