@@ -510,30 +510,6 @@ class Capture(Tracer):
             self.prog.written[self.origin] = self
         self._a, self.slot = other._a, other.slot
 
-    def argmax(self, axis=None):
-        return np.argmax(self, axis=axis)
-
-    def argmin(self, axis=None):
-        return np.argmin(self, axis=axis)
-
-    def argsort(self, axis=-1):
-        return np.argsort(self, axis=axis)
-
-    def nonzero(self):
-        return np.nonzero(self)
-
-    def any(self, axis=None):
-        return np.any(self, axis=axis)
-
-    def all(self, axis=None):
-        return np.all(self, axis=axis)
-
-    def round(self, decimals=0):
-        return np.round(self, decimals)
-
-    def conj(self):
-        return np.conj(self)
-
 
 def _has_views(c):
     """Whether a later capture's array is a view of ``c``'s (its writes would need to reach it)."""

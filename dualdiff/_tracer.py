@@ -533,11 +533,13 @@ class Tracer:
     def imag(self):
         return np.imag(self)
 
+    # queries of values go through numpy's dispatch to the constant ops (no derivative), so a
+    # tracer class that guards what is read (dd.replay's capture) sees them
     def argmax(self, axis=None):
-        return np.argmax(self.value, axis=axis)
+        return np.argmax(self, axis=axis)
 
     def argmin(self, axis=None):
-        return np.argmin(self.value, axis=axis)
+        return np.argmin(self, axis=axis)
 
     def sort(self, axis=-1, kind=None, order=None):
         # in place, as ndarray.sort: the sorted values replace this array (and its views')
@@ -568,16 +570,16 @@ class Tracer:
         return np.swapaxes(self, -1, -2)
 
     def argsort(self, axis=-1):
-        return np.argsort(self.value, axis=axis)
+        return np.argsort(self, axis=axis)
 
     def nonzero(self):
-        return np.nonzero(self.value)
+        return np.nonzero(self)
 
     def any(self, axis=None):
-        return np.any(self.value, axis=axis)
+        return np.any(self, axis=axis)
 
     def all(self, axis=None):
-        return np.all(self.value, axis=axis)
+        return np.all(self, axis=axis)
 
 
 def _getitem(x, idx):
