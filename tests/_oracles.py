@@ -474,3 +474,22 @@ def check_program(source, n, on=True, seed=0):
         np.testing.assert_allclose(jf, jr, rtol=1e-10, atol=1e-12 * (1 + np.abs(jr).max()))
         np.testing.assert_allclose(jf @ v, t, rtol=1e-10, atol=1e-12 * (1 + np.abs(t).max()))
     return True
+
+
+def check_function_of_a_vector(f, x):
+    """The three oracles for an array function ``f`` of a vector ``x``: NumPy's value bit for
+    bit in both modes, ownership (results share nothing, inputs unchanged), and central
+    differences with forward against reverse (``<u, J v> == <J^T u, v>``)."""
+    v = np.random.default_rng(1).standard_normal(np.shape(x))
+    expected = f(x.copy())
+    u = np.random.default_rng(2).standard_normal(np.shape(expected))
+    held = Unchanged(x, v, u)
+    out, tangent = dd.jvp(f, (x,), (v,))
+    out_r, pull = dd.vjp(f, x)
+    (cot,) = pull(u)
+    held.check()
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out_r, expected)
+    assert_owned((out, tangent, out_r, cot), (x, v, u))
+    assert_fd(f, x, v, tangent, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(np.vdot(u, tangent), np.vdot(cot, v), rtol=1e-9, atol=1e-9)

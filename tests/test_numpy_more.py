@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from tests._oracles import Unchanged, assert_fd, assert_owned
+from tests._oracles import Unchanged, assert_fd, assert_owned, check_function_of_a_vector
 
 SMALL, LARGE = 12, 16386  # LARGE: the large-array layer engages from 16384 elements
 
@@ -85,28 +85,12 @@ def _jnp():
 FAMILIES = [unwrap, polys, vander, meshgrid, choose, unique, histogram, bincount, matvec, writes]
 
 
-def _direction(x, seed=1):
-    return np.random.default_rng(seed).standard_normal(np.shape(x))
-
-
 @pytest.mark.parametrize("n", [SMALL, LARGE])
 @pytest.mark.parametrize("f", FAMILIES, ids=lambda f: f.__name__)
 def test_values_ownership_and_derivatives(f, n):
     if f is polys and n == LARGE:
         pytest.skip("polys reads the first seven values only")
-    x = _point(n)
-    v, u = _direction(x), _direction(f(x), seed=2)
-    expected = f(x.copy())
-    held = Unchanged(x, v, u)
-    out, tangent = dd.jvp(f, (x,), (v,))
-    out_r, pull = dd.vjp(f, x)
-    (cot,) = pull(u)
-    held.check()
-    np.testing.assert_array_equal(out, expected)  # NumPy's values, bit for bit
-    np.testing.assert_array_equal(out_r, expected)
-    assert_owned((out, tangent, out_r, cot), (x, v, u))
-    assert_fd(f, x, v, tangent, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(np.vdot(u, tangent), np.vdot(cot, v), rtol=1e-9, atol=1e-9)
+    check_function_of_a_vector(f, _point(n))
 
 
 # -- JAX as a second oracle -------------------------------------------------------------------
