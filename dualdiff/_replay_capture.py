@@ -305,18 +305,29 @@ def _refs(t):
         yield from _refs((t.start, t.stop, t.step))
 
 
-def _values(x):
+def _captures_mapped(x, leaf):
+    """``x`` (nested tuples, lists and dicts) with every capture ``c`` replaced by ``leaf(c)``;
+    a slice's bounds that are captures become Python ints."""
     t = type(x)
     if t is Capture:
-        return x._a
+        return leaf(x)
     if t is tuple or t is list:
-        return t(_values(e) for e in x)
+        return t(_captures_mapped(e, leaf) for e in x)
     if t is dict:
-        return {k: _values(v) for k, v in x.items()}
+        return {k: _captures_mapped(v, leaf) for k, v in x.items()}
     if t is slice and any(type(e) is Capture for e in (x.start, x.stop, x.step)):
         return slice(*(operator.index(e) if type(e) is Capture else e
                        for e in (x.start, x.stop, x.step)))  # fmt: skip
     return x
+
+
+def _values(x):
+    """``x`` with every capture replaced by its array (what the recorded call reads)."""
+    return _captures_mapped(x, _array_of)
+
+
+def _array_of(c):
+    return c._a
 
 
 def _float_guard(kind):
@@ -533,14 +544,11 @@ def _traced_kw(kwargs, level):
 
 def _guarded(x):
     """``x`` with every capture replaced by its raw array, each read a guard."""
-    t = type(x)
-    if t is Capture:
-        return x.value
-    if t is tuple or t is list:
-        return t(_guarded(e) for e in x)
-    if t is dict:
-        return {k: _guarded(v) for k, v in x.items()}
-    return x
+    return _captures_mapped(x, _guarded_value)
+
+
+def _guarded_value(c):
+    return c.value
 
 
 def _saved(a):
