@@ -34,10 +34,14 @@ def _unit_length(dv, v):
     return dv - v * np.real(np.sum(np.conjugate(v) * dv, axis=-2, keepdims=True))
 
 
+def _pivot(v, e):
+    """Each column's largest component (marked by ``e``), real: a row of them."""
+    return np.real(np.sum(e * v, axis=-2, keepdims=True))
+
+
 def _real_largest(dv, v, e):
     """``dv + i theta v``, theta per column keeping the largest component (``e``) real."""
-    r = np.real(np.sum(e * v, axis=-2, keepdims=True))
-    theta = -np.imag(np.sum(e * dv, axis=-2, keepdims=True)) / r
+    theta = -np.imag(np.sum(e * dv, axis=-2, keepdims=True)) / _pivot(v, e)
     return dv + 1j * v * theta
 
 
@@ -61,9 +65,8 @@ def eig_vjp(g, ans, a):
     if gv is not None:
         if is_complex(v):  # the transpose of _real_largest
             e = _largest(v)
-            r = np.real(np.sum(e * v, axis=-2, keepdims=True))
             g_theta = -np.imag(np.sum(gv * v, axis=-2, keepdims=True))
-            gv = gv + e * (1j * g_theta / r)
+            gv = gv + e * (1j * g_theta / _pivot(v, e))
         # the transpose of _unit_length
         gv = gv - np.conjugate(v) * np.real(np.sum(gv * v, axis=-2, keepdims=True))
         inner = inner + _gaps(w) * np.matmul(_mT(v), gv)
