@@ -75,7 +75,12 @@ def times(g, d, scratch, ans, args):
         return g * d, True  # a tracer, a partial that broadcasts g, or an unusual dtype
     if scratch and g.dtype == np.float64:
         return np.multiply(g, d, out=g), True
-    if d.shape == g.shape[1:] and g.shape[0] == 1 and scratch_partial(d, ans, args):
+    if (
+        d.shape == g.shape[1:]
+        and g.shape[0] == 1
+        and g.dtype == d.dtype  # a complex g's product cannot go into a real partial
+        and scratch_partial(d, ans, args)
+    ):
         out = d.reshape(g.shape)
         return np.multiply(out, g if s is None else s, out=out), True
     return product(g, d), True

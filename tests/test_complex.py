@@ -130,6 +130,23 @@ def test_jacobians_and_hessians_through_complex_values(name):
         np.testing.assert_allclose(H, reference, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_hessian_vector_products_through_complex_values_at_large_size(name):
+    # forward over reverse at 16384 elements (a full Hessian is n x n): against central
+    # differences of the gradient along v, and the symmetry <u, H v> == <v, H u>
+    n = 60 if name in ("matmul, einsum", "linalg") else SIZES["large"]
+    f = PROGRAMS[name](np)
+    x = POINT(n)
+    kept = Unchanged(x)
+    v, u = np.cos(np.arange(n) * 0.7), np.sin(np.arange(n) * 1.3)
+    hv, hu = dd.hvp(f, x, v), dd.hvp(f, x, u)
+    # (assert_fd leaves out the elements whose step straddles np.where's switch)
+    assert_fd(dd.grad(f), x, v, hv, float(np.max(np.abs(hv))))
+    np.testing.assert_allclose(np.dot(u, hv), np.dot(v, hu), rtol=1e-9, atol=1e-9)
+    assert_owned([hv, hu], [x, v, u])
+    kept.check()
+
+
 # -- complex inputs: grad, value_and_grad, vjp and jvp ------------------------------------------
 COMPLEX_IN = {
     "abs ** 2": lambda m: lambda z: m.sum(m.abs(z) ** 2),  # JAX's example: 2 conj(z)
@@ -175,17 +192,22 @@ def test_jax_cookbook_examples():
     np.testing.assert_allclose(t, np.exp(0.5j) * (2.0 + 1j))
 
 
-def test_complex_outputs_in_vjp_and_jvp():
-    x = np.array([0.3, 1.2])
+@pytest.mark.parametrize("size", SIZES)
+def test_complex_outputs_in_vjp_and_jvp(size):
+    x = POINT(SIZES[size])
+    kept = Unchanged(x)
     f = lambda x: np.exp(1j * x) * x  # noqa: E731
     out, pullback = dd.vjp(f, x)
-    np.testing.assert_allclose(out, f(x))
-    ct = np.array([1.0 - 2.0j, 0.5j])
+    np.testing.assert_array_equal(out, f(x))  # NumPy's value
+    ct = np.cos(np.arange(x.size)) - 2.0j * np.sin(np.arange(x.size))
     (g,) = pullback(ct)  # Re(ct * f'(x)) for a real x
     deriv = np.exp(1j * x) * (1j * x + 1)
-    np.testing.assert_allclose(g, np.real(ct * deriv))
-    _, t = dd.jvp(f, (x,), (np.ones(2),))
-    np.testing.assert_allclose(t, deriv)
+    np.testing.assert_allclose(g, np.real(ct * deriv), rtol=1e-13, atol=1e-15)
+    _, t = dd.jvp(f, (x,), (np.ones(x.size),))
+    np.testing.assert_allclose(t, deriv, rtol=1e-13)
+    assert g.dtype == np.float64 and t.dtype == np.complex128
+    assert_owned([out, g, t], [x, ct])
+    kept.check()
 
 
 # -- what is refused, by name -------------------------------------------------------------------

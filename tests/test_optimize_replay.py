@@ -84,6 +84,7 @@ def test_least_squares_root_and_curve_fit_replayed():
     popt, pcov = dd.optimize.curve_fit(model, t, y, p0=[1.0, 1.0, 0.0], replay=True)
     popt0, pcov0 = dd.optimize.curve_fit(model, t, y, p0=[1.0, 1.0, 0.0])
     np.testing.assert_allclose(popt, popt0, rtol=1e-14)
+    np.testing.assert_allclose(popt, [2.0, 1.3, 0.3], rtol=1e-8)  # the data's own parameters
     np.testing.assert_allclose(pcov, pcov0, rtol=1e-10)
     kept.check()
 
